@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { basename } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import type { Redis } from 'ioredis';
+import { bundleRecipe, BundleError } from '../../recipes/bundle.ts';
+import { setParamSource } from '../../recipes/config-get.ts';
+import { RecipeError } from '../../recipes/errors.ts';
+import { evaluateRecipe, RecipeLoadError } from '../../recipes/evaluate.ts';
+import { liveRuntimes } from '../../runtime/heartbeat.ts';
+import type { Keys } from '../../runtime/keys.ts';
+import { ParamStore } from '../../runtime/params/param-store.ts';
+import { RecipeStore, UploadRefused } from '../../runtime/registry/store.ts';
+import type { ControlMessage } from '../../runtime/runtime.ts';
+import { withRedis } from '../context.ts';
+import { CliError, say } from '../output.ts';
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
+  return n;
+}
+
+export const upload = new Command('upload')
+  .description('bundle a recipe, validate it, store it, and wait for a running runtime to load it')
+  .argument('<file>', 'recipe module (.ts or .js) whose default export is writeBehind({...}) or an array of them')
+  .option('--force', 'replace a registered recipe even if its version is not higher')
+  .option('--timeout <seconds>', 'how long to wait for a runtime\'s verdict', seconds, 10)
+  .action(async (file: string, opts: { force?: boolean; timeout: number }, cmd: Command) => {
+    let code: string;
+    try {
+      code = await bundleRecipe(file);
+    } catch (err) {
+      if (err instanceof BundleError) throw new CliError(`upload refused: ${err.message}`);
+      throw err;
+    }
+    await withRedis(cmd, async ({ redis, keys }) => {
+      const params = new ParamStore(redis, keys);
+      setParamSource((name) => params.get(name));
+      let regs;
+      try {
+        regs = evaluateRecipe(code, file);
+      } catch (err) {
+        if (err instanceof RecipeLoadError || err instanceof RecipeError) throw new CliError(`upload refused: ${err.message}`);
+        throw err;
+      }
+      let results;
+      try {
+        results = await new RecipeStore(redis, keys).put(regs, code, basename(file), opts.force === true);
+      } catch (err) {
+        if (err instanceof UploadRefused) throw new CliError(`upload refused: ${err.message}`);
+        throw err;
+      }
+      for (const { meta, decision } of results) {
+        if (decision.action === 'register') say(`registered ${meta.name} version ${meta.version}`);
+        else if (decision.action === 'replace') say(`replaced ${meta.name} version ${decision.from} with ${meta.version}${decision.forced ? ' (--force)' : ''}`);
+      }
+      const runtimes = await liveRuntimes(redis, keys);
+      const names = results.map((r) => r.meta.name);
+      const nonce = randomUUID();
+      const since = `${Date.now() - 1}-0`;
+      const msg: ControlMessage = { op: 'sync', nonce, names };
+      await redis.publish(keys.control(), JSON.stringify(msg));
+      if (runtimes.length === 0) {
+        say('no runtime is connected; the recipe loads when wb-runtime starts');
+        return;
+      }
+      await awaitVerdicts(redis, keys, nonce, names, since, opts.timeout * 1000);
+    });
+  });
+
+/** Waits for each name's verdict; throws when one failed or none came in time. */
+async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: readonly string[], since: string, timeoutMs: number): Promise<void> {
+  const waiting = new Set(names);
+  const failed: string[] = [];
+  const deadline = Date.now() + timeoutMs;
+  let last = since;
+  while (waiting.size && Date.now() < deadline) {
+    const res = (await redis.xread('COUNT', 100, 'BLOCK', Math.max(1, deadline - Date.now()), 'STREAMS', keys.verdicts(), last)) as
+      | Array<[string, Array<[string, string[]]>]>
+      | null;
+    for (const [id, raw] of res?.[0]?.[1] ?? []) {
+      last = id;
+      const v: Record<string, string> = {};
+      for (let i = 0; i + 1 < raw.length; i += 2) v[raw[i] as string] = raw[i + 1] as string;
+      if (v['nonce'] !== nonce || !waiting.has(v['name'] ?? '')) continue;
+      waiting.delete(v['name'] as string);
+      if (v['status'] === 'loaded') say(`${v['name']} version ${v['version']} loaded by runtime ${v['runtime']}`);
+      else failed.push(`${v['name']} version ${v['version']} failed to load in runtime ${v['runtime']}: ${v['error']}`);
+    }
+  }
+  if (failed.length) throw new CliError(failed.join('\n'));
+  if (waiting.size) {
+    throw new CliError(`stored, but no runtime reported loading ${[...waiting].join(', ')} within ${timeoutMs / 1000}s; check wb-cli status and the runtime's log`);
+  }
+}

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import type { Redis } from 'ioredis';
+import { Keys } from '../runtime/keys.ts';
+import { connectRedis } from '../runtime/redis/connect.ts';
+import { FlagError, redisTarget, type RedisFlags } from '../runtime/redis/flags.ts';
+import { CliError } from './output.ts';
+
+/** A command's connection to Redis and the namespace's keys. */
+export interface CliContext {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly flags: RedisFlags;
+}
+
+/** Connects (failing fast, with a clear message), runs `fn`, and always disconnects. */
+export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const flags = cmd.optsWithGlobals<RedisFlags>();
+  let where: string;
+  try {
+    where = redisTarget(flags).describe;
+  } catch (err) {
+    if (err instanceof FlagError) throw new CliError(err.message, 2);
+    throw err;
+  }
+  const redis = connectRedis(flags, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5000 });
+  redis.on('error', () => undefined); // reported by the failing command instead
+  try {
+    try {
+      await redis.connect();
+      await redis.ping();
+    } catch (err) {
+      throw new CliError(`cannot reach Redis at ${where}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return await fn({ redis, keys: new Keys(flags.namespace), flags });
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,35 @@
+import { Command, CommanderError } from 'commander';
+import { addRedisFlags } from '../runtime/redis/flags.ts';
+import { list } from './commands/list.ts';
+import { params } from './commands/params.ts';
+import { status } from './commands/status.ts';
+import { tune } from './commands/tune.ts';
+import { unregister } from './commands/unregister.ts';
+import { upload } from './commands/upload.ts';
+import { CliError } from './output.ts';
+
+const program = addRedisFlags(new Command('wb-cli'))
+  .description('Manage wbsync: upload recipes, tune parameters, inspect what the runtime is doing.')
+  .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).\nExit codes: 0 ok, 1 refused or failed, 2 usage.')
+  .showHelpAfterError();
+
+for (const cmd of [upload, tune, params, list, status, unregister]) program.addCommand(cmd);
+
+// Usage errors exit 2; --help and --version exit 0.
+const exitOverride = (err: CommanderError): never => {
+  if (err.exitCode === 0) throw err;
+  throw Object.assign(new CliError(err.message, 2), { printed: true }); // commander printed it already
+};
+for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) cmd.exitOverride(exitOverride);
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  if (err instanceof CommanderError && err.exitCode === 0) process.exit(0);
+  if (err instanceof CliError) {
+    if (!(err as { printed?: boolean }).printed) process.stderr.write(`wb-cli: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`wb-cli: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

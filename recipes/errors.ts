@@ -1,0 +1,4 @@
+/** A recipe declaration is invalid; the message names the offending field. */
+export class RecipeError extends Error {
+  override readonly name = 'RecipeError';
+}

@@ -1,0 +1,126 @@
+import { MySqlConnector } from './connectors/mysql.ts';
+import { RecipeError } from './errors.ts';
+import { isVersion } from './version.ts';
+
+/** Any connector a registration can write through. */
+export type Connector = MySqlConnector;
+
+/** What happens to the row when its key expires or is evicted from Redis. */
+export type ExpirePolicy = 'keep' | 'delete';
+
+/** Options of {@link writeBehind}. */
+export interface WriteBehindOptions {
+  /** Unique per Redis deployment; letters, digits, `_`, `-`, `.`. */
+  readonly name: string;
+  /** Dotted number (`1`, `1.2`, `1.10.0`); an upload must raise it to replace a registered recipe. */
+  readonly version: string;
+  /** Where records are written. */
+  readonly connector: Connector;
+  /** Keys `{keysPrefix}:{id}` are covered; the id is everything after the first `{keysPrefix}:`. */
+  readonly keysPrefix: string;
+  /** Hash field → column. Fields without a mapping are ignored; an absent mapped field is written as NULL. */
+  readonly mappings: Readonly<Record<string, string>>;
+  /** `keep` (default): an expired or evicted key leaves its row. `delete`: expiry deletes the row. */
+  readonly onExpire?: ExpirePolicy;
+  /** Most records written in one transaction (default 500). */
+  readonly batchSize?: number;
+}
+
+/** A validated, fully defaulted registration, as the runtime consumes it. */
+export interface Registration {
+  readonly kind: 'writeBehind';
+  readonly name: string;
+  readonly version: string;
+  readonly connector: Connector;
+  readonly keysPrefix: string;
+  readonly mappings: Readonly<Record<string, string>>;
+  readonly onExpire: ExpirePolicy;
+  readonly batchSize: number;
+}
+
+const REGISTRATION = Symbol.for('wbsync.registration');
+const NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** True for a value produced by {@link compileWriteBehind}. */
+export function isRegistration(value: unknown): value is Registration {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[REGISTRATION] === true;
+}
+
+/** Validates options once; every error names the field. */
+export function compileWriteBehind(options: WriteBehindOptions): Registration {
+  const where = 'writeBehind';
+  if (typeof options !== 'object' || options === null) throw new RecipeError(`${where} needs an options object`);
+  const o = options as unknown as Record<string, unknown>;
+  const name = o['name'];
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new RecipeError(`${where} name must be a non-empty string of letters, digits, '_', '-' or '.' (got ${show(name)})`);
+  }
+  const at = `${where} '${name}'`;
+  if (!isVersion(o['version'])) {
+    throw new RecipeError(`${at}: version must be a dotted number such as '1' or '1.2.0' (got ${show(o['version'])})`);
+  }
+  if (!(o['connector'] instanceof MySqlConnector)) {
+    throw new RecipeError(`${at}: connector must be a connector such as new MySqlConnector(...)`);
+  }
+  const connector = o['connector'];
+  const keysPrefix = o['keysPrefix'];
+  if (typeof keysPrefix !== 'string' || keysPrefix === '') {
+    throw new RecipeError(`${at}: keysPrefix must be a non-empty string (got ${show(keysPrefix)})`);
+  }
+  if (/[*?[\]\\]/.test(keysPrefix)) {
+    throw new RecipeError(`${at}: keysPrefix must not contain '*', '?', '[', ']' or '\\' (got '${keysPrefix}'); it is a plain prefix, keys '${keysPrefix.replace(/[*?[\]\\]/g, '')}:{id}' are covered`);
+  }
+  if (keysPrefix.endsWith(':')) {
+    throw new RecipeError(`${at}: keysPrefix must not end with ':' (got '${keysPrefix}'); write '${keysPrefix.slice(0, -1)}', the ':' is added for you`);
+  }
+  const mappings = compileMappings(o['mappings'], connector.pkColumn, at);
+  const onExpire = o['onExpire'] ?? 'keep';
+  if (onExpire !== 'keep' && onExpire !== 'delete') {
+    throw new RecipeError(`${at}: onExpire must be 'keep' or 'delete' (got ${show(onExpire)})`);
+  }
+  const batchSize = o['batchSize'] ?? 500;
+  if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
+    throw new RecipeError(`${at}: batchSize must be an integer from 1 to 10000 (got ${show(batchSize)})`);
+  }
+  const registration: Registration = {
+    kind: 'writeBehind', name, version: o['version'], connector, keysPrefix, mappings, onExpire, batchSize,
+  };
+  Object.defineProperty(registration, REGISTRATION, { value: true, enumerable: false });
+  return Object.freeze(registration);
+}
+
+function compileMappings(value: unknown, pkColumn: string, at: string): Readonly<Record<string, string>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RecipeError(`${at}: mappings must be an object of hash field -> column (got ${show(value)})`);
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) throw new RecipeError(`${at}: mappings must map at least one hash field to a column`);
+  const seen = new Map<string, string>();
+  for (const [field, column] of entries) {
+    if (field === '' || field === '#') {
+      throw new RecipeError(`${at}: mappings has an invalid field name ${show(field)} ('#' is reserved for the sync protocol)`);
+    }
+    if (typeof column !== 'string' || column.trim() === '') {
+      throw new RecipeError(`${at}: mappings.${field} must be a non-empty column name (got ${show(column)})`);
+    }
+    if (column === pkColumn) {
+      throw new RecipeError(`${at}: mappings.${field} maps to the primary-key column '${pkColumn}', which always receives the id from the key; remove that mapping`);
+    }
+    const other = seen.get(column);
+    if (other !== undefined) {
+      throw new RecipeError(`${at}: mappings.${field} and mappings.${other} both map to column '${column}'`);
+    }
+    seen.set(column, field);
+  }
+  return Object.freeze(Object.fromEntries(entries as [string, string][]));
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (value === undefined) return 'nothing';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,94 @@
+import type { Redis } from 'ioredis';
+import { GROUP, type Keys } from '../keys.ts';
+import { decodeEntry, type BacklogEntry, type RawEntry } from './entry.ts';
+
+/** A record the database (or the runtime) refused, bound for the dead-letter stream. */
+export interface DeadLetter {
+  readonly key: string;
+  readonly op: string;
+  readonly error: string;
+  readonly fields?: Readonly<Record<string, string>>;
+}
+
+/** What one read returned: decoded entries, plus every stream id to acknowledge with them. */
+export interface ReadResult {
+  readonly entries: BacklogEntry[];
+  readonly ids: string[];
+}
+
+/** A recipe's backlog stream, read through one consumer group. */
+export class Backlog {
+  readonly stream: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly recipe: string,
+  ) {
+    this.stream = keys.backlog(recipe);
+  }
+
+  async ensureGroup(): Promise<void> {
+    try {
+      await this.redis.xgroup('CREATE', this.stream, GROUP, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String(err).includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  /** New entries for `consumer`, waiting up to `blockMs` on the given (dedicated) connection. */
+  async read(reader: Redis, consumer: string, count: number, blockMs: number): Promise<ReadResult> {
+    const res = (await reader.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.stream, '>')) as
+      | Array<[string, RawEntry[]]>
+      | null;
+    return decodeAll(res?.[0]?.[1] ?? []);
+  }
+
+  /** Entries delivered to `consumer` earlier and never acknowledged (a crash or a stop). */
+  async readPending(consumer: string, count: number, after = '0'): Promise<ReadResult> {
+    const res = (await this.redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', this.stream, after)) as
+      | Array<[string, RawEntry[]]>
+      | null;
+    return decodeAll(res?.[0]?.[1] ?? []);
+  }
+
+  /** Takes over entries another consumer left pending for at least `minIdleMs`. */
+  async claim(consumer: string, minIdleMs: number, count: number): Promise<ReadResult> {
+    const res = (await this.redis.xautoclaim(this.stream, GROUP, consumer, minIdleMs, '0-0', 'COUNT', count)) as [string, RawEntry[], string[]?];
+    const decoded = decodeAll(res[1] ?? []);
+    return { entries: decoded.entries, ids: [...decoded.ids, ...(res[2] ?? [])] };
+  }
+
+  /** Acknowledges and removes entries, dead-lettering the rejected ones, in one transaction. */
+  async finish(ids: readonly string[], synced: number, dead: readonly DeadLetter[], version: string): Promise<void> {
+    const tx = this.redis.multi();
+    for (const d of dead) {
+      tx.xadd(this.keys.deadLetters(this.recipe), '*',
+        'key', d.key, 'op', d.op, 'error', d.error, 'version', version,
+        'fields', JSON.stringify(d.fields ?? {}), 'at', new Date().toISOString());
+    }
+    if (ids.length) {
+      tx.xack(this.stream, GROUP, ...ids);
+      tx.xdel(this.stream, ...ids);
+    }
+    if (synced) tx.hincrby(this.keys.status(this.recipe), 'synced', synced);
+    if (dead.length) tx.hincrby(this.keys.status(this.recipe), 'deadLetters', dead.length);
+    await tx.exec();
+  }
+
+  /** Entries waiting: not yet delivered plus delivered and unacknowledged. */
+  async length(): Promise<number> {
+    return this.redis.xlen(this.stream);
+  }
+}
+
+function decodeAll(raw: RawEntry[]): ReadResult {
+  const entries: BacklogEntry[] = [];
+  const ids: string[] = [];
+  for (const r of raw) {
+    ids.push(r[0]);
+    const e = decodeEntry(r);
+    if (e) entries.push(e);
+  }
+  return { entries, ids };
+}

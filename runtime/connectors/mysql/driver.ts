@@ -1,0 +1,59 @@
+import { createConnection, type Connection } from 'mysql2/promise';
+import type { MySqlConnector } from '../../../recipes/connectors/mysql.ts';
+import { resolveCredential } from '../../../recipes/credential.ts';
+import type { ConnectorDriver, ConnectorSession, FailureKind, WriteBatch } from '../types.ts';
+import { classifyMysqlError } from './errors.ts';
+import { mysqlStatements } from './statements.ts';
+
+/** MySQL/MariaDB through mysql2: one connection, strict SQL mode, one transaction per batch. */
+export class MySqlDriver implements ConnectorDriver {
+  constructor(private readonly spec: MySqlConnector) {}
+
+  describe(): string {
+    return this.spec.describe();
+  }
+
+  classify(err: unknown): FailureKind {
+    return classifyMysqlError(err);
+  }
+
+  async connect(): Promise<ConnectorSession> {
+    const c = this.spec.connection;
+    const user = await resolveCredential(c.user, 'MySqlConnection user');
+    const password = await resolveCredential(c.password, 'MySqlConnection password');
+    const conn = await createConnection({
+      host: c.host, port: c.port, user, password, database: c.database,
+      connectTimeout: 10_000, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true,
+    });
+    const session = new MySqlSession(conn);
+    // A value that does not fit must fail, not be silently truncated or coerced.
+    await conn.query("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')");
+    return session;
+  }
+}
+
+class MySqlSession implements ConnectorSession {
+  broken = false;
+
+  constructor(private readonly conn: Connection) {
+    // An idle connection that drops emits 'error'; without a listener it would crash the process.
+    conn.on('error', () => { this.broken = true; });
+  }
+
+  async write(batch: WriteBatch): Promise<void> {
+    try {
+      await this.conn.query('START TRANSACTION');
+      for (const s of mysqlStatements(batch)) await this.conn.query(s.sql, [...s.params]);
+      await this.conn.query('COMMIT');
+    } catch (err) {
+      if (classifyMysqlError(err) === 'connection') this.broken = true;
+      else await this.conn.query('ROLLBACK').catch(() => { this.broken = true; });
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.broken = true;
+    await this.conn.end().catch(() => this.conn.destroy());
+  }
+}

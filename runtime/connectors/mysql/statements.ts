@@ -1,0 +1,36 @@
+import type { RowWrite } from '../../writer/plan.ts';
+import type { WriteBatch } from '../types.ts';
+
+/** Quotes an identifier (`db.table` is quoted per part). */
+export function quoteId(name: string): string {
+  return name.split('.').map((part) => '`' + part.replace(/`/g, '``') + '`').join('.');
+}
+
+/** A statement with its positional parameters. */
+export interface Statement {
+  readonly sql: string;
+  readonly params: readonly (string | null)[];
+}
+
+/** Multi-row upsert and delete for one batch; pure, so the SQL can be asserted in tests. */
+export function mysqlStatements(batch: WriteBatch): Statement[] {
+  const upserts = batch.rows.filter((r): r is Extract<RowWrite, { op: 'upsert' }> => r.op === 'upsert');
+  const deletes = batch.rows.filter((r) => r.op === 'delete');
+  const out: Statement[] = [];
+  if (upserts.length) {
+    const cols = [batch.pkColumn, ...batch.columns];
+    const tuple = `(${cols.map(() => '?').join(',')})`;
+    const update = batch.columns.map((c) => `${quoteId(c)}=VALUES(${quoteId(c)})`).join(',');
+    out.push({
+      sql: `INSERT INTO ${quoteId(batch.table)} (${cols.map(quoteId).join(',')}) VALUES ${upserts.map(() => tuple).join(',')} ON DUPLICATE KEY UPDATE ${update}`,
+      params: upserts.flatMap((r) => [r.id, ...r.values]),
+    });
+  }
+  if (deletes.length) {
+    out.push({
+      sql: `DELETE FROM ${quoteId(batch.table)} WHERE ${quoteId(batch.pkColumn)} IN (${deletes.map(() => '?').join(',')})`,
+      params: deletes.map((r) => r.id),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,31 @@
+/**
+ * Every key wbsync keeps in Redis, under one namespace (`--namespace`, default `wb`). The
+ * runtime never captures keys under its own namespace.
+ */
+export class Keys {
+  constructor(readonly ns: string) {}
+
+  /** Hash: recipe name -> JSON metadata (version, sha, uploadedAt, file). */
+  recipes(): string { return `${this.ns}:recipes`; }
+  /** String: the bundled code of a recipe. */
+  code(name: string): string { return `${this.ns}:code:${name}`; }
+  /** Hash: parameter name -> value (the store behind configGet). */
+  params(): string { return `${this.ns}:params`; }
+  /** Pub/sub channel: uploads and unregistrations. */
+  control(): string { return `${this.ns}:control`; }
+  /** Stream: a runtime's verdict on each uploaded recipe. */
+  verdicts(): string { return `${this.ns}:verdicts`; }
+  /** Set of runtime ids that have run; each is alive while its heartbeat key exists. */
+  runtimes(): string { return `${this.ns}:runtimes`; }
+  /** String with a TTL: a live runtime's heartbeat. */
+  runtime(id: string): string { return `${this.ns}:runtime:${id}`; }
+  /** Stream: the durable backlog of a recipe (kept across versions). */
+  backlog(name: string): string { return `${this.ns}:backlog:${name}`; }
+  /** Stream: records the database rejected. */
+  deadLetters(name: string): string { return `${this.ns}:dlq:${name}`; }
+  /** Hash: counters and state of a recipe as the runtime last reported them. */
+  status(name: string): string { return `${this.ns}:status:${name}`; }
+}
+
+/** The consumer group every runtime reads a backlog with. */
+export const GROUP = 'writers';

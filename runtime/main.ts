@@ -1,0 +1,62 @@
+import { hostname } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import { createLogger } from './log.ts';
+import { addRedisFlags, FlagError, type RedisFlags } from './redis/flags.ts';
+import { Runtime } from './runtime.ts';
+
+interface RuntimeFlags extends RedisFlags {
+  readonly id: string;
+  readonly logLevel: string;
+  readonly retryMaxMs: number;
+  readonly claimIdleMs: number;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+const program = addRedisFlags(new Command('wb-runtime'))
+  .description('The long-running wbsync process: loads every uploaded recipe and syncs its keys to its database.')
+  .option('--id <id>', 'runtime id (also its consumer name in each backlog)', hostname())
+  .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+  .option('--retry-max-ms <ms>', 'longest wait between database retries', positiveInt, 5000)
+  .option('--claim-idle-ms <ms>', 'take over entries another runtime left pending this long', positiveInt, 30_000)
+  .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).')
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+program.parse();
+const flags = program.opts<RuntimeFlags>();
+const log = createLogger(flags.logLevel);
+
+let runtime: Runtime;
+try {
+  runtime = new Runtime({ flags, id: flags.id, retry: { minMs: 200, maxMs: flags.retryMaxMs }, claimIdleMs: flags.claimIdleMs, pollMs: 5000 }, log);
+} catch (err) {
+  if (err instanceof FlagError) {
+    process.stderr.write(`wb-runtime: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+// Signals are handled here and only here: the first one drains, a second one exits at once.
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    log.info({ signal }, 'stopping: finishing in-flight batches');
+    runtime.stop().then(() => process.exit(0), (err) => {
+      log.error({ err: String(err) }, 'stop failed');
+      process.exit(1);
+    });
+  });
+}
+
+runtime.start().catch((err: unknown) => {
+  log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'runtime failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { RedisOptions } from 'ioredis';
+
+/** The Redis connection flags both bins share (the spirit of gears-cli). */
+export interface RedisFlags {
+  readonly host: string;
+  readonly port: string;
+  readonly user?: string;
+  readonly password?: string;
+  readonly tls?: boolean;
+  readonly tlsCa?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly url?: string;
+  readonly namespace: string;
+}
+
+/** Adds the shared Redis flags to a command. */
+export function addRedisFlags(cmd: Command): Command {
+  return cmd
+    .option('--host <host>', 'Redis host', '127.0.0.1')
+    .option('--port <port>', 'Redis port', '6379')
+    .option('--user <user>', 'Redis ACL user')
+    .option('--password <password>', 'Redis password (or env WB_REDIS_PASSWORD)')
+    .option('--tls', 'connect with TLS')
+    .option('--tls-ca <file>', 'CA certificate (PEM) for TLS')
+    .option('--tls-cert <file>', 'client certificate (PEM) for TLS')
+    .option('--tls-key <file>', 'client key (PEM) for TLS')
+    .option('--url <url>', 'redis[s]://[user:password@]host:port[/db] instead of the flags above (or env WB_REDIS_URL)')
+    .option('--namespace <ns>', 'prefix of every key wbsync keeps in Redis', 'wb');
+}
+
+/** A usage problem with the Redis flags. */
+export class FlagError extends Error {
+  override readonly name = 'FlagError';
+}
+
+/** Turns flags (with env fallbacks) into a URL or options for ioredis; never logs the password. */
+export function redisTarget(flags: RedisFlags, env: NodeJS.ProcessEnv = process.env): { url?: string; options: RedisOptions; describe: string } {
+  const url = flags.url ?? env['WB_REDIS_URL'];
+  const password = flags.password ?? env['WB_REDIS_PASSWORD'];
+  const tls = tlsOptions(flags);
+  if (url !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new FlagError('--url must look like redis://[user:password@]host:port[/db]');
+    }
+    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+      throw new FlagError(`--url must use redis:// or rediss:// (got ${parsed.protocol}//)`);
+    }
+    const options: RedisOptions = {};
+    if (password !== undefined && parsed.password === '') options.password = password;
+    if (flags.user !== undefined && parsed.username === '') options.username = flags.user;
+    if (tls !== undefined) options.tls = tls;
+    return { url, options, describe: `${parsed.hostname}:${parsed.port || '6379'}` };
+  }
+  const port = Number(flags.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new FlagError(`--port must be 1-65535 (got '${flags.port}')`);
+  const options: RedisOptions = { host: flags.host, port };
+  if (flags.user !== undefined) options.username = flags.user;
+  if (password !== undefined) options.password = password;
+  if (tls !== undefined) options.tls = tls;
+  return { options, describe: `${flags.host}:${port}` };
+}
+
+function tlsOptions(flags: RedisFlags): RedisOptions['tls'] {
+  if (!flags.tls && !flags.tlsCa && !flags.tlsCert && !flags.tlsKey) return undefined;
+  const read = (file: string | undefined, flag: string): Buffer | undefined => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch {
+      throw new FlagError(`${flag}: cannot read ${file}`);
+    }
+  };
+  const tls: NonNullable<RedisOptions['tls']> = {};
+  const ca = read(flags.tlsCa, '--tls-ca');
+  const cert = read(flags.tlsCert, '--tls-cert');
+  const key = read(flags.tlsKey, '--tls-key');
+  if (ca) tls.ca = ca;
+  if (cert) tls.cert = cert;
+  if (key) tls.key = key;
+  return tls;
+}

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../keys.ts';
+import { decideUpload, type UploadDecision } from './version-rules.ts';
+
+/** What is stored about a recipe besides its code. */
+export interface RecipeMeta {
+  readonly name: string;
+  readonly version: string;
+  readonly sha: string;
+  readonly file: string;
+  readonly uploadedAt: string;
+}
+
+/** An upload was refused by the version rules. */
+export class UploadRefused extends Error {
+  override readonly name = 'UploadRefused';
+}
+
+/** Recipes stored in Redis: metadata in one hash, each bundle in its own key. */
+export class RecipeStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  async list(): Promise<RecipeMeta[]> {
+    const all = await this.redis.hgetall(this.keys.recipes());
+    return Object.values(all).map((v) => JSON.parse(v) as RecipeMeta).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async get(name: string): Promise<{ meta: RecipeMeta; code: string } | undefined> {
+    const [meta, code] = await Promise.all([this.redis.hget(this.keys.recipes(), name), this.redis.get(this.keys.code(name))]);
+    if (meta === null || code === null) return undefined;
+    return { meta: JSON.parse(meta) as RecipeMeta, code };
+  }
+
+  /**
+   * Stores one bundle under every registration name it declares, all or nothing, applying the
+   * version rules atomically (WATCH/MULTI).
+   */
+  async put(
+    registrations: readonly { name: string; version: string }[],
+    code: string,
+    file: string,
+    force: boolean,
+  ): Promise<Array<{ meta: RecipeMeta; decision: UploadDecision }>> {
+    const sha = createHash('sha256').update(code).digest('hex').slice(0, 16);
+    const names = registrations.map((r) => r.name);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      await this.redis.watch(this.keys.recipes());
+      const current = names.length ? await this.redis.hmget(this.keys.recipes(), ...names) : [];
+      const results = registrations.map((r, i) => {
+        const stored = current[i];
+        const registered = stored ? (JSON.parse(stored) as RecipeMeta).version : undefined;
+        const meta: RecipeMeta = { name: r.name, version: r.version, sha, file, uploadedAt: new Date().toISOString() };
+        return { meta, decision: decideUpload(r.name, registered, r.version, force) };
+      });
+      const refused = results.flatMap((r) => (r.decision.action === 'refuse' ? [r.decision.reason] : []));
+      if (refused.length) {
+        await this.redis.unwatch();
+        throw new UploadRefused(refused.join('\n'));
+      }
+      const tx = this.redis.multi();
+      for (const { meta } of results) {
+        tx.hset(this.keys.recipes(), meta.name, JSON.stringify(meta));
+        tx.set(this.keys.code(meta.name), code);
+      }
+      if ((await tx.exec()) !== null) return results;
+    }
+    throw new Error('recipe store is too busy: concurrent uploads kept changing it; try again');
+  }
+
+  /** Removes a recipe; true when it existed. */
+  async remove(name: string): Promise<boolean> {
+    const [[, removed]] = (await this.redis.multi().hdel(this.keys.recipes(), name).del(this.keys.code(name)).exec()) as [[unknown, number]];
+    return removed === 1;
+  }
+}

@@ -1,0 +1,240 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { setParamSource } from '../recipes/config-get.ts';
+import type { Registration } from '../recipes/options.ts';
+import { classifyEvent } from './capture/capture-queue.ts';
+import { ensureKeyspaceEvents } from './capture/keyspace-config.ts';
+import { beat, claimRuntimeId, type RuntimeInfo } from './heartbeat.ts';
+import { Keys } from './keys.ts';
+import { ParamStore } from './params/param-store.ts';
+import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
+import { connectRedis } from './redis/connect.ts';
+import type { RedisFlags } from './redis/flags.ts';
+import { loadRegistration } from './registry/load.ts';
+import { RecipeStore } from './registry/store.ts';
+import { errorText } from './writer/table-writer.ts';
+
+export interface RuntimeOptions {
+  readonly flags: RedisFlags;
+  /** Runtime id, also its consumer name in every backlog group. */
+  readonly id: string;
+  readonly retry: { readonly minMs: number; readonly maxMs: number };
+  readonly claimIdleMs: number;
+  /** How often stored recipes are re-read (a safety net for a missed control message). */
+  readonly pollMs: number;
+}
+
+/** The runtime's life, one state at a time. */
+export type RuntimeState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Control messages on the namespace's control channel. */
+export interface ControlMessage {
+  readonly op: 'sync';
+  /** When set, the runtime reports a verdict for each of `names` on the verdicts stream. */
+  readonly nonce?: string;
+  readonly names?: readonly string[];
+}
+
+interface Outcome {
+  readonly stamp: string;
+  readonly status: 'loaded' | 'failed';
+  readonly error: string;
+}
+
+/** Wires capture, backlog, writers and the recipe registry; one per process. */
+export class Runtime {
+  state: RuntimeState = 'created';
+  private readonly keys: Keys;
+  private readonly redis: Redis;
+  private readonly sub: Redis;
+  private readonly store: RecipeStore;
+  private readonly workers = new Map<string, RecipeWorker>();
+  /** Per recipe name: the stored upload last acted on, and how that went. */
+  private readonly outcomes = new Map<string, Outcome>();
+  private readonly patterns = new Map<string, Set<string>>();
+  private channelPrefix = '';
+  private me: RuntimeInfo | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> = Promise.resolve();
+  private readonly reconciles = new Set<Promise<void>>();
+
+  constructor(
+    private readonly opts: RuntimeOptions,
+    private readonly log: Logger,
+  ) {
+    this.keys = new Keys(opts.flags.namespace);
+    this.redis = connectRedis(opts.flags, { maxRetriesPerRequest: null });
+    this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null });
+    this.store = new RecipeStore(this.redis, this.keys);
+    for (const [name, conn] of [['redis', this.redis], ['subscriber', this.sub]] as const) {
+      conn.on('error', (err: Error) => this.log.warn({ conn: name, err: err.message }, 'redis connection error'));
+    }
+  }
+
+  async start(): Promise<void> {
+    this.state = 'starting';
+    const params = new ParamStore(this.redis, this.keys);
+    setParamSource((name) => params.get(name));
+    this.me = await claimRuntimeId(this.redis, this.keys, this.opts.id);
+    this.channelPrefix = `__keyspace@${this.redis.options.db ?? 0}__:`;
+    await this.checkKeyspaceEvents();
+    this.sub.on('pmessage', (pattern: string, channel: string, event: string) => this.route(pattern, channel, event));
+    this.sub.on('message', (_channel: string, message: string) => this.onControl(message));
+    await this.sub.subscribe(this.keys.control());
+    let first = true;
+    this.sub.on('ready', () => {
+      if (first) return;
+      this.log.warn('change subscription was cut and is restored; events in between are lost, reconciling');
+      void this.checkKeyspaceEvents();
+      this.requestSync();
+      for (const w of this.workers.values()) this.reconcileInBackground(w, 'subscription restored');
+    });
+    first = false;
+    this.requestSync(undefined, true);
+    await this.syncing;
+    this.timer = setInterval(() => {
+      if (this.me) void beat(this.redis, this.keys, this.me).catch(() => undefined);
+      this.requestSync();
+    }, this.opts.pollMs);
+    this.state = 'running';
+    this.log.info({ id: this.opts.id, recipes: this.workers.size }, 'runtime running');
+  }
+
+  /** Stops capture, lets every writer finish its in-flight batch, and closes connections. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'stopping';
+    clearInterval(this.timer);
+    await this.syncing.catch(() => undefined);
+    await this.sub.punsubscribe().catch(() => undefined);
+    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    await Promise.allSettled([...this.reconciles]);
+    if (this.me) await this.redis.del(this.keys.runtime(this.me.id)).catch(() => undefined);
+    this.sub.disconnect();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+    this.state = 'stopped';
+    this.log.info('runtime stopped');
+  }
+
+  private async checkKeyspaceEvents(): Promise<void> {
+    const problem = await ensureKeyspaceEvents(this.redis);
+    if (problem) this.log.error(problem);
+  }
+
+  private route(pattern: string, channel: string, event: string): void {
+    const kind = classifyEvent(event);
+    const names = this.patterns.get(pattern);
+    if (kind === undefined || names === undefined) return;
+    const key = channel.slice(this.channelPrefix.length);
+    for (const name of names) this.workers.get(name)?.onChange(key, kind);
+  }
+
+  private onControl(message: string): void {
+    let msg: ControlMessage;
+    try {
+      msg = JSON.parse(message) as ControlMessage;
+    } catch {
+      return;
+    }
+    if (msg.op === 'sync') this.requestSync(msg.nonce && msg.names ? { nonce: msg.nonce, names: msg.names } : undefined);
+  }
+
+  /** Serializes registry syncs: each one reconciles running workers with stored recipes. */
+  private requestSync(ask?: { nonce: string; names: readonly string[] }, startup = false): void {
+    this.syncing = this.syncing
+      .then(() => (this.state === 'stopping' ? undefined : this.sync(ask, startup)))
+      .catch((err) => this.log.error({ err: errorText(err) }, 'recipe sync failed'));
+  }
+
+  private async sync(ask: { nonce: string; names: readonly string[] } | undefined, startup: boolean): Promise<void> {
+    const metas = await this.store.list();
+    const names = new Set(metas.map((m) => m.name));
+    for (const meta of metas) {
+      const stamp = `${meta.version}/${meta.sha}/${meta.uploadedAt}`;
+      if (this.outcomes.get(meta.name)?.stamp === stamp) continue;
+      const stored = await this.store.get(meta.name);
+      if (stored === undefined) continue;
+      try {
+        const reg = loadRegistration(meta.name, stored.code, this.keys.ns);
+        await this.install(reg, startup);
+        this.outcomes.set(meta.name, { stamp, status: 'loaded', error: '' });
+        this.log.info({ recipe: reg.name, version: reg.version, connector: reg.connector.describe() }, 'recipe loaded');
+      } catch (err) {
+        const error = errorText(err);
+        this.outcomes.set(meta.name, { stamp, status: 'failed', error });
+        this.log.error({ recipe: meta.name, version: meta.version, error }, 'recipe failed to load');
+        await this.redis.hset(this.keys.status(meta.name), { state: 'failed', failedVersion: meta.version, error, lastError: error, lastErrorAt: new Date().toISOString() });
+      }
+    }
+    for (const [name, worker] of this.workers) {
+      if (names.has(name)) continue;
+      this.workers.delete(name);
+      this.outcomes.delete(name);
+      this.unroute(worker.reg);
+      await worker.stop();
+      await this.redis.hset(this.keys.status(name), { state: 'unregistered' });
+      this.log.info({ recipe: name }, 'recipe unregistered');
+    }
+    // Verdicts come from the outcome of what is stored now, even if a poll loaded it first.
+    for (const name of ask?.names ?? []) {
+      const meta = metas.find((m) => m.name === name);
+      const outcome = this.outcomes.get(name);
+      if (meta && outcome) await this.verdict(ask!.nonce, name, meta.version, outcome.status, outcome.error);
+    }
+  }
+
+  /** Starts a registration, replacing a running version after its in-flight batch. */
+  private async install(reg: Registration, startup: boolean): Promise<void> {
+    const old = this.workers.get(reg.name);
+    const options: WorkerOptions = {
+      consumer: this.opts.id,
+      retry: this.opts.retry,
+      claimIdleMs: this.opts.claimIdleMs,
+      openReader: () => connectRedis(this.opts.flags, { maxRetriesPerRequest: null }),
+    };
+    const worker = new RecipeWorker(reg, this.redis, this.keys, this.log.child({ recipe: reg.name, version: reg.version }), options);
+    this.workers.set(reg.name, worker); // from here on, events go to the new version's capture
+    await this.routeTo(reg);
+    if (old && this.patternOf(old.reg) !== this.patternOf(reg)) this.unroute(old.reg);
+    if (old) await old.stop();
+    await worker.start();
+    if (startup || !old || old.reg.keysPrefix !== reg.keysPrefix) this.reconcileInBackground(worker, startup ? 'start-up' : 'new recipe');
+  }
+
+  private reconcileInBackground(worker: RecipeWorker, reason: string): void {
+    const p = worker
+      .reconcile(reason)
+      .catch((err) => this.log.error({ recipe: worker.reg.name, err: errorText(err) }, 'reconcile failed'))
+      .finally(() => this.reconciles.delete(p));
+    this.reconciles.add(p);
+  }
+
+  private patternOf(reg: Registration): string {
+    return `${this.channelPrefix}${reg.keysPrefix}:*`;
+  }
+
+  private async routeTo(reg: Registration): Promise<void> {
+    const pattern = this.patternOf(reg);
+    const names = this.patterns.get(pattern) ?? new Set<string>();
+    const isNew = names.size === 0;
+    names.add(reg.name);
+    this.patterns.set(pattern, names);
+    if (isNew) await this.sub.psubscribe(pattern);
+  }
+
+  private unroute(reg: Registration): void {
+    const pattern = this.patternOf(reg);
+    const names = this.patterns.get(pattern);
+    if (!names) return;
+    names.delete(reg.name);
+    if (names.size === 0) {
+      this.patterns.delete(pattern);
+      void this.sub.punsubscribe(pattern).catch(() => undefined);
+    }
+  }
+
+  private async verdict(nonce: string, name: string, version: string, status: 'loaded' | 'failed', error: string): Promise<void> {
+    await this.redis.xadd(this.keys.verdicts(), 'MAXLEN', '~', '1000', '*',
+      'nonce', nonce, 'name', name, 'version', version, 'status', status, 'error', error, 'runtime', this.opts.id);
+  }
+}

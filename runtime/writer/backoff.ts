@@ -1,0 +1,33 @@
+/** Exponential backoff from `minMs` doubling up to `maxMs`; `reset()` after a success. */
+export class Backoff {
+  private attempt = 0;
+
+  constructor(
+    private readonly minMs: number,
+    private readonly maxMs: number,
+  ) {}
+
+  next(): number {
+    const ms = Math.min(this.maxMs, this.minMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    return ms;
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
+}
+
+/** Resolves after `ms`, or early when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

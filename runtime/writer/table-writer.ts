@@ -1,0 +1,103 @@
+import type { Logger } from 'pino';
+import type { DeadLetter } from '../backlog/backlog.ts';
+import type { ConnectorDriver, ConnectorSession, WriteBatch } from '../connectors/types.ts';
+import { Backoff, sleep } from './backoff.ts';
+import type { RowWrite } from './plan.ts';
+
+/** The writer was asked to stop while the database could not be reached; the batch stays pending. */
+export class WriterStopped extends Error {
+  override readonly name = 'WriterStopped';
+}
+
+/** Reports a problem that is being retried (shown by `wb-cli status`), or its end (undefined). */
+export type ProblemReporter = (message: string | undefined) => void;
+
+/**
+ * Writes batches through a driver: connects lazily (credentials read at each attempt), keeps the
+ * session until it breaks, retries connection and schema failures with backoff until stopped,
+ * and isolates refused records by bisection so that only they are dead-lettered.
+ */
+export class TableWriter {
+  private session: ConnectorSession | undefined;
+  private failing = false;
+  private readonly backoff: Backoff;
+
+  constructor(
+    private readonly driver: ConnectorDriver,
+    private readonly log: Logger,
+    private readonly report: ProblemReporter,
+    private readonly signal: AbortSignal,
+    retry: { minMs: number; maxMs: number },
+  ) {
+    this.backoff = new Backoff(retry.minMs, retry.maxMs);
+  }
+
+  /** Writes the rows; returns the ones the database refused. Throws WriterStopped on stop. */
+  async write(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[]): Promise<DeadLetter[]> {
+    if (rows.length === 0) return [];
+    for (;;) {
+      if (this.signal.aborted) throw new WriterStopped('stopped before the batch could be written');
+      let stage = 'connect';
+      try {
+        const session = await this.ensureSession();
+        stage = 'write';
+        await session.write({ ...table, rows });
+        this.backoff.reset();
+        if (this.failing) {
+          this.failing = false;
+          this.report(undefined);
+          this.log.info({ target: this.driver.describe() }, 'writing again');
+        }
+        return [];
+      } catch (err) {
+        const kind = stage === 'connect' ? 'connection' : this.driver.classify(err);
+        if (kind === 'record') return this.isolate(table, rows, err);
+        if (kind === 'connection' || this.session?.broken) await this.dropSession();
+        const message = `${this.driver.describe()}: ${stage === 'connect' ? 'connect' : 'write'} failed: ${errorText(err)}`;
+        const wait = this.backoff.next();
+        this.failing = true;
+        this.report(message);
+        this.log.error({ kind, retryInMs: wait, rows: rows.length }, message);
+        await sleep(wait, this.signal);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dropSession();
+  }
+
+  private async isolate(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[], err: unknown): Promise<DeadLetter[]> {
+    if (rows.length === 1) {
+      const row = rows[0] as RowWrite;
+      return [{ key: row.key, op: row.op, error: errorText(err), ...(row.op === 'upsert' ? { fields: row.fields } : {}) }];
+    }
+    const mid = Math.ceil(rows.length / 2);
+    const left = await this.write(table, rows.slice(0, mid));
+    const right = await this.write(table, rows.slice(mid));
+    return [...left, ...right];
+  }
+
+  private async ensureSession(): Promise<ConnectorSession> {
+    if (this.session && !this.session.broken) return this.session;
+    await this.dropSession();
+    this.session = await this.driver.connect();
+    this.log.info({ target: this.driver.describe() }, 'connected');
+    return this.session;
+  }
+
+  private async dropSession(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    await s?.close().catch(() => undefined);
+  }
+}
+
+/** An error's message, without stack; drivers' messages carry no credentials. */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
