@@ -103,14 +103,15 @@ function compileMappings(value: unknown, pkColumn: string, at: string): Readonly
     if (typeof column !== 'string' || column.trim() === '') {
       throw new RecipeError(`${at}: mappings.${field} must be a non-empty column name (got ${show(column)})`);
     }
-    if (column === pkColumn) {
+    // MySQL and most databases compare column names without regard to case.
+    if (column.toLowerCase() === pkColumn.toLowerCase()) {
       throw new RecipeError(`${at}: mappings.${field} maps to the primary-key column '${pkColumn}', which always receives the id from the key; remove that mapping`);
     }
-    const other = seen.get(column);
+    const other = seen.get(column.toLowerCase());
     if (other !== undefined) {
       throw new RecipeError(`${at}: mappings.${field} and mappings.${other} both map to column '${column}'`);
     }
-    seen.set(column, field);
+    seen.set(column.toLowerCase(), field);
   }
   return Object.freeze(Object.fromEntries(entries as [string, string][]));
 }

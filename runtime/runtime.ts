@@ -106,11 +106,11 @@ export class Runtime {
     this.state = 'stopping';
     clearInterval(this.timer);
     await this.syncing.catch(() => undefined);
-    await this.sub.punsubscribe().catch(() => undefined);
+    // Capture stops here; whatever changes from now on is picked up by the next start's reconcile.
+    this.sub.disconnect();
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     await Promise.allSettled([...this.reconciles]);
     if (this.me) await this.redis.del(this.keys.runtime(this.me.id)).catch(() => undefined);
-    this.sub.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
     this.state = 'stopped';
     this.log.info('runtime stopped');

@@ -22,7 +22,7 @@ for i = 2, #KEYS do
   if t == 'hash' then
     local h = redis.call('HGETALL', key)
     if #h > 7000 then
-      redis.call('XADD', stream, '*', 'k', key, 'o', 't', 't', 'hash of more than 3500 fields')
+      redis.call('XADD', stream, '*', 'k', key, 'o', 't', 't', 'hash', 'n', #h / 2)
     else
       redis.call('XADD', stream, '*', 'k', key, 'o', 'u', unpack(h))
     end

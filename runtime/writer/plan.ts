@@ -38,6 +38,8 @@ export function planBatch(entries: readonly BacklogEntry[], reg: Registration): 
     const id = idOf(e.key, reg.keysPrefix);
     if (id === undefined) {
       rejects.push({ key: e.key, op: e.op, error: `key '${e.key}' has no id after '${reg.keysPrefix}:'` });
+    } else if (e.op === 't' && e.type === 'hash') {
+      rejects.push({ key: e.key, op: e.op, error: `key '${e.key}' is a hash too large to snapshot (more than 3500 fields)` });
     } else if (e.op === 't') {
       rejects.push({ key: e.key, op: e.op, error: `key '${e.key}' holds a ${e.type}, not a hash; only hashes are synced` });
     } else if (e.op === 'd') {

@@ -1,9 +1,14 @@
 import type { RowWrite } from '../../writer/plan.ts';
 import type { WriteBatch } from '../types.ts';
 
-/** Quotes an identifier (`db.table` is quoted per part). */
+/** Quotes a column name. */
 export function quoteId(name: string): string {
-  return name.split('.').map((part) => '`' + part.replace(/`/g, '``') + '`').join('.');
+  return '`' + name.replace(/`/g, '``') + '`';
+}
+
+/** Quotes a table name; `db.table` is quoted per part. */
+export function quoteTable(name: string): string {
+  return name.split('.').map(quoteId).join('.');
 }
 
 /** A statement with its positional parameters. */
@@ -22,13 +27,13 @@ export function mysqlStatements(batch: WriteBatch): Statement[] {
     const tuple = `(${cols.map(() => '?').join(',')})`;
     const update = batch.columns.map((c) => `${quoteId(c)}=VALUES(${quoteId(c)})`).join(',');
     out.push({
-      sql: `INSERT INTO ${quoteId(batch.table)} (${cols.map(quoteId).join(',')}) VALUES ${upserts.map(() => tuple).join(',')} ON DUPLICATE KEY UPDATE ${update}`,
+      sql: `INSERT INTO ${quoteTable(batch.table)} (${cols.map(quoteId).join(',')}) VALUES ${upserts.map(() => tuple).join(',')} ON DUPLICATE KEY UPDATE ${update}`,
       params: upserts.flatMap((r) => [r.id, ...r.values]),
     });
   }
   if (deletes.length) {
     out.push({
-      sql: `DELETE FROM ${quoteId(batch.table)} WHERE ${quoteId(batch.pkColumn)} IN (${deletes.map(() => '?').join(',')})`,
+      sql: `DELETE FROM ${quoteTable(batch.table)} WHERE ${quoteId(batch.pkColumn)} IN (${deletes.map(() => '?').join(',')})`,
       params: deletes.map((r) => r.id),
     });
   }

@@ -1,0 +1,92 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
+import { cli } from './processes.ts';
+import { uid } from './wait.ts';
+
+export const REDIS_URL = process.env['WB_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+export const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test' };
+
+/** One test's isolated world: its own namespace, key prefix, table and runtime id. */
+export class TestEnv {
+  readonly id = uid();
+  readonly ns = `wbt${this.id}`;
+  readonly prefix = `p${this.id}`;
+  readonly table = `t_${this.id}`;
+  readonly name = `Recipe_${this.id}`;
+  readonly redis = new Redis(REDIS_URL);
+  readonly db: Pool = createPool({ ...MYSQL, connectionLimit: 2 });
+  readonly dir = mkdtempSync(join(tmpdir(), 'wbsync-'));
+
+  /** Flags every bin invocation of this test uses. */
+  get flags(): string[] {
+    return ['--url', REDIS_URL, '--namespace', this.ns];
+  }
+
+  runtimeArgs(extra: readonly string[] = []): string[] {
+    return [...this.flags, '--id', `rt-${this.id}`, ...extra];
+  }
+
+  cli(args: readonly string[], input?: string): ReturnType<typeof cli> {
+    return cli([...args, ...this.flags], input);
+  }
+
+  async createTable(columns = 'first VARCHAR(20), last VARCHAR(255), age INT'): Promise<void> {
+    await this.db.query(`DROP TABLE IF EXISTS \`${this.table}\``);
+    await this.db.query(`CREATE TABLE \`${this.table}\` (id VARCHAR(255) PRIMARY KEY, ${columns})`);
+  }
+
+  async rows(): Promise<RowDataPacket[]> {
+    const [rows] = await this.db.query<RowDataPacket[]>(`SELECT * FROM \`${this.table}\` ORDER BY id`);
+    return rows;
+  }
+
+  async row(id: string): Promise<RowDataPacket | undefined> {
+    const [rows] = await this.db.query<RowDataPacket[]>(`SELECT * FROM \`${this.table}\` WHERE id = ?`, [id]);
+    return rows[0];
+  }
+
+  async count(): Promise<number> {
+    const [rows] = await this.db.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${this.table}\``);
+    return Number(rows[0]?.['n']);
+  }
+
+  /** Sets the MySQL credentials parameters the generated recipes read. */
+  async tuneCredentials(password = MYSQL.password): Promise<void> {
+    await this.redis.hset(`${this.ns}:params`, 'MySqlUser', MYSQL.user, 'MySqlPassword', password);
+  }
+
+  /** Writes a recipe module for this test and returns its path. */
+  writeRecipe(opts: { version: string; mappings?: Record<string, string>; extra?: string; file?: string; name?: string }): string {
+    const mappings = opts.mappings ?? { first_name: 'first', last_name: 'last', age: 'age' };
+    const path = join(this.dir, opts.file ?? `recipe-${uid()}.ts`);
+    writeFileSync(path, `import { configGet, MySqlConnection, MySqlConnector, writeBehind } from 'wbsync';
+const connection = new MySqlConnection(() => configGet('MySqlUser'), () => configGet('MySqlPassword'), '${MYSQL.host}:${MYSQL.port}/${MYSQL.database}');
+export default writeBehind({
+  name: '${opts.name ?? this.name}',
+  version: '${opts.version}',
+  connector: new MySqlConnector(connection, '${this.table}', 'id'),
+  keysPrefix: '${this.prefix}',
+  mappings: ${JSON.stringify(mappings)},
+  ${opts.extra ?? ''}
+});
+`);
+    return path;
+  }
+
+  async close(): Promise<void> {
+    const keys = await this.redis.keys(`${this.ns}:*`);
+    if (keys.length) await this.redis.del(...keys);
+    for (let cursor = '0'; ; ) {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 1000);
+      if (found.length) await this.redis.del(...found);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    await this.db.query(`DROP TABLE IF EXISTS \`${this.table}\``);
+    this.redis.disconnect();
+    await this.db.end();
+  }
+}

@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = (name: string): string => `${ROOT}bin/${name}.js`;
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the real `wb-cli` bin. */
+export function cli(args: readonly string[], input?: string): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN('wb-cli'), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** A running `wb-runtime` child process with its JSON log lines. */
+export class RuntimeProcess {
+  readonly lines: string[] = [];
+  private readonly exited: Promise<number | null>;
+
+  constructor(private readonly child: ChildProcess) {
+    let buf = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop() ?? '';
+      this.lines.push(...parts);
+      if (process.env['WB_TEST_LOG']) for (const p of parts) process.stdout.write(`[runtime] ${p}\n`);
+    });
+    child.stderr?.on('data', (d: Buffer) => this.lines.push(d.toString()));
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  }
+
+  /** Log records (parsed JSON lines). */
+  logs(): Array<Record<string, unknown>> {
+    return this.lines.flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  hasLog(match: (r: Record<string, unknown>) => boolean): boolean {
+    return this.logs().some(match);
+  }
+
+  /** SIGTERM and wait for a graceful exit; returns the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    return this.exited;
+  }
+
+  async kill9(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+}
+
+/** Starts the real `wb-runtime` bin and waits until it logs that it is running. */
+export async function startRuntime(args: readonly string[]): Promise<RuntimeProcess> {
+  const child = spawn(process.execPath, [BIN('wb-runtime'), '--retry-max-ms', '1000', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const rt = new RuntimeProcess(child);
+  const deadline = Date.now() + 20_000;
+  while (!rt.hasLog((r) => r['msg'] === 'runtime running')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`runtime did not start:\n${rt.lines.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return rt;
+}

@@ -1,0 +1,39 @@
+import { describe, it, expect } from 'vitest';
+import { Backoff, sleep } from '../../runtime/writer/backoff.ts';
+
+describe('Backoff', () => {
+  it('doubles from the minimum up to the cap', () => {
+    const b = new Backoff(100, 1000);
+    expect(Array.from({ length: 7 }, () => b.next())).toEqual([100, 200, 400, 800, 1000, 1000, 1000]);
+  });
+
+  it('starts over after reset', () => {
+    const b = new Backoff(50, 10_000);
+    b.next();
+    b.next();
+    b.next();
+    b.reset();
+    expect([b.next(), b.next()]).toEqual([50, 100]);
+  });
+
+  it('stays at the cap after many attempts', () => {
+    const b = new Backoff(1, 60_000);
+    for (let i = 0; i < 100; i++) b.next();
+    expect(b.next()).toBe(60_000);
+  });
+});
+
+describe('sleep', () => {
+  it('resolves early when the signal aborts', async () => {
+    const ac = new AbortController();
+    const started = Date.now();
+    const done = sleep(10_000, ac.signal);
+    ac.abort();
+    await done;
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('resolves at once for an already aborted signal', async () => {
+    await expect(sleep(10_000, AbortSignal.abort())).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, it, expect } from 'vitest';
+import { FlagError, redisTarget, type RedisFlags } from '../../runtime/redis/flags.ts';
+
+const defaults: RedisFlags = { host: '127.0.0.1', port: '6379', namespace: 'wb' };
+
+describe('redisTarget', () => {
+  it('uses host and port by default', () => {
+    expect(redisTarget(defaults, {})).toEqual({ options: { host: '127.0.0.1', port: 6379 }, describe: '127.0.0.1:6379' });
+  });
+
+  it('passes user and password, never describing the password', () => {
+    const t = redisTarget({ ...defaults, host: 'r', port: '6380', user: 'me', password: 'hunter2' }, {});
+    expect(t.options).toEqual({ host: 'r', port: 6380, username: 'me', password: 'hunter2' });
+    expect(t.describe).toBe('r:6380');
+    expect(t.url).toBeUndefined();
+  });
+
+  it('falls back to WB_REDIS_PASSWORD, the flag wins', () => {
+    expect(redisTarget(defaults, { WB_REDIS_PASSWORD: 'env-pw' }).options.password).toBe('env-pw');
+    expect(redisTarget({ ...defaults, password: 'flag-pw' }, { WB_REDIS_PASSWORD: 'env-pw' }).options.password).toBe('flag-pw');
+  });
+
+  it('uses --url instead of host and port', () => {
+    const t = redisTarget({ ...defaults, url: 'redis://:urlpw@cache.local:7000/2' }, {});
+    expect(t).toEqual({ url: 'redis://:urlpw@cache.local:7000/2', options: {}, describe: 'cache.local:7000' });
+    expect(t.describe).not.toContain('urlpw');
+  });
+
+  it('falls back to WB_REDIS_URL with the default port, the flag wins', () => {
+    expect(redisTarget(defaults, { WB_REDIS_URL: 'rediss://cache.local' })).toEqual({ url: 'rediss://cache.local', options: {}, describe: 'cache.local:6379' });
+    expect(redisTarget({ ...defaults, url: 'redis://a:1' }, { WB_REDIS_URL: 'redis://b:2' }).describe).toBe('a:1');
+  });
+
+  it('adds password and user to a url that has none, but not over the url ones', () => {
+    const env = { WB_REDIS_URL: 'redis://h:1', WB_REDIS_PASSWORD: 'secret' };
+    const t = redisTarget({ ...defaults, user: 'me' }, env);
+    expect(t.options).toEqual({ password: 'secret', username: 'me' });
+    expect(t.describe).not.toContain('secret');
+    expect(redisTarget({ ...defaults, user: 'me' }, { ...env, WB_REDIS_URL: 'redis://you:pw@h:1' }).options).toEqual({});
+  });
+
+  it.each(['0', '65536', 'abc', '', '63.5'])('rejects --port %j', (port) => {
+    expect(() => redisTarget({ ...defaults, port }, {})).toThrow(new FlagError(`--port must be 1-65535 (got '${port}')`));
+  });
+
+  it('rejects a malformed url or another scheme', () => {
+    expect(() => redisTarget({ ...defaults, url: 'not a url' }, {})).toThrow('--url must look like redis://[user:password@]host:port[/db]');
+    expect(() => redisTarget(defaults, { WB_REDIS_URL: 'http://h:1' })).toThrow(new FlagError('--url must use redis:// or rediss:// (got http://)'));
+  });
+
+  it('reports an unreadable TLS file', () => {
+    expect(() => redisTarget({ ...defaults, tlsCa: '/nonexistent/wbsync-ca.pem' }, {})).toThrow('--tls-ca: cannot read /nonexistent/wbsync-ca.pem');
+    expect(redisTarget({ ...defaults, tls: true }, {}).options.tls).toEqual({});
+  });
+});

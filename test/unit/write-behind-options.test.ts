@@ -1,0 +1,126 @@
+import { describe, it, expect } from 'vitest';
+import { MySqlConnection, MySqlConnector, RecipeError, writeBehind, type WriteBehindOptions } from '../../recipes/index.ts';
+import { isRegistration } from '../../recipes/options.ts';
+
+const connector = new MySqlConnector(new MySqlConnection('u', 'p', 'localhost:3306/test'), 'persons', 'id');
+const base: WriteBehindOptions = {
+  name: 'Persons',
+  version: '1',
+  connector,
+  keysPrefix: 'person',
+  mappings: { first_name: 'first', last_name: 'last' },
+};
+
+/** Calls writeBehind with `base` overridden by `patch` (any value, to reach the runtime checks). */
+function compile(patch: Record<string, unknown>) {
+  return writeBehind({ ...base, ...patch } as unknown as WriteBehindOptions);
+}
+
+function errorOf(patch: Record<string, unknown>): RecipeError {
+  try {
+    compile(patch);
+  } catch (err) {
+    expect(err).toBeInstanceOf(RecipeError);
+    return err as RecipeError;
+  }
+  throw new Error('expected writeBehind to throw');
+}
+
+describe('writeBehind', () => {
+  it('applies defaults and returns a frozen registration', () => {
+    const reg = writeBehind(base);
+    expect(reg).toEqual({
+      kind: 'writeBehind', name: 'Persons', version: '1', connector, keysPrefix: 'person',
+      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', batchSize: 500,
+    });
+    expect(Object.isFrozen(reg)).toBe(true);
+    expect(Object.isFrozen(reg.mappings)).toBe(true);
+    expect(isRegistration(reg)).toBe(true);
+    expect(isRegistration({ ...reg })).toBe(false);
+  });
+
+  it('keeps explicit onExpire and batchSize', () => {
+    const reg = compile({ onExpire: 'delete', batchSize: 10_000 });
+    expect(reg.onExpire).toBe('delete');
+    expect(reg.batchSize).toBe(10_000);
+  });
+
+  it('rejects an empty or invalid name', () => {
+    expect(errorOf({ name: '' }).message).toBe(
+      "writeBehind name must be a non-empty string of letters, digits, '_', '-' or '.' (got '')",
+    );
+    expect(errorOf({ name: 'a b' }).message).toMatch(/^writeBehind name must be/);
+    expect(errorOf({ name: undefined }).message).toMatch(/\(got nothing\)$/);
+  });
+
+  it.each(['1.a', '', 'v1', '1.', '.1', 1])('rejects version %j', (version) => {
+    const shown = typeof version === 'string' ? `'${version}'` : String(version);
+    expect(errorOf({ version }).message).toBe(
+      `writeBehind 'Persons': version must be a dotted number such as '1' or '1.2.0' (got ${shown})`,
+    );
+  });
+
+  it('rejects a connector that is not a connector', () => {
+    expect(errorOf({ connector: { table: 'persons', pkColumn: 'id' } }).message).toBe(
+      "writeBehind 'Persons': connector must be a connector such as new MySqlConnector(...)",
+    );
+  });
+
+  it('rejects empty, non-object or array mappings', () => {
+    expect(errorOf({ mappings: {} }).message).toBe(
+      "writeBehind 'Persons': mappings must map at least one hash field to a column",
+    );
+    expect(errorOf({ mappings: ['first'] }).message).toMatch(/mappings must be an object of hash field -> column \(got \["first"\]\)/);
+    expect(errorOf({ mappings: null }).message).toMatch(/mappings must be an object/);
+  });
+
+  it('rejects a mapping to the primary-key column', () => {
+    expect(errorOf({ mappings: { first_name: 'first', key: 'id' } }).message).toBe(
+      "writeBehind 'Persons': mappings.key maps to the primary-key column 'id', which always receives the id from the key; remove that mapping",
+    );
+  });
+
+  it('rejects two fields mapped to the same column', () => {
+    expect(errorOf({ mappings: { a: 'first', b: 'first' } }).message).toBe(
+      "writeBehind 'Persons': mappings.b and mappings.a both map to column 'first'",
+    );
+  });
+
+  it("rejects the reserved field '#' and blank columns", () => {
+    expect(errorOf({ mappings: { '#': 'x' } }).message).toMatch(/mappings has an invalid field name '#'/);
+    expect(errorOf({ mappings: { a: '  ' } }).message).toBe("writeBehind 'Persons': mappings.a must be a non-empty column name (got '  ')");
+  });
+
+  it("rejects a keysPrefix with '*' and names the covered keys", () => {
+    expect(errorOf({ keysPrefix: 'person*' }).message).toBe(
+      "writeBehind 'Persons': keysPrefix must not contain '*', '?', '[', ']' or '\\' (got 'person*'); it is a plain prefix, keys 'person:{id}' are covered",
+    );
+  });
+
+  it("rejects a keysPrefix ending with ':'", () => {
+    expect(errorOf({ keysPrefix: 'person:' }).message).toBe(
+      "writeBehind 'Persons': keysPrefix must not end with ':' (got 'person:'); write 'person', the ':' is added for you",
+    );
+    expect(errorOf({ keysPrefix: '' }).message).toMatch(/keysPrefix must be a non-empty string \(got ''\)/);
+  });
+
+  it.each(['never', '', 'Keep', 0, true])('rejects onExpire %j', (onExpire) => {
+    expect(errorOf({ onExpire }).message).toMatch(/^writeBehind 'Persons': onExpire must be 'keep' or 'delete' \(got /);
+  });
+
+  it.each([0, -1, 1.5, 10_001, '10', Number.NaN])('rejects batchSize %j', (batchSize) => {
+    expect(errorOf({ batchSize }).message).toMatch(/^writeBehind 'Persons': batchSize must be an integer from 1 to 10000 \(got /);
+  });
+});
+
+// MySQL column names are case-insensitive: a recipe naming one column twice in two spellings would
+// make every INSERT fail with errno 1110 (column specified twice), so it is refused up front.
+describe('writeBehind column names (MySQL is case-insensitive)', () => {
+  it('rejects a mapping to the primary-key column spelled in another case', () => {
+    expect(() => compile({ mappings: { first_name: 'first', key: 'ID' } })).toThrow(/maps to the primary-key column/);
+  });
+
+  it('rejects two fields mapped to the same column in different cases', () => {
+    expect(() => compile({ mappings: { a: 'first', b: 'First' } })).toThrow(/both map to column/);
+  });
+});
