@@ -1,0 +1,119 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestEnv } from '../helpers/env.ts';
+import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+describe('upload: versions and broken recipes', () => {
+  const env = new TestEnv();
+  let rt: RuntimeProcess;
+  const listed = async () => JSON.parse((await env.cli(['list', '--json'])).stdout) as Array<{ name: string; version: string }>;
+
+  beforeAll(async () => {
+    await env.createTable();
+    await env.tuneCredentials();
+    rt = await startRuntime(env.runtimeArgs());
+  });
+
+  afterAll(async () => {
+    await rt.stop();
+    await env.close();
+  });
+
+  it('v1 registers and syncs with its mappings', async () => {
+    const up = await env.cli(['upload', env.writeRecipe({ version: '1', mappings: { first_name: 'first' } })]);
+    expect(up.stdout).toContain(`registered ${env.name} version 1`);
+    expect(up.stdout).toContain(`${env.name} version 1 loaded by runtime rt-${env.id}`);
+    expect(up.code).toBe(0);
+    await env.redis.hset(`${env.prefix}:1`, 'first_name', 'Ann', 'age', '40');
+    expect(await waitFor('row 1', () => env.row('1'))).toMatchObject({ first: 'Ann', age: null });
+  });
+
+  it('v2 replaces v1 and its new mapping is used for later writes', async () => {
+    const up = await env.cli(['upload', env.writeRecipe({ version: '2', mappings: { first_name: 'first', age: 'age' } })]);
+    expect(up.stdout).toContain(`replaced ${env.name} version 1 with 2`);
+    expect(up.stdout).toContain('version 2 loaded');
+    expect(up.code).toBe(0);
+    await env.redis.hset(`${env.prefix}:2`, 'first_name', 'Bob', 'age', '41');
+    expect(await waitFor('row 2', () => env.row('2'))).toMatchObject({ first: 'Bob', age: 41 });
+    expect(await listed()).toMatchObject([{ name: env.name, version: '2' }]);
+  });
+
+  it('v1 again is refused, naming the registered version; nothing changes', async () => {
+    const up = await env.cli(['upload', env.writeRecipe({ version: '1', mappings: { first_name: 'first' } })]);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain(`'${env.name}' version 2 is registered; version 1 is lower than it`);
+    expect(up.stderr).toContain('--force');
+    expect(await listed()).toMatchObject([{ name: env.name, version: '2' }]);
+  });
+
+  it('an equal version is refused too', async () => {
+    const up = await env.cli(['upload', env.writeRecipe({ version: '2.0', mappings: { first_name: 'first' } })]);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain('version 2.0 is equal to it');
+  });
+
+  it('--force replaces it with the lower version', async () => {
+    const up = await env.cli(['upload', env.writeRecipe({ version: '1', mappings: { first_name: 'first' } }), '--force']);
+    expect(up.stdout).toContain(`replaced ${env.name} version 2 with 1 (--force)`);
+    expect(up.stdout).toContain('version 1 loaded');
+    expect(up.code).toBe(0);
+    await env.redis.hset(`${env.prefix}:3`, 'first_name', 'Cy', 'age', '42');
+    expect(await waitFor('row 3', () => env.row('3'))).toMatchObject({ first: 'Cy', age: null });
+  });
+
+  describe('broken recipes are refused and store nothing', () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['a syntax error', `import { writeBehind } from 'wbsync';\nexport default writeBehind({ name: 'Broken1', version: '1' ;\n`, /broken\.ts:2:\d+: Expected/],
+      ['no default export', `import { writeBehind } from 'wbsync';\nexport const x = 1;\n`, /has no default export; end it with: export default writeBehind/],
+      ['a missing module', `import { helper } from 'left-padder-that-does-not-exist';\nexport default helper;\n`, /cannot find module 'left-padder-that-does-not-exist'; install it next to the recipe/],
+      ['an invalid option', `import { writeBehind, MySqlConnection, MySqlConnector } from 'wbsync';\nexport default writeBehind({ name: 'Broken4', version: '1', keysPrefix: 'x*', mappings: { a: 'a' }, connector: new MySqlConnector(new MySqlConnection('u', 'p', 'h/db'), 't', 'id') });\n`, /keysPrefix must not contain '\*'/],
+    ];
+    for (const [what, source, message] of cases) {
+      it(what, async () => {
+        const file = join(env.dir, 'broken.ts');
+        writeFileSync(file, source);
+        const up = await env.cli(['upload', file]);
+        expect(up.code).toBe(1);
+        expect(up.stderr).toMatch(/^wb-cli: upload refused: /);
+        expect(up.stderr).toMatch(message);
+        expect(up.stderr).not.toMatch(/\n\s+at /); // no stack trace
+        expect((await listed()).map((r) => r.name)).toEqual([env.name]);
+      });
+    }
+  });
+
+  it('a file that does not exist is refused', async () => {
+    const up = await env.cli(['upload', join(env.dir, 'nope.ts')]);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain('file not found');
+  });
+
+  it('usage errors exit 2', async () => {
+    const res = await env.cli(['upload']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("missing required argument 'file'");
+    expect((await env.cli(['frobnicate'])).code).toBe(2);
+  });
+
+  it('unregister stops syncing; an unknown name exits 1', async () => {
+    const res = await env.cli(['unregister', env.name]);
+    expect(res.code).toBe(0);
+    expect(await listed()).toEqual([]);
+    await waitFor('runtime dropped the recipe', () => rt.hasLog((r) => r['msg'] === 'recipe unregistered'));
+    expect((await env.cli(['unregister', env.name])).code).toBe(1);
+  });
+});
+
+describe('upload with no runtime connected', () => {
+  const env = new TestEnv();
+  afterAll(() => env.close());
+
+  it('stores the recipe and says it loads when a runtime starts', async () => {
+    const up = await env.cli(['upload', env.writeRecipe({ version: '1' })]);
+    expect(up.code).toBe(0);
+    expect(up.stdout).toContain('no runtime is connected');
+    expect(JSON.parse((await env.cli(['list', '--json'])).stdout)).toMatchObject([{ name: env.name, version: '1', state: 'not loaded' }]);
+  });
+});
