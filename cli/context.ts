@@ -23,13 +23,15 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
     throw err;
   }
   const redis = connectRedis(flags, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5000 });
-  redis.on('error', () => undefined); // reported by the failing command instead
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => (lastError = err)); // reported below, with where it was going
   try {
     try {
       await redis.connect();
       await redis.ping();
     } catch (err) {
-      throw new CliError(`cannot reach Redis at ${where}: ${err instanceof Error ? err.message : String(err)}`);
+      const cause = lastError ?? err;
+      throw new CliError(`cannot reach Redis at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`);
     }
     return await fn({ redis, keys: new Keys(flags.namespace), flags });
   } finally {

@@ -20,7 +20,9 @@ const exitOverride = (err: CommanderError): never => {
   if (err.exitCode === 0) throw err;
   throw Object.assign(new CliError(err.message, 2), { printed: true }); // commander printed it already
 };
-for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) cmd.exitOverride(exitOverride);
+for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+  cmd.exitOverride(exitOverride).configureHelp({ showGlobalOptions: true });
+}
 
 try {
   await program.parseAsync();

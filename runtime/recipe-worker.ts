@@ -110,6 +110,8 @@ export class RecipeWorker {
       if (this.abort.signal.aborted) return undefined;
       this.log.warn({ err: errorText(err) }, 'backlog read failed; retrying');
       await sleep(1000, this.abort.signal);
+      // A Redis restarted without persistence has lost the group (and the stream): recreate it.
+      if (String(err).includes('NOGROUP')) await this.backlog.ensureGroup().catch(() => undefined);
       return undefined;
     }
   }

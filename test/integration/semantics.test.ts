@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestEnv } from '../helpers/env.ts';
+import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+describe('more commands, onExpire delete, reconcile', () => {
+  const env = new TestEnv();
+  let rt: RuntimeProcess;
+  const key = (id: string) => `${env.prefix}:${id}`;
+
+  beforeAll(async () => {
+    await env.createTable();
+    await env.tuneCredentials();
+    rt = await startRuntime(env.runtimeArgs());
+    expect((await env.cli(['upload', env.writeRecipe({ version: '1', extra: "onExpire: 'delete'," })])).code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await rt.stop();
+    await env.close();
+  });
+
+  it('HINCRBY, UNLINK and RENAME are followed', async () => {
+    await env.redis.hset(key('inc'), 'age', '1');
+    await env.redis.hincrby(key('inc'), 'age', 41);
+    await waitFor('age 42', async () => (await env.row('inc'))?.['age'] === 42);
+    await env.redis.unlink(key('inc'));
+    await waitFor('row inc gone', async () => (await env.row('inc')) === undefined);
+    await env.redis.hset(key('from'), 'first_name', 'Ren');
+    await waitFor('row from', () => env.row('from'));
+    await env.redis.rename(key('from'), key('to'));
+    await waitFor('row moved', async () => (await env.row('from')) === undefined && (await env.row('to'))?.['first'] === 'Ren');
+  });
+
+  it("with onExpire: 'delete' an expired key deletes its row", async () => {
+    await env.redis.hset(key('ttl'), 'first_name', 'Tim');
+    await waitFor('row ttl', () => env.row('ttl'));
+    await env.redis.pexpire(key('ttl'), 50);
+    await waitFor('row ttl gone', async () => (await env.row('ttl')) === undefined);
+  });
+
+  it('a hash with no mapped field still mirrors as a row of NULLs', async () => {
+    await env.redis.hset(key('bare'), 'unmapped', 'x');
+    expect(await waitFor('row bare', () => env.row('bare'))).toMatchObject({ first: null, last: null, age: null });
+  });
+
+  it('changes made while the runtime was stopped arrive at start-up (reconcile)', async () => {
+    expect(await rt.stop()).toBe(0);
+    for (let i = 0; i < 100; i++) await env.redis.hset(key(`offline${i}`), 'first_name', `o${i}`);
+    rt = await startRuntime(env.runtimeArgs());
+    await waitFor('100 offline rows', async () => (await env.db.query<any[]>(`SELECT COUNT(*) n FROM ${env.table} WHERE id LIKE 'offline%'`))[0][0].n === 100);
+    expect(rt.hasLog((r) => r['msg'] === 'reconciled' && r['reason'] === 'start-up')).toBe(true);
+  });
+
+  it('a cut change subscription is logged and reconciled, and syncing goes on', async () => {
+    await env.redis.client('KILL', 'TYPE', 'pubsub');
+    await waitFor('gap logged', () => rt.hasLog((r) => String(r['msg']).includes('subscription was cut')));
+    await waitFor('reconciled after the gap', () => rt.hasLog((r) => r['msg'] === 'reconciled' && r['reason'] === 'subscription restored'));
+    await env.redis.hset(key('after'), 'first_name', 'Later');
+    await waitFor('row after', () => env.row('after'));
+  });
+});
