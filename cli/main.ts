@@ -1,11 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { addRedisFlags } from '../runtime/redis/flags.ts';
+import { dlq } from './commands/dlq.ts';
 import { list } from './commands/list.ts';
 import { params } from './commands/params.ts';
 import { status } from './commands/status.ts';
 import { tune } from './commands/tune.ts';
 import { unregister } from './commands/unregister.ts';
 import { upload } from './commands/upload.ts';
+import { verify } from './commands/verify.ts';
 import { CliError } from './output.ts';
 
 const program = addRedisFlags(new Command('wb-cli'))
@@ -13,7 +15,7 @@ const program = addRedisFlags(new Command('wb-cli'))
   .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).\nExit codes: 0 ok, 1 refused or failed, 2 usage.')
   .showHelpAfterError();
 
-for (const cmd of [upload, tune, params, list, status, unregister]) program.addCommand(cmd);
+for (const cmd of [upload, tune, params, list, status, verify, dlq, unregister]) program.addCommand(cmd);
 
 // Usage errors exit 2; --help and --version exit 0.
 const exitOverride = (err: CommanderError): never => {

@@ -4,13 +4,13 @@
  * A recipe's default export is a registration (or an array of them) built with {@link writeBehind}.
  * @packageDocumentation
  */
-import { compileWriteBehind, type Registration, type WriteBehindOptions } from './options.ts';
+import { compileWriteBehind, compileWriteThrough, type Registration, type WriteBehindOptions, type WriteThroughOptions } from './options.ts';
 
 export { configGet } from './config-get.ts';
 export type { Credential } from './credential.ts';
 export { MySqlConnection, MySqlConnector } from './connectors/mysql.ts';
 export { RecipeError } from './errors.ts';
-export type { Connector, ExpirePolicy, Registration, WriteBehindOptions } from './options.ts';
+export type { Connector, ExpirePolicy, Registration, WriteBehindOptions, WriteThroughOptions } from './options.ts';
 
 /**
  * Declares a write-behind registration: every change of a `{keysPrefix}:{id}` hash is synced,
@@ -20,4 +20,17 @@ export type { Connector, ExpirePolicy, Registration, WriteBehindOptions } from '
  */
 export function writeBehind(options: WriteBehindOptions): Registration {
   return compileWriteBehind(options);
+}
+
+/**
+ * Declares a write-through registration. The application writes to a staging key,
+ * `HSET __{person:1} first_name Ada` (RGSync's client protocol); the runtime writes the merged
+ * record (the current `person:1` overlaid with the staged fields) to the database first, and
+ * only then merges the staged fields into `person:1` and removes the staging key. A `#` field
+ * (`# =<ackId>`) asks for an acknowledgement on stream `{person:1}<ackId>`.
+ *
+ * @throws RecipeError naming the invalid field.
+ */
+export function writeThrough(options: WriteThroughOptions): Registration {
+  return compileWriteThrough(options);
 }

@@ -22,19 +22,37 @@ export interface WriteBehindOptions {
   readonly mappings: Readonly<Record<string, string>>;
   /** `keep` (default): an expired or evicted key leaves its row. `delete`: expiry deletes the row. */
   readonly onExpire?: ExpirePolicy;
+  /**
+   * What to do when Redis loses every key at once (FLUSHDB/FLUSHALL, or a restart without
+   * persistence), which publishes no events: `keep` (default) leaves the rows and logs loudly;
+   * `delete` deletes the rows whose keys are gone.
+   */
+  readonly onFlush?: ExpirePolicy;
   /** Most records written in one transaction (default 500). */
   readonly batchSize?: number;
 }
 
+/** Options of {@link writeThrough}: those of write-behind plus where the application stages writes. */
+export interface WriteThroughOptions extends WriteBehindOptions {
+  /**
+   * The application writes `HSET {stagingPrefix}{<keysPrefix>:<id>} ...` (default `__`, so
+   * `__{person:1}`); the change reaches `person:1` only after the database has it.
+   */
+  readonly stagingPrefix?: string;
+}
+
 /** A validated, fully defaulted registration, as the runtime consumes it. */
 export interface Registration {
-  readonly kind: 'writeBehind';
+  readonly kind: 'writeBehind' | 'writeThrough';
+  /** Write-through only: the prefix of staging keys (`__` by default). */
+  readonly stagingPrefix: string;
   readonly name: string;
   readonly version: string;
   readonly connector: Connector;
   readonly keysPrefix: string;
   readonly mappings: Readonly<Record<string, string>>;
   readonly onExpire: ExpirePolicy;
+  readonly onFlush: ExpirePolicy;
   readonly batchSize: number;
 }
 
@@ -48,7 +66,15 @@ export function isRegistration(value: unknown): value is Registration {
 
 /** Validates options once; every error names the field. */
 export function compileWriteBehind(options: WriteBehindOptions): Registration {
-  const where = 'writeBehind';
+  return compile(options, 'writeBehind');
+}
+
+/** Validates write-through options once; every error names the field. */
+export function compileWriteThrough(options: WriteThroughOptions): Registration {
+  return compile(options, 'writeThrough');
+}
+
+function compile(options: WriteThroughOptions, where: 'writeBehind' | 'writeThrough'): Registration {
   if (typeof options !== 'object' || options === null) throw new RecipeError(`${where} needs an options object`);
   const o = options as unknown as Record<string, unknown>;
   const name = o['name'];
@@ -78,12 +104,23 @@ export function compileWriteBehind(options: WriteBehindOptions): Registration {
   if (onExpire !== 'keep' && onExpire !== 'delete') {
     throw new RecipeError(`${at}: onExpire must be 'keep' or 'delete' (got ${show(onExpire)})`);
   }
+  const onFlush = o['onFlush'] ?? 'keep';
+  if (onFlush !== 'keep' && onFlush !== 'delete') {
+    throw new RecipeError(`${at}: onFlush must be 'keep' or 'delete' (got ${show(onFlush)})`);
+  }
   const batchSize = o['batchSize'] ?? 500;
   if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
     throw new RecipeError(`${at}: batchSize must be an integer from 1 to 10000 (got ${show(batchSize)})`);
   }
+  const stagingPrefix = where === 'writeThrough' ? (o['stagingPrefix'] ?? '__') : '';
+  if (typeof stagingPrefix !== 'string' || (where === 'writeThrough' && stagingPrefix === '') || /[*?[\]\\{}]/.test(stagingPrefix)) {
+    throw new RecipeError(`${at}: stagingPrefix must be a non-empty string without '*', '?', '[', ']', '\\', '{' or '}' (got ${show(stagingPrefix)})`);
+  }
+  if (where === 'writeBehind' && o['stagingPrefix'] !== undefined) {
+    throw new RecipeError(`${at}: stagingPrefix applies to writeThrough only; use writeThrough({...}) to stage writes`);
+  }
   const registration: Registration = {
-    kind: 'writeBehind', name, version: o['version'], connector, keysPrefix, mappings, onExpire, batchSize,
+    kind: where, name, version: o['version'], connector, keysPrefix, mappings, onExpire, onFlush, batchSize, stagingPrefix,
   };
   Object.defineProperty(registration, REGISTRATION, { value: true, enumerable: false });
   return Object.freeze(registration);

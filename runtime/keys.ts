@@ -23,6 +23,10 @@ export class Keys {
   backlog(name: string): string { return `${this.ns}:backlog:${name}`; }
   /** Stream: records the database rejected. */
   deadLetters(name: string): string { return `${this.ns}:dlq:${name}`; }
+  /** String without TTL: gone means Redis lost our keys (FLUSHDB/FLUSHALL, restart without persistence). */
+  sentinel(): string { return `${this.ns}:sentinel`; }
+  /** Hash: key -> events the capture script caused itself and must not take for changes. */
+  echoes(name: string): string { return `${this.ns}:echoes:${name}`; }
   /** Hash: counters and state of a recipe as the runtime last reported them. */
   status(name: string): string { return `${this.ns}:status:${name}`; }
 }

@@ -1,14 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
-import { Backlog, type DeadLetter, type ReadResult } from './backlog/backlog.ts';
-import type { BacklogEntry } from './backlog/entry.ts';
+import { Backlog, type AckOutcome, type DeadLetter, type ReadResult } from './backlog/backlog.ts';
 import { CaptureQueue, type ChangeKind } from './capture/capture-queue.ts';
-import { reconcilePrefix } from './capture/reconcile.ts';
+import { reconcileKeys } from './capture/reconcile.ts';
+import { capturePattern, captureTarget } from './capture/targets.ts';
 import { driverFor } from './connectors/drivers.ts';
 import type { Keys } from './keys.ts';
+import { verifyRecipe } from './verify/verify.ts';
 import { sleep } from './writer/backoff.ts';
 import { planBatch } from './writer/plan.ts';
+import { applyThrough, readTargets, refreshEntries } from './writer/redis-state.ts';
 import { errorText, TableWriter, WriterStopped } from './writer/table-writer.ts';
 
 /** Tunables shared by every worker of a runtime. */
@@ -45,18 +47,19 @@ export class RecipeWorker {
     private readonly opts: WorkerOptions,
   ) {
     this.backlog = new Backlog(redis, keys, reg.name);
-    this.capture = new CaptureQueue(redis, this.backlog.stream, reg.onExpire === 'delete', log);
+    this.capture = new CaptureQueue(redis, captureTarget(reg, keys, this.backlog.stream), log);
     this.writer = new TableWriter(driverFor(reg.connector), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry);
   }
 
   onChange(key: string, kind: ChangeKind): void {
-    this.capture.push(key, kind);
+    if (this.capture.accepts(key)) this.capture.push(key, kind);
   }
 
-  /** Re-snapshots every key under the prefix (start-up, reconnect, new prefix). */
+  /** Re-snapshots every key the registration covers (start-up, reconnect, new prefix). */
   async reconcile(reason: string): Promise<void> {
     const started = Date.now();
-    const n = await reconcilePrefix(this.redis, this.reg.keysPrefix, this.backlog.stream, this.reg.onExpire === 'delete', () => this.abort.signal.aborted);
+    const target = captureTarget(this.reg, this.keys, this.backlog.stream);
+    const n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted);
     this.log.info({ reason, keys: n, ms: Date.now() - started }, 'reconciled');
   }
 
@@ -64,7 +67,7 @@ export class RecipeWorker {
     await this.backlog.ensureGroup();
     this.reader = this.opts.openReader();
     this.state = 'running';
-    await this.redis.hset(this.keys.status(this.reg.name), { version: this.reg.version, state: 'running', runtime: this.opts.consumer, error: '' });
+    await this.redis.hset(this.keys.status(this.reg.name), { version: this.reg.version, state: 'loaded', runtime: this.opts.consumer, error: '' });
     this.loop = this.run(this.reader);
   }
 
@@ -117,8 +120,9 @@ export class RecipeWorker {
   }
 
   private async process(res: ReadResult, redelivered: boolean): Promise<void> {
-    const entries = redelivered ? await this.refresh(res.entries) : res.entries;
-    const plan = planBatch(entries, this.reg);
+    const entries = redelivered ? await this.untilDone(() => refreshEntries(this.redis, res.entries)) : res.entries;
+    const targets = this.reg.kind === 'writeThrough' ? await this.untilDone(() => readTargets(this.redis, entries)) : undefined;
+    const plan = planBatch(entries, this.reg, targets);
     let refused: DeadLetter[];
     try {
       refused = await this.writer.write({ table: this.reg.connector.table, pkColumn: this.reg.connector.pkColumn, columns: plan.columns }, plan.rows);
@@ -128,44 +132,52 @@ export class RecipeWorker {
     }
     const dead = [...plan.rejects, ...refused];
     for (const d of dead) this.log.warn({ key: d.key, op: d.op, error: d.error }, 'dead-lettered');
+    const refusedKeys = new Set(refused.map((d) => d.key));
+    const written = plan.rows.filter((r) => !refusedKeys.has(r.key));
+    // Write-through: Redis gets the change only now that the database has it.
+    await this.untilDone(() => applyThrough(this.redis, written));
+    const acks: AckOutcome[] = [
+      ...written.flatMap((r) => r.acks.map((ack) => ({ key: r.key, ack }))),
+      ...plan.noops,
+      ...dead.flatMap((d) => d.acks.map((ack) => ({ key: d.key, ack, error: d.error }))),
+    ];
+    await this.untilDone(() => this.backlog.finish({ ids: res.ids, synced: written.length, dead, acks, version: this.reg.version }));
+  }
+
+  /** Retries a Redis step until it succeeds: the rows are committed, losing what follows is not an option. */
+  private async untilDone<T>(step: () => Promise<T>): Promise<T> {
     for (;;) {
       try {
-        await this.backlog.finish(res.ids, plan.rows.length - refused.length, dead, this.reg.version);
-        return;
+        return await step();
       } catch (err) {
-        // The rows are committed; acking again later is harmless, losing the dead letters is not.
-        this.log.warn({ err: errorText(err) }, 'acknowledging failed; retrying');
+        this.log.warn({ err: errorText(err) }, 'redis step failed; retrying');
         await sleep(1000);
       }
     }
   }
 
-  /**
-   * Entries delivered before (a crash, a stop, a claim) may be older than rows written since:
-   * re-read their keys so that a late replay never writes stale values.
-   */
-  private async refresh(entries: readonly BacklogEntry[]): Promise<BacklogEntry[]> {
-    const keys = [...new Set(entries.map((e) => e.key))];
-    if (keys.length === 0) return [];
-    const p = this.redis.pipeline();
-    for (const k of keys) p.type(k).hgetall(k);
-    const res = (await p.exec()) ?? [];
-    const deletes = new Set(entries.filter((e) => e.op === 'd').map((e) => e.key));
-    const out: BacklogEntry[] = [];
-    keys.forEach((key, i) => {
-      const type = res[2 * i]?.[1] as string;
-      const hash = res[2 * i + 1]?.[1] as Record<string, string> | undefined;
-      const id = entries[0]?.id ?? '0-0';
-      if (type === 'hash' && hash) out.push({ id, key, op: 'u', fields: new Map(Object.entries(hash)) });
-      else if (type === 'none') {
-        if (deletes.has(key)) out.push({ id, key, op: 'd' });
-      } else out.push({ id, key, op: 't', type });
-    });
-    return out;
+  /** After Redis lost every key: apply the recipe's onFlush policy. */
+  async afterFlush(): Promise<void> {
+    if (this.reg.onFlush === 'keep') {
+      this.log.error('Redis lost its keys (FLUSHDB/FLUSHALL or a restart without persistence); rows are kept (onFlush: keep)');
+      return;
+    }
+    this.log.error('Redis lost its keys (FLUSHDB/FLUSHALL or a restart without persistence); deleting rows whose keys are gone (onFlush: delete)');
+    await this.backlog.ensureGroup();
+    const session = await driverFor(this.reg.connector).connect();
+    try {
+      const report = await verifyRecipe(this.redis, this.keys, this.reg, session, { fix: true, deleteExtra: true });
+      this.log.warn({ deletes: report.deleteEnqueued }, 'rows of flushed keys queued for delete');
+    } finally {
+      await session.close();
+    }
   }
 
   private async reportProblem(message: string | undefined): Promise<void> {
-    const fields = message === undefined ? { error: '' } : { error: message, lastError: message, lastErrorAt: new Date().toISOString() };
-    await this.redis.hset(this.keys.status(this.reg.name), fields).catch(() => undefined);
+    const key = this.keys.status(this.reg.name);
+    const tx = this.redis.multi();
+    if (message === undefined) tx.hset(key, { error: '' });
+    else tx.hset(key, { error: message, lastError: message, lastErrorAt: new Date().toISOString() }).hincrby(key, 'failures', 1);
+    await tx.exec().catch(() => undefined);
   }
 }

@@ -4,6 +4,7 @@ import { setParamSource } from '../recipes/config-get.ts';
 import type { Registration } from '../recipes/options.ts';
 import { classifyEvent } from './capture/capture-queue.ts';
 import { ensureKeyspaceEvents } from './capture/keyspace-config.ts';
+import { capturePattern } from './capture/targets.ts';
 import { beat, claimRuntimeId, type RuntimeInfo } from './heartbeat.ts';
 import { Keys } from './keys.ts';
 import { ParamStore } from './params/param-store.ts';
@@ -11,7 +12,7 @@ import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
 import { connectRedis } from './redis/connect.ts';
 import type { RedisFlags } from './redis/flags.ts';
 import { loadRegistration } from './registry/load.ts';
-import { RecipeStore } from './registry/store.ts';
+import { RecipeStore, type RecipeMeta } from './registry/store.ts';
 import { errorText } from './writer/table-writer.ts';
 
 export interface RuntimeOptions {
@@ -49,6 +50,8 @@ export class Runtime {
   private readonly sub: Redis;
   private readonly store: RecipeStore;
   private readonly workers = new Map<string, RecipeWorker>();
+  /** Per recipe name: what is running, kept to restore the store after Redis loses it. */
+  private readonly running = new Map<string, { meta: RecipeMeta; code: string }>();
   /** Per recipe name: the stored upload last acted on, and how that went. */
   private readonly outcomes = new Map<string, Outcome>();
   private readonly patterns = new Map<string, Set<string>>();
@@ -76,6 +79,7 @@ export class Runtime {
     const params = new ParamStore(this.redis, this.keys);
     setParamSource((name) => params.get(name));
     this.me = await claimRuntimeId(this.redis, this.keys, this.opts.id);
+    await this.redis.set(this.keys.sentinel(), this.opts.id, 'NX');
     this.channelPrefix = `__keyspace@${this.redis.options.db ?? 0}__:`;
     await this.checkKeyspaceEvents();
     this.sub.on('pmessage', (pattern: string, channel: string, event: string) => this.route(pattern, channel, event));
@@ -147,6 +151,7 @@ export class Runtime {
   }
 
   private async sync(ask: { nonce: string; names: readonly string[] } | undefined, startup: boolean): Promise<void> {
+    if (!startup && (await this.redis.exists(this.keys.sentinel())) === 0) await this.recoverFromFlush();
     const metas = await this.store.list();
     const names = new Set(metas.map((m) => m.name));
     for (const meta of metas) {
@@ -158,6 +163,7 @@ export class Runtime {
         const reg = loadRegistration(meta.name, stored.code, this.keys.ns);
         await this.install(reg, startup);
         this.outcomes.set(meta.name, { stamp, status: 'loaded', error: '' });
+        this.running.set(meta.name, { meta, code: stored.code });
         this.log.info({ recipe: reg.name, version: reg.version, connector: reg.connector.describe() }, 'recipe loaded');
       } catch (err) {
         const error = errorText(err);
@@ -168,7 +174,9 @@ export class Runtime {
     }
     for (const [name, worker] of this.workers) {
       if (names.has(name)) continue;
+      if ((await this.redis.exists(this.keys.sentinel())) === 0) return; // a flush, not an unregister: the next sync recovers
       this.workers.delete(name);
+      this.running.delete(name);
       this.outcomes.delete(name);
       this.unroute(worker.reg);
       await worker.stop();
@@ -180,6 +188,21 @@ export class Runtime {
       const meta = metas.find((m) => m.name === name);
       const outcome = this.outcomes.get(name);
       if (meta && outcome) await this.verdict(ask!.nonce, name, meta.version, outcome.status, outcome.error);
+    }
+  }
+
+  /**
+   * FLUSHDB/FLUSHALL publish no events: the sentinel key vanished with everything else. Put back
+   * the recipes that were running, then let each apply its onFlush policy.
+   */
+  private async recoverFromFlush(): Promise<void> {
+    this.log.error('wbsync keys vanished from Redis (FLUSHDB/FLUSHALL, or a restart without persistence): restoring the running recipes; parameters must be tuned again if they are gone');
+    const tx = this.redis.multi().set(this.keys.sentinel(), this.opts.id);
+    for (const { meta, code } of this.running.values()) tx.hset(this.keys.recipes(), meta.name, JSON.stringify(meta)).set(this.keys.code(meta.name), code);
+    await tx.exec();
+    if (this.me) await claimRuntimeId(this.redis, this.keys, this.opts.id).catch(() => undefined);
+    for (const w of this.workers.values()) {
+      await w.afterFlush().catch((err) => this.log.error({ recipe: w.reg.name, err: errorText(err) }, 'onFlush handling failed'));
     }
   }
 
@@ -198,7 +221,7 @@ export class Runtime {
     if (old && this.patternOf(old.reg) !== this.patternOf(reg)) this.unroute(old.reg);
     if (old) await old.stop();
     await worker.start();
-    if (startup || !old || old.reg.keysPrefix !== reg.keysPrefix) this.reconcileInBackground(worker, startup ? 'start-up' : 'new recipe');
+    if (startup || !old || this.patternOf(old.reg) !== this.patternOf(reg)) this.reconcileInBackground(worker, startup ? 'start-up' : 'new recipe');
   }
 
   private reconcileInBackground(worker: RecipeWorker, reason: string): void {
@@ -210,7 +233,7 @@ export class Runtime {
   }
 
   private patternOf(reg: Registration): string {
-    return `${this.channelPrefix}${reg.keysPrefix}:*`;
+    return `${this.channelPrefix}${capturePattern(reg)}`;
   }
 
   private async routeTo(reg: Registration): Promise<void> {

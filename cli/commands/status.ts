@@ -1,11 +1,32 @@
 import { Command } from 'commander';
+import type { Redis } from 'ioredis';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
-import { RecipeStore } from '../../runtime/registry/store.ts';
+import type { Keys } from '../../runtime/keys.ts';
+import { RecipeStore, type RecipeMeta } from '../../runtime/registry/store.ts';
 import { withRedis } from '../context.ts';
 import { CliError, printTable } from '../output.ts';
 
+/** Age in ms of the oldest entry still in a stream (its id carries its time), or null when empty. */
+async function oldestAgeMs(redis: Redis, stream: string): Promise<number | null> {
+  const first = await redis.xrange(stream, '-', '+', 'COUNT', 1);
+  const id = first[0]?.[0];
+  return id === undefined ? null : Math.max(0, Date.now() - Number(id.split('-')[0]));
+}
+
+async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta) {
+  const [s, backlog, oldest, deadLetters] = await Promise.all([
+    redis.hgetall(keys.status(m.name)), redis.xlen(keys.backlog(m.name)), oldestAgeMs(redis, keys.backlog(m.name)), redis.xlen(keys.deadLetters(m.name)),
+  ]);
+  return {
+    name: m.name, version: m.version, loadedVersion: s['version'] ?? null, state: s['state'] ?? 'not loaded', runtime: s['runtime'] ?? null,
+    backlog, oldestPendingMs: oldest, synced: Number(s['synced'] ?? 0), failures: Number(s['failures'] ?? 0),
+    deadLettered: Number(s['deadLetters'] ?? 0), deadLetters,
+    error: s['error'] || null, lastError: s['lastError'] || null, lastErrorAt: s['lastErrorAt'] || null,
+  };
+}
+
 export const status = new Command('status')
-  .description('per recipe: version, state, backlog, synced and dead-lettered counts, last error; and live runtimes')
+  .description('per recipe: version, state, backlog and its oldest age, synced, failures, dead letters, last error; and live runtimes')
   .argument('[name]', 'only this recipe')
   .option('--json', 'print JSON')
   .action(async (name: string | undefined, opts: { json?: boolean }, cmd: Command) => {
@@ -15,20 +36,14 @@ export const status = new Command('status')
         metas = metas.filter((m) => m.name === name);
         if (metas.length === 0) throw new CliError(`no recipe named '${name}' is registered; wb-cli list shows the registered ones`);
       }
-      const recipes = await Promise.all(metas.map(async (m) => {
-        const [s, backlog] = await Promise.all([redis.hgetall(keys.status(m.name)), redis.xlen(keys.backlog(m.name))]);
-        return {
-          name: m.name, version: m.version, loadedVersion: s['version'] ?? null, state: s['state'] ?? 'not loaded',
-          backlog, synced: Number(s['synced'] ?? 0), deadLetters: Number(s['deadLetters'] ?? 0),
-          error: s['error'] || null, lastError: s['lastError'] || null, lastErrorAt: s['lastErrorAt'] || null,
-        };
-      }));
+      const recipes = await Promise.all(metas.map((m) => recipeStatus(redis, keys, m)));
       const runtimes = await liveRuntimes(redis, keys);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ recipes, runtimes }, null, 2)}\n`);
         return;
       }
-      printTable(recipes, ['name', 'version', 'state', 'backlog', 'synced', 'deadLetters', 'error'], false);
+      const rows = recipes.map((r) => ({ ...r, oldest: r.oldestPendingMs === null ? '' : `${(r.oldestPendingMs / 1000).toFixed(1)}s`, error: r.error ?? (r.lastError ? `(last: ${r.lastErrorAt}) ${r.lastError}` : '') }));
+      printTable(rows, ['name', 'version', 'state', 'backlog', 'oldest', 'synced', 'failures', 'deadLetters', 'error'], false);
       process.stdout.write(`\nruntimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host})`).join(', ') : 'none'}\n`);
     });
   });

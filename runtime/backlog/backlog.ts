@@ -8,7 +8,29 @@ export interface DeadLetter {
   readonly op: string;
   readonly error: string;
   readonly fields?: Readonly<Record<string, string>>;
+  /** Ack ids waiting for this record's outcome (`status failed`). */
+  readonly acks: readonly string[];
 }
+
+/** An acknowledgement for RGSync's `#` protocol, written to stream `{key}ack`. */
+export interface AckOutcome {
+  readonly key: string;
+  readonly ack: string;
+  readonly error?: string;
+}
+
+/** Everything that ends one batch, committed to Redis in one transaction. */
+export interface Completion {
+  /** Stream ids to acknowledge and remove. */
+  readonly ids: readonly string[];
+  readonly synced: number;
+  readonly dead: readonly DeadLetter[];
+  readonly acks: readonly AckOutcome[];
+  readonly version: string;
+}
+
+/** Acks expire like RGSync's: an hour after the last one. */
+const ACK_TTL_S = 3600;
 
 /** What one read returned: decoded entries, plus every stream id to acknowledge with them. */
 export interface ReadResult {
@@ -59,20 +81,26 @@ export class Backlog {
     return { entries: decoded.entries, ids: [...decoded.ids, ...(res[2] ?? [])] };
   }
 
-  /** Acknowledges and removes entries, dead-lettering the rejected ones, in one transaction. */
-  async finish(ids: readonly string[], synced: number, dead: readonly DeadLetter[], version: string): Promise<void> {
+  /** Acknowledges and removes entries, dead-letters the rejected ones and writes acks, in one transaction. */
+  async finish(c: Completion): Promise<void> {
     const tx = this.redis.multi();
-    for (const d of dead) {
+    const at = new Date().toISOString();
+    for (const d of c.dead) {
       tx.xadd(this.keys.deadLetters(this.recipe), '*',
-        'key', d.key, 'op', d.op, 'error', d.error, 'version', version,
-        'fields', JSON.stringify(d.fields ?? {}), 'at', new Date().toISOString());
+        'key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(d.fields ?? {}), 'at', at);
     }
-    if (ids.length) {
-      tx.xack(this.stream, GROUP, ...ids);
-      tx.xdel(this.stream, ...ids);
+    for (const a of c.acks) {
+      const stream = `{${a.key}}${a.ack}`;
+      if (a.error === undefined) tx.xadd(stream, '*', 'status', 'done');
+      else tx.xadd(stream, '*', 'status', 'failed', 'error', a.error);
+      tx.expire(stream, ACK_TTL_S);
     }
-    if (synced) tx.hincrby(this.keys.status(this.recipe), 'synced', synced);
-    if (dead.length) tx.hincrby(this.keys.status(this.recipe), 'deadLetters', dead.length);
+    if (c.ids.length) {
+      tx.xack(this.stream, GROUP, ...c.ids);
+      tx.xdel(this.stream, ...c.ids);
+    }
+    if (c.synced) tx.hincrby(this.keys.status(this.recipe), 'synced', c.synced);
+    if (c.dead.length) tx.hincrby(this.keys.status(this.recipe), 'deadLetters', c.dead.length);
     await tx.exec();
   }
 

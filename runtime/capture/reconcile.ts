@@ -1,18 +1,19 @@
 import type { Redis } from 'ioredis';
-import { snapshotKeys } from './capture-queue.ts';
+import { snapshotKeys, type CaptureTarget } from './capture-queue.ts';
 
 /**
- * Re-snapshots every key under `{prefix}:` into the backlog, so that changes made while no
+ * Re-snapshots every key matching `pattern` into the backlog, so that changes made while no
  * subscription was listening are not lost. Returns how many keys were scanned.
  */
-export async function reconcilePrefix(redis: Redis, prefix: string, stream: string, expiryDeletes: boolean, isStopped: () => boolean): Promise<number> {
+export async function reconcileKeys(redis: Redis, pattern: string, target: CaptureTarget, isStopped: () => boolean): Promise<number> {
   let cursor = '0';
   let scanned = 0;
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    const keys = found.filter(target.accepts);
     cursor = next;
     if (keys.length) {
-      await snapshotKeys(redis, stream, expiryDeletes, keys, keys.map(() => 'r'));
+      await snapshotKeys(redis, target, keys, keys.map(() => 'r0'));
       scanned += keys.length;
     }
   } while (cursor !== '0' && !isStopped());

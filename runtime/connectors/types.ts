@@ -20,10 +20,17 @@ export type FailureKind = 'connection' | 'schema' | 'record';
 export interface ConnectorSession {
   /** Writes all rows in one transaction, or none of them. */
   write(batch: WriteBatch): Promise<void>;
+  /** Rows with these primary keys: id -> column -> value as text (null for NULL). */
+  readRows(table: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>>;
+  /** Up to `limit` primary keys greater than `after` (or from the start), in order. */
+  scanIds(table: TableShape, after: string | undefined, limit: number): Promise<string[]>;
   /** True once the connection is known to be unusable. */
   readonly broken: boolean;
   close(): Promise<void>;
 }
+
+/** What reading a table needs: its name, primary-key column and mapped columns. */
+export type TableShape = Omit<WriteBatch, 'rows'>;
 
 /** The minimal contract each database implements; retries and reconnects live in the writer. */
 export interface ConnectorDriver {

@@ -2,17 +2,26 @@ import type { Registration } from '../../recipes/options.ts';
 import type { DeadLetter } from '../backlog/backlog.ts';
 import type { BacklogEntry } from '../backlog/entry.ts';
 
+/** A write-through change to make in Redis once the database has it, in order. */
+export type ThroughOp = { readonly op: 'merge'; readonly fields: Readonly<Record<string, string>> } | { readonly op: 'delete' };
+
 /** One row to write: an upsert of every mapped column, or a delete by primary key. */
 export type RowWrite =
-  | { readonly op: 'upsert'; readonly key: string; readonly id: string; readonly values: readonly (string | null)[]; readonly fields: Readonly<Record<string, string>> }
-  | { readonly op: 'delete'; readonly key: string; readonly id: string };
+  | {
+      readonly op: 'upsert'; readonly key: string; readonly id: string; readonly acks: readonly string[];
+      readonly values: readonly (string | null)[]; readonly fields: Readonly<Record<string, string>>;
+      readonly through?: readonly ThroughOp[];
+    }
+  | { readonly op: 'delete'; readonly key: string; readonly id: string; readonly acks: readonly string[]; readonly through?: readonly ThroughOp[] };
 
-/** A batch turned into rows (one per key: the last change wins) and records refused up front. */
+/** A batch turned into rows (one per key: the last state wins) and records refused up front. */
 export interface WritePlan {
   /** Mapped columns, in the order of `values` (the primary-key column is not included). */
   readonly columns: readonly string[];
   readonly rows: readonly RowWrite[];
   readonly rejects: readonly DeadLetter[];
+  /** Ack ids of entries with nothing to write, acknowledged as done. */
+  readonly noops: ReadonlyArray<{ readonly key: string; readonly ack: string }>;
 }
 
 /** The id of `key` under `prefix`: everything after the first `{prefix}:`. */
@@ -21,33 +30,53 @@ export function idOf(key: string, prefix: string): string | undefined {
 }
 
 /**
- * Turns backlog entries into a write plan. Pure: the same entries and registration always give
- * the same plan. Entries are in stream order, so the last one of each key is its newest state.
+ * Turns backlog entries into a write plan. Pure: the same input always gives the same plan.
+ * Entries are in stream order. Write-behind entries carry the key's whole state, so the last one
+ * wins; write-through entries carry staged fields, merged in order over `targets` (the keys' current
+ * hashes, null when absent).
  */
-export function planBatch(entries: readonly BacklogEntry[], reg: Registration): WritePlan {
+export function planBatch(entries: readonly BacklogEntry[], reg: Registration, targets: ReadonlyMap<string, Record<string, string> | null> = new Map()): WritePlan {
   const fields = Object.keys(reg.mappings);
   const columns = fields.map((f) => reg.mappings[f] as string);
-  const last = new Map<string, BacklogEntry>();
-  for (const e of entries) {
-    last.delete(e.key); // re-insert so the map keeps the order of the newest change
-    last.set(e.key, e);
-  }
+  const byKey = new Map<string, BacklogEntry[]>();
   const rows: RowWrite[] = [];
   const rejects: DeadLetter[] = [];
-  for (const e of last.values()) {
-    const id = idOf(e.key, reg.keysPrefix);
-    if (id === undefined) {
-      rejects.push({ key: e.key, op: e.op, error: `key '${e.key}' has no id after '${reg.keysPrefix}:'` });
-    } else if (e.op === 't' && e.type === 'hash') {
-      rejects.push({ key: e.key, op: e.op, error: `key '${e.key}' is a hash too large to snapshot (more than 3500 fields)` });
-    } else if (e.op === 't') {
-      rejects.push({ key: e.key, op: e.op, error: `key '${e.key}' holds a ${e.type}, not a hash; only hashes are synced` });
-    } else if (e.op === 'd') {
-      rows.push({ op: 'delete', key: e.key, id });
-    } else {
-      const values = fields.map((f) => e.fields.get(f) ?? null);
-      rows.push({ op: 'upsert', key: e.key, id, values, fields: Object.fromEntries(e.fields) });
+  const noops: Array<{ key: string; ack: string }> = [];
+  for (const e of entries) {
+    // An invalid `#` op is a report about one write, not the key's state: dead-letter it alone.
+    if (e.op === 'p') rejects.push({ key: e.key, op: e.op, error: `key '${e.key}': ${e.message}`, acks: e.ack ? [e.ack] : [] });
+    else byKey.set(e.key, [...(byKey.get(e.key) ?? []), e]);
+  }
+  for (const [key, list] of byKey) {
+    const acks = list.map((e) => e.ack).filter((a) => a !== '');
+    const last = list[list.length - 1] as BacklogEntry;
+    const id = idOf(key, reg.keysPrefix);
+    const reject = (error: string): void => void rejects.push({ key, op: last.op, error, acks });
+    if (id === undefined) reject(`key '${key}' has no id after '${reg.keysPrefix}:'`);
+    else if (last.op === 't') reject(last.type === 'hash' ? `key '${key}' is a hash too large to snapshot (more than 3500 fields)` : `key '${key}' holds a ${last.type}, not a hash; only hashes are synced`);
+    else if (last.op === 'n') for (const ack of acks) noops.push({ key, ack });
+    else if (last.op === 'd') rows.push({ op: 'delete', key, id, acks });
+    else if (list.some((e) => e.op === 'w') && !targets.has(key)) reject(`key '${key}' is not a hash; a write-through can only merge into a hash`);
+    else if (last.op === 'u') rows.push({ op: 'upsert', key, id, acks, values: fields.map((f) => last.fields.get(f) ?? null), fields: Object.fromEntries(last.fields) });
+    else rows.push(mergeThrough(key, id, acks, list, targets.get(key) ?? null, fields));
+  }
+  return { columns, rows, rejects, noops };
+}
+
+function mergeThrough(key: string, id: string, acks: readonly string[], list: readonly BacklogEntry[], current: Record<string, string> | null, fields: readonly string[]): RowWrite {
+  let state: Record<string, string> | null = current;
+  const through: ThroughOp[] = [];
+  for (const e of list) {
+    if (e.op === 'w') {
+      const staged = Object.fromEntries(e.fields);
+      state = { ...(state ?? {}), ...staged };
+      through.push({ op: 'merge', fields: staged });
+    } else if (e.op === 'x') {
+      state = null;
+      through.push({ op: 'delete' });
     }
   }
-  return { columns, rows, rejects };
+  if (state === null) return { op: 'delete', key, id, acks, through };
+  const merged = state;
+  return { op: 'upsert', key, id, acks, values: fields.map((f) => merged[f] ?? null), fields: merged, through };
 }

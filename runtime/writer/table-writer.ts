@@ -70,7 +70,7 @@ export class TableWriter {
   private async isolate(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[], err: unknown): Promise<DeadLetter[]> {
     if (rows.length === 1) {
       const row = rows[0] as RowWrite;
-      return [{ key: row.key, op: row.op, error: errorText(err), ...(row.op === 'upsert' ? { fields: row.fields } : {}) }];
+      return [{ key: row.key, op: row.op, error: errorText(err), acks: row.acks, ...(row.op === 'upsert' ? { fields: row.fields } : {}) }];
     }
     const mid = Math.ceil(rows.length / 2);
     const left = await this.write(table, rows.slice(0, mid));

@@ -16,13 +16,18 @@ export class TestEnv {
   readonly prefix = `p${this.id}`;
   readonly table = `t_${this.id}`;
   readonly name = `Recipe_${this.id}`;
-  readonly redis = new Redis(REDIS_URL);
+  readonly redis: Redis;
   readonly db: Pool = createPool({ ...MYSQL, connectionLimit: 2 });
   readonly dir = mkdtempSync(join(tmpdir(), 'wbsync-'));
 
+  constructor(readonly redisUrl = REDIS_URL) {
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    this.redis.on('error', () => undefined); // tests that restart Redis expect errors meanwhile
+  }
+
   /** Flags every bin invocation of this test uses. */
   get flags(): string[] {
-    return ['--url', REDIS_URL, '--namespace', this.ns];
+    return ['--url', this.redisUrl, '--namespace', this.ns];
   }
 
   runtimeArgs(extra: readonly string[] = []): string[] {

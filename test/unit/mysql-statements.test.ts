@@ -20,9 +20,9 @@ describe('mysqlStatements', () => {
       pkColumn: 'id',
       columns: ['first', 'age'],
       rows: [
-        { op: 'upsert', key: 'person:1', id: '1', values: ['Ann', '30'], fields: {} },
-        { op: 'delete', key: 'person:2', id: '2' },
-        { op: 'upsert', key: 'person:3', id: '3', values: [null, '4'], fields: {} },
+        { op: 'upsert', key: 'person:1', id: '1', acks: [], values: ['Ann', '30'], fields: {} },
+        { op: 'delete', key: 'person:2', id: '2', acks: [] },
+        { op: 'upsert', key: 'person:3', id: '3', acks: [], values: [null, '4'], fields: {} },
       ],
     });
     expect(stmts).toEqual([
@@ -39,7 +39,7 @@ describe('mysqlStatements', () => {
       table: 'p`t',
       pkColumn: 'i`d',
       columns: ['c`1'],
-      rows: [{ op: 'upsert', key: 'p:1', id: '1', values: ['v'], fields: {} }],
+      rows: [{ op: 'upsert', key: 'p:1', id: '1', acks: [], values: ['v'], fields: {} }],
     });
     expect(upsert?.sql).toBe('INSERT INTO `p``t` (`i``d`,`c``1`) VALUES (?,?) ON DUPLICATE KEY UPDATE `c``1`=VALUES(`c``1`)');
   });
@@ -49,9 +49,25 @@ describe('mysqlStatements', () => {
       table: 't',
       pkColumn: 'id',
       columns: ['a'],
-      rows: [{ op: 'delete', key: 'p:1', id: '1' }, { op: 'delete', key: 'p:2', id: '2' }],
+      rows: [{ op: 'delete', key: 'p:1', id: '1', acks: [] }, { op: 'delete', key: 'p:2', id: '2', acks: [] }],
     });
     expect(deletes).toEqual([{ sql: 'DELETE FROM `t` WHERE `id` IN (?,?)', params: ['1', '2'] }]);
     expect(mysqlStatements({ table: 't', pkColumn: 'id', columns: ['a'], rows: [] })).toEqual([]);
+  });
+
+  it('writes write-through rows like any other, ignoring their acks and Redis ops', () => {
+    const stmts = mysqlStatements({
+      table: 'persons',
+      pkColumn: 'id',
+      columns: ['first'],
+      rows: [
+        { op: 'upsert', key: 'person:1', id: '1', acks: ['a1', 'a2'], values: ['Ada'], fields: { first_name: 'Ada' }, through: [{ op: 'merge', fields: { first_name: 'Ada' } }] },
+        { op: 'delete', key: 'person:2', id: '2', acks: ['x'], through: [{ op: 'merge', fields: { first_name: 'B' } }, { op: 'delete' }] },
+      ],
+    });
+    expect(stmts).toEqual([
+      { sql: 'INSERT INTO `persons` (`id`,`first`) VALUES (?,?) ON DUPLICATE KEY UPDATE `first`=VALUES(`first`)', params: ['1', 'Ada'] },
+      { sql: 'DELETE FROM `persons` WHERE `id` IN (?)', params: ['2'] },
+    ]);
   });
 });

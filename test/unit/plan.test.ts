@@ -1,20 +1,23 @@
 import { describe, it, expect } from 'vitest';
-import { MySqlConnection, MySqlConnector, writeBehind } from '../../recipes/index.ts';
+import { MySqlConnection, MySqlConnector, writeBehind, writeThrough } from '../../recipes/index.ts';
 import type { BacklogEntry } from '../../runtime/backlog/entry.ts';
 import { idOf, planBatch } from '../../runtime/writer/plan.ts';
 
-const reg = writeBehind({
-  name: 'Persons',
-  version: '1',
-  connector: new MySqlConnector(new MySqlConnection('u', 'p', 'localhost:3306/test'), 'persons', 'id'),
-  keysPrefix: 'person',
-  mappings: { first_name: 'first', last_name: 'last', age: 'age' },
-});
+const connector = new MySqlConnector(new MySqlConnection('u', 'p', 'localhost:3306/test'), 'persons', 'id');
+const mappings = { first_name: 'first', last_name: 'last', age: 'age' };
+const reg = writeBehind({ name: 'Persons', version: '1', connector, keysPrefix: 'person', mappings });
+const through = writeThrough({ name: 'PersonsWT', version: '1', connector, keysPrefix: 'person', mappings });
+const COLUMNS = ['first', 'last', 'age'];
 
 let seq = 0;
-const upsert = (key: string, fields: Record<string, string>): BacklogEntry => ({ id: `${++seq}-0`, key, op: 'u', fields: new Map(Object.entries(fields)) });
-const del = (key: string): BacklogEntry => ({ id: `${++seq}-0`, key, op: 'd' });
-const wrongType = (key: string, type: string): BacklogEntry => ({ id: `${++seq}-0`, key, op: 't', type });
+const next = (): string => `${++seq}-0`;
+const upsert = (key: string, fields: Record<string, string>, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 'u', fields: new Map(Object.entries(fields)) });
+const del = (key: string, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 'd' });
+const wrongType = (key: string, type: string, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 't', type });
+const badOp = (key: string, message: string): BacklogEntry => ({ id: next(), key, ack: '', op: 'p', message });
+const noop = (key: string, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 'n' });
+const stage = (key: string, fields: Record<string, string>, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 'w', fields: new Map(Object.entries(fields)) });
+const drop = (key: string, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 'x' });
 
 describe('idOf', () => {
   it('takes everything after the first prefix:', () => {
@@ -28,51 +31,212 @@ describe('idOf', () => {
     expect(idOf('person', 'person')).toBeUndefined();
     expect(idOf('persons:1', 'person')).toBeUndefined();
     expect(idOf('x:person:1', 'person')).toBeUndefined();
+    expect(idOf('__{person:1}', 'person')).toBeUndefined();
   });
 });
 
-describe('planBatch', () => {
-  it('lists mapped columns in mapping order', () => {
-    expect(planBatch([], reg)).toEqual({ columns: ['first', 'last', 'age'], rows: [], rejects: [] });
+describe('planBatch (write-behind)', () => {
+  it('lists mapped columns in mapping order, with nothing to do for no entries', () => {
+    expect(planBatch([], reg)).toStrictEqual({ columns: COLUMNS, rows: [], rejects: [], noops: [] });
   });
 
   it('maps fields to values, nulls for absent fields, ignores unmapped ones', () => {
     const plan = planBatch([upsert('person:a:b', { first_name: 'Ann', age: '30', nickname: 'A' })], reg);
-    expect(plan.rows).toEqual([
-      { op: 'upsert', key: 'person:a:b', id: 'a:b', values: ['Ann', null, '30'], fields: { first_name: 'Ann', age: '30', nickname: 'A' } },
+    expect(plan.rows).toStrictEqual([
+      { op: 'upsert', key: 'person:a:b', id: 'a:b', acks: [], values: ['Ann', null, '30'], fields: { first_name: 'Ann', age: '30', nickname: 'A' } },
     ]);
-    expect(plan.rejects).toEqual([]);
+    expect(plan.rejects).toStrictEqual([]);
+    expect(plan.noops).toStrictEqual([]);
   });
 
-  it('keeps the last entry per key, ordered by the newest change', () => {
+  it('keeps the last entry per key, one row per key in order of first appearance', () => {
     const plan = planBatch(
       [upsert('person:1', { first_name: 'old' }), upsert('person:2', { first_name: 'two' }), upsert('person:1', { first_name: 'new' })],
       reg,
     );
-    expect(plan.rows.map((r) => [r.key, r.op === 'upsert' ? r.values[0] : 'deleted'])).toEqual([
-      ['person:2', 'two'],
+    expect(plan.rows.map((r) => [r.key, r.op === 'upsert' ? r.values[0] : 'deleted'])).toStrictEqual([
       ['person:1', 'new'],
+      ['person:2', 'two'],
+    ]);
+  });
+
+  it('collects the non-empty acks of every entry of a key, in stream order', () => {
+    const plan = planBatch(
+      [upsert('person:1', { age: '1' }, 'a1'), upsert('person:2', { age: '9' }, 'b1'), upsert('person:1', { age: '2' }), upsert('person:1', { age: '3' }, 'a3')],
+      reg,
+    );
+    expect(plan.rows).toStrictEqual([
+      { op: 'upsert', key: 'person:1', id: '1', acks: ['a1', 'a3'], values: [null, null, '3'], fields: { age: '3' } },
+      { op: 'upsert', key: 'person:2', id: '2', acks: ['b1'], values: [null, null, '9'], fields: { age: '9' } },
     ]);
   });
 
   it('lets a delete win over an earlier upsert and vice versa', () => {
-    expect(planBatch([upsert('person:1', { age: '1' }), del('person:1')], reg).rows).toEqual([{ op: 'delete', key: 'person:1', id: '1' }]);
-    const back = planBatch([del('person:1'), upsert('person:1', { age: '2' })], reg).rows;
-    expect(back).toHaveLength(1);
-    expect(back[0]).toMatchObject({ op: 'upsert', id: '1', values: [null, null, '2'] });
+    expect(planBatch([upsert('person:1', { age: '1' }, 'u'), del('person:1', 'd')], reg).rows).toStrictEqual([
+      { op: 'delete', key: 'person:1', id: '1', acks: ['u', 'd'] },
+    ]);
+    expect(planBatch([del('person:1'), upsert('person:1', { age: '2' })], reg).rows).toStrictEqual([
+      { op: 'upsert', key: 'person:1', id: '1', acks: [], values: [null, null, '2'], fields: { age: '2' } },
+    ]);
   });
 
-  it('rejects a key without an id', () => {
-    expect(planBatch([upsert('person:', { age: '1' })], reg)).toEqual({
-      columns: ['first', 'last', 'age'],
+  it('rejects a key without an id, with its acks', () => {
+    expect(planBatch([upsert('person:', { age: '1' }, 'k1')], reg)).toStrictEqual({
+      columns: COLUMNS,
       rows: [],
-      rejects: [{ key: 'person:', op: 'u', error: "key 'person:' has no id after 'person:'" }],
+      rejects: [{ key: 'person:', op: 'u', error: "key 'person:' has no id after 'person:'", acks: ['k1'] }],
+      noops: [],
     });
   });
 
   it('rejects a key of the wrong type', () => {
-    const plan = planBatch([wrongType('person:7', 'string'), upsert('person:8', { first_name: 'x' })], reg);
-    expect(plan.rejects).toEqual([{ key: 'person:7', op: 't', error: "key 'person:7' holds a string, not a hash; only hashes are synced" }]);
-    expect(plan.rows.map((r) => r.id)).toEqual(['8']);
+    const plan = planBatch([wrongType('person:7', 'string', 's1'), upsert('person:8', { first_name: 'x' })], reg);
+    expect(plan.rejects).toStrictEqual([
+      { key: 'person:7', op: 't', error: "key 'person:7' holds a string, not a hash; only hashes are synced", acks: ['s1'] },
+    ]);
+    expect(plan.rows.map((r) => r.id)).toStrictEqual(['8']);
+  });
+
+  it('rejects a hash too large to snapshot', () => {
+    expect(planBatch([upsert('person:5', { age: '1' }, 'e1'), wrongType('person:5', 'hash', 'e2')], reg).rejects).toStrictEqual([
+      { key: 'person:5', op: 't', error: "key 'person:5' is a hash too large to snapshot (more than 3500 fields)", acks: ['e1', 'e2'] },
+    ]);
+  });
+
+  it('rejects an invalid # op with its message', () => {
+    const plan = planBatch([badOp('person:3', "'#' op '?x' is not one of =, ~, + or -")], reg);
+    expect(plan).toStrictEqual({
+      columns: COLUMNS,
+      rows: [],
+      rejects: [{ key: 'person:3', op: 'p', error: "key 'person:3': '#' op '?x' is not one of =, ~, + or -", acks: [] }],
+      noops: [],
+    });
+  });
+
+  it('only acknowledges keys a replay found gone', () => {
+    const plan = planBatch([noop('person:1', 'n1'), noop('person:1'), noop('person:1', 'n3'), noop('person:2'), upsert('person:4', { age: '4' })], reg);
+    expect(plan.noops).toStrictEqual([
+      { key: 'person:1', ack: 'n1' },
+      { key: 'person:1', ack: 'n3' },
+    ]);
+    expect(plan.rows.map((r) => r.key)).toStrictEqual(['person:4']);
+    expect(plan.rejects).toStrictEqual([]);
+  });
+
+  it('never adds write-through ops to write-behind rows', () => {
+    const [row] = planBatch([upsert('person:1', { age: '1' })], reg).rows;
+    expect(Object.keys(row ?? {})).toStrictEqual(['op', 'key', 'id', 'acks', 'values', 'fields']);
+    const [gone] = planBatch([del('person:1')], reg).rows;
+    expect(Object.keys(gone ?? {})).toStrictEqual(['op', 'key', 'id', 'acks']);
+  });
+});
+
+describe('planBatch (write-through)', () => {
+  it('merges staged fields over the current hash', () => {
+    const targets = new Map([['person:1', { first_name: 'Ann', last_name: 'Lee', nickname: 'A' }]]);
+    const plan = planBatch([stage('person:1', { first_name: 'Ada', age: '36' }, 'w1')], through, targets);
+    expect(plan).toStrictEqual({
+      columns: COLUMNS,
+      rows: [{
+        op: 'upsert', key: 'person:1', id: '1', acks: ['w1'],
+        values: ['Ada', 'Lee', '36'],
+        fields: { first_name: 'Ada', last_name: 'Lee', nickname: 'A', age: '36' },
+        through: [{ op: 'merge', fields: { first_name: 'Ada', age: '36' } }],
+      }],
+      rejects: [],
+      noops: [],
+    });
+  });
+
+  it('creates the record when the target does not exist', () => {
+    const plan = planBatch([stage('person:2', { last_name: 'Lovelace' })], through, new Map([['person:2', null]]));
+    expect(plan.rows).toStrictEqual([{
+      op: 'upsert', key: 'person:2', id: '2', acks: [],
+      values: [null, 'Lovelace', null], fields: { last_name: 'Lovelace' },
+      through: [{ op: 'merge', fields: { last_name: 'Lovelace' } }],
+    }]);
+  });
+
+  it('folds several staged writes in order, later fields winning', () => {
+    const targets = new Map([['person:1', { age: '1' }]]);
+    const plan = planBatch([stage('person:1', { first_name: 'A', age: '2' }, 'w1'), stage('person:1', { age: '3' }, 'w2')], through, targets);
+    expect(plan.rows).toStrictEqual([{
+      op: 'upsert', key: 'person:1', id: '1', acks: ['w1', 'w2'],
+      values: ['A', null, '3'], fields: { age: '3', first_name: 'A' },
+      through: [{ op: 'merge', fields: { first_name: 'A', age: '2' } }, { op: 'merge', fields: { age: '3' } }],
+    }]);
+  });
+
+  it('turns a final delete into a delete row carrying every op', () => {
+    const targets = new Map([['person:1', { age: '1' }]]);
+    const plan = planBatch([stage('person:1', { age: '2' }, 'w1'), drop('person:1', 'x1')], through, targets);
+    expect(plan.rows).toStrictEqual([{
+      op: 'delete', key: 'person:1', id: '1', acks: ['w1', 'x1'],
+      through: [{ op: 'merge', fields: { age: '2' } }, { op: 'delete' }],
+    }]);
+  });
+
+  it('starts from nothing after a delete', () => {
+    const targets = new Map([['person:1', { first_name: 'Ann', age: '1' }]]);
+    const plan = planBatch([drop('person:1'), stage('person:1', { age: '2' })], through, targets);
+    expect(plan.rows).toStrictEqual([{
+      op: 'upsert', key: 'person:1', id: '1', acks: [],
+      values: [null, null, '2'], fields: { age: '2' },
+      through: [{ op: 'delete' }, { op: 'merge', fields: { age: '2' } }],
+    }]);
+  });
+
+  it('deletes without needing the target', () => {
+    expect(planBatch([drop('person:9', 'x9')], through).rows).toStrictEqual([
+      { op: 'delete', key: 'person:9', id: '9', acks: ['x9'], through: [{ op: 'delete' }] },
+    ]);
+  });
+
+  it('rejects a staged write whose target is not a hash (left out of targets)', () => {
+    const targets = new Map([['person:2', null]]);
+    const plan = planBatch([stage('person:1', { age: '1' }, 'w1'), drop('person:1', 'x1'), stage('person:2', { age: '2' })], through, targets);
+    expect(plan.rejects).toStrictEqual([
+      { key: 'person:1', op: 'x', error: "key 'person:1' is not a hash; a write-through can only merge into a hash", acks: ['w1', 'x1'] },
+    ]);
+    expect(plan.rows.map((r) => r.key)).toStrictEqual(['person:2']);
+    expect(planBatch([stage('person:3', { age: '3' })], through).rejects).toStrictEqual([
+      { key: 'person:3', op: 'w', error: "key 'person:3' is not a hash; a write-through can only merge into a hash", acks: [] },
+    ]);
+  });
+
+  it('rejects an invalid # op on a staging key', () => {
+    const plan = planBatch([badOp('person:4', 'staging key __{person:4} holds a list, not a hash')], through, new Map());
+    expect(plan.rejects).toStrictEqual([
+      { key: 'person:4', op: 'p', error: "key 'person:4': staging key __{person:4} holds a list, not a hash", acks: [] },
+    ]);
+    expect(plan.rows).toStrictEqual([]);
+  });
+
+  it('rejects a target key without an id', () => {
+    expect(planBatch([stage('person:', { age: '1' }, 'w0')], through, new Map([['person:', null]])).rejects).toStrictEqual([
+      { key: 'person:', op: 'w', error: "key 'person:' has no id after 'person:'", acks: ['w0'] },
+    ]);
+  });
+
+  it('does not change the current hashes it is given', () => {
+    const current = { first_name: 'Ann' };
+    const targets = new Map([['person:1', current]]);
+    const plan = planBatch([stage('person:1', { first_name: 'Ada' })], through, targets);
+    expect(current).toStrictEqual({ first_name: 'Ann' });
+    expect(planBatch([stage('person:1', { first_name: 'Ada' })], through, targets)).toStrictEqual(plan);
+  });
+});
+
+describe('planBatch: an invalid # op is a report, not the key state', () => {
+  it('dead-letters the report and still writes the key from its other entries', () => {
+    const plan = planBatch([upsert('person:1', { first_name: 'A' }, 'a1'), badOp('person:1', "'#' op '?' is not one of =, ~, + or -")], reg);
+    expect(plan.rows).toEqual([{ op: 'upsert', key: 'person:1', id: '1', acks: ['a1'], values: ['A', null, null], fields: { first_name: 'A' } }]);
+    expect(plan.rejects).toEqual([{ key: 'person:1', op: 'p', error: "key 'person:1': '#' op '?' is not one of =, ~, + or -", acks: [] }]);
+  });
+
+  it('keeps a staged write-through when a later report comes for the same key', () => {
+    const plan = planBatch([stage('person:2', { age: '5' }, 'w1'), badOp('person:2', 'bad')], through, new Map([['person:2', null]]));
+    expect(plan.rows).toMatchObject([{ op: 'upsert', key: 'person:2', acks: ['w1'], values: [null, null, '5'] }]);
+    expect(plan.rejects).toHaveLength(1);
   });
 });

@@ -31,7 +31,7 @@ describe('writeBehind', () => {
     const reg = writeBehind(base);
     expect(reg).toEqual({
       kind: 'writeBehind', name: 'Persons', version: '1', connector, keysPrefix: 'person',
-      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', batchSize: 500,
+      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 500, stagingPrefix: '',
     });
     expect(Object.isFrozen(reg)).toBe(true);
     expect(Object.isFrozen(reg.mappings)).toBe(true);
@@ -110,6 +110,16 @@ describe('writeBehind', () => {
 
   it.each([0, -1, 1.5, 10_001, '10', Number.NaN])('rejects batchSize %j', (batchSize) => {
     expect(errorOf({ batchSize }).message).toMatch(/^writeBehind 'Persons': batchSize must be an integer from 1 to 10000 \(got /);
+  });
+
+  it.each(['__', '', 'x{', null])('refuses stagingPrefix %j, which applies to writeThrough only', (stagingPrefix) => {
+    expect(errorOf({ stagingPrefix }).message).toBe(
+      "writeBehind 'Persons': stagingPrefix applies to writeThrough only; use writeThrough({...}) to stage writes",
+    );
+  });
+
+  it('accepts an explicitly undefined stagingPrefix', () => {
+    expect(compile({ stagingPrefix: undefined }).stagingPrefix).toBe('');
   });
 });
 

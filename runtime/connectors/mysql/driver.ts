@@ -1,9 +1,10 @@
 import { createConnection, type Connection } from 'mysql2/promise';
 import type { MySqlConnector } from '../../../recipes/connectors/mysql.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
-import type { ConnectorDriver, ConnectorSession, FailureKind, WriteBatch } from '../types.ts';
+import type { RowDataPacket } from 'mysql2';
+import type { ConnectorDriver, ConnectorSession, FailureKind, TableShape, WriteBatch } from '../types.ts';
 import { classifyMysqlError } from './errors.ts';
-import { mysqlStatements } from './statements.ts';
+import { mysqlReadRows, mysqlScanIds, mysqlStatements } from './statements.ts';
 
 /** MySQL/MariaDB through mysql2: one connection, strict SQL mode, one transaction per batch. */
 export class MySqlDriver implements ConnectorDriver {
@@ -50,6 +51,21 @@ class MySqlSession implements ConnectorSession {
       else await this.conn.query('ROLLBACK').catch(() => { this.broken = true; });
       throw err;
     }
+  }
+
+  async readRows(t: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
+    const out = new Map<string, Record<string, string | null>>();
+    if (ids.length === 0) return out;
+    const s = mysqlReadRows(t, ids);
+    const [rows] = await this.conn.query<RowDataPacket[]>(s.sql, [...s.params]);
+    for (const row of rows) out.set(String(row[t.pkColumn]), row as Record<string, string | null>);
+    return out;
+  }
+
+  async scanIds(t: TableShape, after: string | undefined, limit: number): Promise<string[]> {
+    const s = mysqlScanIds(t, after, limit);
+    const [rows] = await this.conn.query<RowDataPacket[]>(s.sql, [...s.params]);
+    return rows.map((r) => String(r['id']));
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { RowWrite } from '../../writer/plan.ts';
-import type { WriteBatch } from '../types.ts';
+import type { TableShape, WriteBatch } from '../types.ts';
 
 /** Quotes a column name. */
 export function quoteId(name: string): string {
@@ -38,4 +38,17 @@ export function mysqlStatements(batch: WriteBatch): Statement[] {
     });
   }
   return out;
+}
+
+/** Reads rows by primary key, every value cast to text so it compares with Redis's strings. */
+export function mysqlReadRows(t: TableShape, ids: readonly string[]): Statement {
+  const cols = [t.pkColumn, ...t.columns].map((c) => `CAST(${quoteId(c)} AS CHAR) AS ${quoteId(c)}`).join(',');
+  return { sql: `SELECT ${cols} FROM ${quoteTable(t.table)} WHERE ${quoteId(t.pkColumn)} IN (${ids.map(() => '?').join(',')})`, params: ids };
+}
+
+/** Keyset pagination over the primary key. */
+export function mysqlScanIds(t: TableShape, after: string | undefined, limit: number): Statement {
+  const pk = quoteId(t.pkColumn);
+  const where = after === undefined ? '' : ` WHERE ${pk} > ?`;
+  return { sql: `SELECT CAST(${pk} AS CHAR) AS id FROM ${quoteTable(t.table)}${where} ORDER BY ${pk} LIMIT ${Math.floor(limit)}`, params: after === undefined ? [] : [after] };
 }

@@ -1,0 +1,68 @@
+import { Command } from 'commander';
+import { snapshotKeys } from '../../runtime/capture/capture-queue.ts';
+import { resyncTarget } from '../../runtime/capture/targets.ts';
+import { withRedis } from '../context.ts';
+import { CliError, printTable, say } from '../output.ts';
+import { loadStoredRecipe } from '../recipe-loader.ts';
+
+type Entry = [string, string[]];
+
+function fieldsOf(raw: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) out[raw[i] as string] = raw[i + 1] as string;
+  return out;
+}
+
+export const dlq = new Command('dlq')
+  .description("list a recipe's dead letters; --replay re-enqueues them, --purge drops them")
+  .argument('<name>', 'recipe name')
+  .option('--replay', 'enqueue every dead-lettered key again (its current state in Redis) and remove it from the list')
+  .option('--purge', 'drop every dead letter')
+  .option('--limit <n>', 'most entries to list', '100')
+  .option('--json', 'print JSON')
+  .action(async (name: string, opts: { replay?: boolean; purge?: boolean; limit: string; json?: boolean }, cmd: Command) => {
+    if (opts.replay && opts.purge) throw new CliError('choose --replay or --purge, not both', 2);
+    await withRedis(cmd, async ({ redis, keys }) => {
+      const stream = keys.deadLetters(name);
+      if (opts.purge) {
+        const n = await redis.xlen(stream);
+        await redis.del(stream);
+        return say(`purged ${n} dead letters of ${name}`);
+      }
+      if (opts.replay) {
+        const reg = await loadStoredRecipe(redis, keys, name);
+        const target = resyncTarget(keys, name);
+        let replayed = 0;
+        for (;;) {
+          const page = (await redis.xrange(stream, '-', '+', 'COUNT', 500)) as Entry[];
+          if (page.length === 0) break;
+          const letters = page.map(([, raw]) => fieldsOf(raw)).filter((f) => (f['key'] ?? '').startsWith(`${reg.keysPrefix}:`));
+          if (reg.kind === 'writeThrough') {
+            // A refused write-through never reached Redis: stage its record again.
+            const tx = redis.multi();
+            for (const f of letters) {
+              const fields = JSON.parse(f['fields'] ?? '{}') as Record<string, string>;
+              if (Object.keys(fields).length) tx.hset(`${reg.stagingPrefix}{${f['key']}}`, fields);
+            }
+            await tx.exec();
+          } else {
+            const unique = [...new Set(letters.map((f) => f['key'] as string))];
+            if (unique.length) await snapshotKeys(redis, target, unique, unique.map(() => 'c0'));
+          }
+          await redis.xdel(stream, ...page.map(([id]) => id));
+          replayed += page.length;
+        }
+        return say(`replayed ${replayed} dead letters of ${name}: their keys are queued again`);
+      }
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit must be a positive integer', 2);
+      const entries = (await redis.xrange(stream, '-', '+', 'COUNT', limit)) as Entry[];
+      const rows = entries.map(([id, raw]) => {
+        const f = fieldsOf(raw);
+        return { id, at: f['at'], key: f['key'], op: f['op'], version: f['version'], error: f['error'] };
+      });
+      const total = await redis.xlen(stream);
+      printTable(rows, ['at', 'key', 'op', 'error'], opts.json === true);
+      if (!opts.json && total > rows.length) say(`(${rows.length} of ${total} shown; --limit to see more)`);
+    });
+  });

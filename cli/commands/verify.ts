@@ -1,0 +1,51 @@
+import { Command } from 'commander';
+import { driverFor } from '../../runtime/connectors/drivers.ts';
+import { isClean, verifyRecipe, type VerifyReport } from '../../runtime/verify/verify.ts';
+import { errorText } from '../../runtime/writer/table-writer.ts';
+import { withRedis } from '../context.ts';
+import { CliError, say } from '../output.ts';
+import { loadStoredRecipe } from '../recipe-loader.ts';
+
+export const verify = new Command('verify')
+  .description('compare every key of a recipe with its table: missing, differing and extra rows; exit 1 on any difference')
+  .argument('<name>', 'recipe name')
+  .option('--fix', 'enqueue the keys that differ, so the runtime writes them again')
+  .option('--delete-extra', 'with --fix: also delete rows whose key is gone from Redis')
+  .option('--json', 'print the report as JSON')
+  .action(async (name: string, opts: { fix?: boolean; deleteExtra?: boolean; json?: boolean }, cmd: Command) => {
+    if (opts.deleteExtra && !opts.fix) throw new CliError('--delete-extra only works with --fix', 2);
+    await withRedis(cmd, async ({ redis, keys }) => {
+      const reg = await loadStoredRecipe(redis, keys, name);
+      const driver = driverFor(reg.connector);
+      const session = await driver.connect().catch((err: unknown) => {
+        throw new CliError(`cannot connect to ${driver.describe()}: ${errorText(err)}`);
+      });
+      let report: VerifyReport;
+      try {
+        report = await verifyRecipe(redis, keys, reg, session, { fix: opts.fix === true, deleteExtra: opts.deleteExtra === true });
+      } catch (err) {
+        throw new CliError(`verify ${name} failed: ${errorText(err)}`);
+      } finally {
+        await session.close();
+      }
+      const backlog = await redis.xlen(keys.backlog(name));
+      const unrepaired = report.notHash.count + (opts.fix ? (opts.deleteExtra ? 0 : report.extra.count) : report.missing.count + report.differing.count + report.extra.count);
+      if (opts.json) say(JSON.stringify({ name, ...report, backlog, clean: isClean(report) }, null, 2));
+      else printReport(name, report, backlog, opts.fix === true);
+      if (unrepaired > 0) process.exitCode = 1;
+    });
+  });
+
+function printReport(name: string, r: VerifyReport, backlog: number, fixing: boolean): void {
+  const eg = (sample: readonly string[], count: number): string => (count ? `   e.g. ${sample.join(', ')}${count > sample.length ? ', ...' : ''}` : '');
+  say(`verify ${name}: ${r.keys} keys in Redis, ${r.rows} rows in the table`);
+  say(`  missing rows     ${r.missing.count}${eg(r.missing.sample, r.missing.count)}`);
+  say(`  differing rows   ${r.differing.count}${eg(r.differing.sample.map((d) => `${d.id} (${d.columns.map((c) => `${c.column}: table ${c.table} redis ${c.redis}`).join('; ')})`), r.differing.count)}`);
+  say(`  extra rows       ${r.extra.count}${eg(r.extra.sample, r.extra.count)}`);
+  if (r.notHash.count) say(`  keys not hashes  ${r.notHash.count}${eg(r.notHash.sample, r.notHash.count)}`);
+  if (backlog) say(`  backlog: ${backlog} changes still pending; some differences may be in flight`);
+  if (isClean(r)) return say('clean: the table equals Redis');
+  if (!fixing) return say('differences found; --fix enqueues them (add --delete-extra to delete extra rows)');
+  say(`enqueued ${r.enqueued} keys to write again${r.deleteEnqueued ? ` and ${r.deleteEnqueued} extra rows to delete` : ''}`);
+  if (r.extra.count && !r.deleteEnqueued) say(`${r.extra.count} extra rows kept; add --delete-extra to delete them`);
+}

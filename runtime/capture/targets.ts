@@ -1,0 +1,35 @@
+import type { Registration } from '../../recipes/options.ts';
+import type { Keys } from '../keys.ts';
+import { loadScript, type CaptureTarget } from './capture-queue.ts';
+
+const CAPTURE = loadScript('capture');
+const STAGE = loadScript('stage');
+
+/** The glob (for PSUBSCRIBE and SCAN) of the keys a registration captures. */
+export function capturePattern(reg: Registration): string {
+  return reg.kind === 'writeThrough' ? `${reg.stagingPrefix}{${reg.keysPrefix}:*` : `${reg.keysPrefix}:*`;
+}
+
+/** The target key of a staging key `__{person:1}`, or undefined when it is not one. */
+export function targetOfStaging(reg: Registration, staging: string): string | undefined {
+  const head = `${reg.stagingPrefix}{${reg.keysPrefix}:`;
+  return staging.startsWith(head) && staging.endsWith('}') && staging.length > head.length + 1
+    ? staging.slice(reg.stagingPrefix.length + 1, -1)
+    : undefined;
+}
+
+/** How a registration's changed keys are snapshotted into its backlog. */
+export function captureTarget(reg: Registration, keys: Keys, stream: string): CaptureTarget {
+  if (reg.kind === 'writeThrough') {
+    return { script: STAGE, keys: [stream], args: [], keysOf: (k) => [k, targetOfStaging(reg, k) ?? k], accepts: (k) => targetOfStaging(reg, k) !== undefined };
+  }
+  return { script: CAPTURE, keys: [stream, keys.echoes(reg.name)], args: [reg.onExpire === 'delete' ? '1' : '0'], keysOf: (k) => [k], accepts: () => true };
+}
+
+/**
+ * Re-enqueues keys of any registration as write-behind snapshots (their current state in Redis,
+ * or a delete when gone): what `verify --fix`, `dlq --replay` and onFlush use.
+ */
+export function resyncTarget(keys: Keys, name: string): CaptureTarget {
+  return { script: CAPTURE, keys: [keys.backlog(name), keys.echoes(name)], args: ['0'], keysOf: (k) => [k], accepts: () => true };
+}

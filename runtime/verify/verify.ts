@@ -1,0 +1,106 @@
+import type { Redis } from 'ioredis';
+import type { Registration } from '../../recipes/options.ts';
+import { snapshotKeys } from '../capture/capture-queue.ts';
+import { resyncTarget } from '../capture/targets.ts';
+import type { ConnectorSession, TableShape } from '../connectors/types.ts';
+import type { Keys } from '../keys.ts';
+import { idOf } from '../writer/plan.ts';
+import { diffRow, expectedRow, type ColumnDiff } from './compare.ts';
+
+const PAGE = 500;
+const SAMPLE = 10;
+
+/** What a comparison of Redis with the table found; lists hold at most a sample, counts are exact. */
+export interface VerifyReport {
+  keys: number;
+  rows: number;
+  missing: { count: number; sample: string[] };
+  differing: { count: number; sample: Array<{ id: string; columns: ColumnDiff[] }> };
+  extra: { count: number; sample: string[] };
+  notHash: { count: number; sample: string[] };
+  /** Keys re-enqueued by --fix, and extra rows deleted through the backlog. */
+  enqueued: number;
+  deleteEnqueued: number;
+}
+
+export interface VerifyOptions {
+  /** Re-enqueue keys whose row is missing or differs. */
+  readonly fix: boolean;
+  /** With fix: delete rows whose key is gone from Redis. */
+  readonly deleteExtra: boolean;
+}
+
+/**
+ * Compares every key under the recipe's prefix with its row, then sweeps the table for rows
+ * whose key is gone. Fixing goes through the backlog like any change, so the runtime writes it.
+ */
+export async function verifyRecipe(redis: Redis, keys: Keys, reg: Registration, session: ConnectorSession, opts: VerifyOptions): Promise<VerifyReport> {
+  const table: TableShape = { table: reg.connector.table, pkColumn: reg.connector.pkColumn, columns: Object.values(reg.mappings) };
+  const report: VerifyReport = {
+    keys: 0, rows: 0, enqueued: 0, deleteEnqueued: 0,
+    missing: { count: 0, sample: [] }, differing: { count: 0, sample: [] }, extra: { count: 0, sample: [] }, notHash: { count: 0, sample: [] },
+  };
+  const fixer = resyncTarget(keys, reg.name);
+  const enqueue = async (list: string[]): Promise<void> => {
+    if (opts.fix && list.length) await snapshotKeys(redis, fixer, list, list.map(() => 'c0'));
+  };
+  const note = <T>(bucket: { count: number; sample: T[] }, item: T): void => {
+    bucket.count++;
+    if (bucket.sample.length < SAMPLE) bucket.sample.push(item);
+  };
+
+  for (let cursor = '0'; ; ) {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${reg.keysPrefix}:*`, 'COUNT', PAGE);
+    cursor = next;
+    const page = found.filter((k) => idOf(k, reg.keysPrefix) !== undefined);
+    const p = redis.pipeline();
+    for (const k of page) p.hgetall(k);
+    const hashes = (await p.exec()) ?? [];
+    const rows = await session.readRows(table, page.map((k) => idOf(k, reg.keysPrefix) as string));
+    const toFix: string[] = [];
+    page.forEach((key, i) => {
+      const [err, hash] = hashes[i] ?? [];
+      if (err || hash === undefined) return note(report.notHash, key);
+      if (Object.keys(hash as object).length === 0) return; // deleted while we looked
+      report.keys++;
+      const id = idOf(key, reg.keysPrefix) as string;
+      const row = rows.get(id);
+      if (row === undefined) {
+        note(report.missing, id);
+        toFix.push(key);
+        return;
+      }
+      const columns = diffRow(expectedRow(hash as Record<string, string>, reg.mappings), row);
+      if (columns.length) {
+        note(report.differing, { id, columns });
+        toFix.push(key);
+      }
+    });
+    await enqueue(toFix);
+    report.enqueued += opts.fix ? toFix.length : 0;
+    if (cursor === '0') break;
+  }
+
+  // The sweep: rows whose key is gone from Redis.
+  for (let after: string | undefined; ; ) {
+    const ids = await session.scanIds(table, after, PAGE);
+    if (ids.length === 0) break;
+    after = ids[ids.length - 1];
+    report.rows += ids.length;
+    const p = redis.pipeline();
+    for (const id of ids) p.exists(`${reg.keysPrefix}:${id}`);
+    const res = (await p.exec()) ?? [];
+    const gone = ids.filter((_, i) => res[i]?.[1] === 0);
+    for (const id of gone) note(report.extra, id);
+    if (opts.fix && opts.deleteExtra) {
+      await enqueue(gone.map((id) => `${reg.keysPrefix}:${id}`));
+      report.deleteEnqueued += gone.length;
+    }
+  }
+  return report;
+}
+
+/** True when nothing differs. */
+export function isClean(r: VerifyReport): boolean {
+  return r.missing.count + r.differing.count + r.extra.count + r.notHash.count === 0;
+}

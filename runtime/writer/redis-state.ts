@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { BacklogEntry } from '../backlog/entry.ts';
+import type { RowWrite, ThroughOp } from './plan.ts';
+
+/**
+ * Entries delivered before (a crash, a stop, a claim) may be older than rows written since:
+ * re-read their keys so that a late replay never writes stale values. Each entry keeps its ack.
+ */
+export async function refreshEntries(redis: Redis, entries: readonly BacklogEntry[]): Promise<BacklogEntry[]> {
+  const keys = [...new Set(entries.map((e) => e.key))];
+  if (keys.length === 0) return [];
+  const p = redis.pipeline();
+  for (const k of keys) p.type(k).hgetall(k);
+  const res = (await p.exec()) ?? [];
+  const now = new Map<string, { type: string; hash: Record<string, string> | undefined }>();
+  keys.forEach((key, i) => now.set(key, { type: res[2 * i]?.[1] as string, hash: res[2 * i + 1]?.[1] as Record<string, string> | undefined }));
+  const deleted = new Set(entries.filter((e) => e.op === 'd').map((e) => e.key));
+  return entries.map((e): BacklogEntry => {
+    if (e.op !== 'u' && e.op !== 'd') return e;
+    const cur = now.get(e.key);
+    const base = { id: e.id, key: e.key, ack: e.ack };
+    if (cur?.type === 'hash' && cur.hash) {
+      const fields = Object.entries(cur.hash);
+      // The same limit as capture.lua: a hash this large is reported, not synced.
+      return fields.length > 3500 ? { ...base, op: 't', type: 'hash' } : { ...base, op: 'u', fields: new Map(fields) };
+    }
+    // Gone: a delete is still due; an upsert was overtaken (deleted or expired since): nothing to write.
+    if (cur?.type === 'none') return deleted.has(e.key) ? { ...base, op: 'd' } : { ...base, op: 'n' };
+    return { ...base, op: 't', type: cur?.type ?? 'unknown' };
+  });
+}
+
+/** Current hashes of write-through targets (null when absent); a key of another type is left out. */
+export async function readTargets(redis: Redis, entries: readonly BacklogEntry[]): Promise<Map<string, Record<string, string> | null>> {
+  const keys = [...new Set(entries.filter((e) => e.op === 'w').map((e) => e.key))];
+  const out = new Map<string, Record<string, string> | null>();
+  if (keys.length === 0) return out;
+  const p = redis.pipeline();
+  for (const k of keys) p.hgetall(k);
+  const res = (await p.exec()) ?? [];
+  keys.forEach((k, i) => {
+    const [err, hash] = res[i] ?? [];
+    if (!err) out.set(k, Object.keys(hash as object).length ? (hash as Record<string, string>) : null);
+  });
+  return out;
+}
+
+const APPLY = readFileSync(new URL('./apply.lua', import.meta.url), 'utf8');
+
+/** Merges committed write-through rows into their Redis keys (the database has them now). */
+export async function applyThrough(redis: Redis, rows: readonly RowWrite[]): Promise<void> {
+  const withOps = rows.filter((r) => r.through?.length);
+  if (withOps.length === 0) return;
+  const client = redis as Redis & { wbApply?: (n: number, ...a: string[]) => Promise<number> };
+  if (typeof client.wbApply !== 'function') redis.defineCommand('wbApply', { lua: APPLY });
+  const encode = (ops: readonly ThroughOp[]): string =>
+    JSON.stringify(ops.map((o) => (o.op === 'delete' ? ['d'] : ['m', ...Object.entries(o.fields).flat()])));
+  await (client.wbApply as (n: number, ...a: string[]) => Promise<number>)(withOps.length, ...withOps.map((r) => r.key), ...withOps.map((r) => encode(r.through ?? [])));
+}

@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestEnv } from '../helpers/env.ts';
+import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+/** Waits for the ack stream `{key}id` and returns its entries as objects. */
+async function ackOf(env: TestEnv, key: string, id: string): Promise<Array<Record<string, string>>> {
+  const entries = await waitFor(`ack {${key}}${id}`, async () => {
+    const e = await env.redis.xrange(`{${key}}${id}`, '-', '+');
+    return e.length ? e : undefined;
+  });
+  return entries.map(([, f]) => Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]])));
+}
+
+// RGSync's own scenarios for the `#` field, write-behind and write-through.
+describe("RGSync's # protocol", () => {
+  const behind = new TestEnv();
+  const through = new TestEnv();
+  let rt: RuntimeProcess;
+  const bk = (id: string) => `${behind.prefix}:${id}`;
+  const tk = (id: string) => `${through.prefix}:${id}`;
+  const staging = (id: string) => `__{${tk(id)}}`;
+
+  beforeAll(async () => {
+    await behind.createTable();
+    await through.createTable();
+    // One runtime, one namespace, two recipes: the write-through one is written by hand.
+    await behind.tuneCredentials();
+    rt = await startRuntime(behind.runtimeArgs());
+    expect((await behind.cli(['upload', behind.writeRecipe({ version: '1' })])).code).toBe(0);
+    const file = through.writeRecipe({ version: '1' });
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/writeBehind/g, 'writeThrough'));
+    const up = await behind.cli(['upload', file]);
+    expect(up.stdout).toContain(`${through.name} version 1 loaded`);
+  });
+
+  afterAll(async () => {
+    await rt.stop();
+    await Promise.all([behind.close(), through.close()]);
+  });
+
+  describe('write-behind', () => {
+    it('# =1 syncs, acks done after the commit, and the # field is not stored', async () => {
+      await behind.redis.hset(bk('1'), '#', '=1', 'first_name', 'foo', 'last_name', 'bar', 'age', '22');
+      expect(await ackOf(behind, bk('1'), '1')).toEqual([{ status: 'done' }]);
+      expect(await behind.row('1')).toMatchObject({ first: 'foo', last: 'bar', age: 22 });
+      expect(await behind.redis.hgetall(bk('1'))).toEqual({ first_name: 'foo', last_name: 'bar', age: '22' });
+      expect(await behind.redis.ttl(`{${bk('1')}}1`)).toBeGreaterThan(3500);
+    });
+
+    it('# ~2 deletes the hash and the row, with an ack', async () => {
+      await behind.redis.hset(bk('1'), '#', '~2');
+      expect(await ackOf(behind, bk('1'), '2')).toEqual([{ status: 'done' }]);
+      expect(await behind.redis.exists(bk('1'))).toBe(0);
+      expect(await behind.row('1')).toBeUndefined();
+    });
+
+    it('# + changes Redis only', async () => {
+      await behind.redis.hset(bk('2'), 'first_name', 'orig');
+      await waitFor('row 2', () => behind.row('2'));
+      await behind.redis.hset(bk('2'), '#', '+3', 'first_name', 'redis-only');
+      expect(await ackOf(behind, bk('2'), '3')).toEqual([{ status: 'done' }]);
+      expect(await behind.redis.hgetall(bk('2'))).toEqual({ first_name: 'redis-only' });
+      await behind.redis.hset(`${behind.prefix}:fence1`, 'first_name', 'x'); // FIFO: after this arrives, # + was handled
+      await waitFor('fence', () => behind.row('fence1'));
+      expect(await behind.row('2')).toMatchObject({ first: 'orig' });
+    });
+
+    it('# - deletes in Redis only', async () => {
+      await behind.redis.hset(bk('2'), '#', '-4');
+      expect(await ackOf(behind, bk('2'), '4')).toEqual([{ status: 'done' }]);
+      expect(await behind.redis.exists(bk('2'))).toBe(0);
+      await behind.redis.hset(`${behind.prefix}:fence2`, 'first_name', 'x');
+      await waitFor('fence', () => behind.row('fence2'));
+      expect(await behind.row('2')).toMatchObject({ first: 'orig' });
+    });
+
+    it('a rejected record acks failed with the database error', async () => {
+      await behind.redis.hset(bk('3'), '#', '=5', 'age', 'old');
+      const [ack] = await ackOf(behind, bk('3'), '5');
+      expect(ack?.['status']).toBe('failed');
+      expect(ack?.['error']).toMatch(/Incorrect integer value: 'old'/);
+    });
+
+    it('an unknown # op is reported, not synced as data', async () => {
+      await behind.redis.hset(bk('4'), '#', '?x', 'first_name', 'q');
+      await waitFor('dead letter', async () => (await behind.redis.xlen(`${behind.ns}:dlq:${behind.name}`)) >= 2);
+      const last = await behind.redis.xrevrange(`${behind.ns}:dlq:${behind.name}`, '+', '-', 'COUNT', 1);
+      expect(last[0]?.[1].join(' ')).toContain("'#' op '?x' is not one of =, ~, + or -");
+      expect(await behind.redis.hexists(bk('4'), '#')).toBe(0);
+    });
+  });
+
+  describe('write-through', () => {
+    it('a staged write reaches the database, then the hash, then acks', async () => {
+      await through.redis.hset(staging('1'), '#', '=1', 'first_name', 'foo', 'last_name', 'bar', 'age', '22');
+      expect(await ackOf(through, tk('1'), '1')).toEqual([{ status: 'done' }]);
+      expect(await through.row('1')).toMatchObject({ first: 'foo', last: 'bar', age: 22 });
+      expect(await through.redis.hgetall(tk('1'))).toEqual({ first_name: 'foo', last_name: 'bar', age: '22' });
+      expect(await through.redis.exists(staging('1'))).toBe(0);
+    });
+
+    it('a partial update is merged into the existing hash and row', async () => {
+      await through.redis.hset(staging('1'), '#', '=2', 'age', '23');
+      expect(await ackOf(through, tk('1'), '2')).toEqual([{ status: 'done' }]);
+      expect(await through.row('1')).toMatchObject({ first: 'foo', last: 'bar', age: 23 });
+      expect(await through.redis.hgetall(tk('1'))).toEqual({ first_name: 'foo', last_name: 'bar', age: '23' });
+    });
+
+    it('without # it still goes database first, then Redis', async () => {
+      await through.redis.hset(staging('2'), 'first_name', 'plain');
+      await waitFor('hash 2', async () => (await through.redis.hget(tk('2'), 'first_name')) === 'plain');
+      expect(await through.row('2')).toMatchObject({ first: 'plain' });
+    });
+
+    it('a database failure (value too long) leaves the hash untouched and acks failed', async () => {
+      await through.redis.hset(staging('1'), '#', '=3', 'first_name', 'x'.repeat(40));
+      const [ack] = await ackOf(through, tk('1'), '3');
+      expect(ack?.['status']).toBe('failed');
+      expect(ack?.['error']).toMatch(/Data too long for column 'first'/);
+      expect(await through.redis.hgetall(tk('1'))).toEqual({ first_name: 'foo', last_name: 'bar', age: '23' });
+      expect(await through.row('1')).toMatchObject({ first: 'foo', age: 23 });
+    });
+
+    it('# ~ deletes in the database, then in Redis', async () => {
+      await through.redis.hset(staging('2'), '#', '~4');
+      expect(await ackOf(through, tk('2'), '4')).toEqual([{ status: 'done' }]);
+      expect(await through.row('2')).toBeUndefined();
+      expect(await through.redis.exists(tk('2'))).toBe(0);
+    });
+
+    it('# + changes Redis only; # - deletes in Redis only', async () => {
+      await through.redis.hset(staging('1'), '#', '+5', 'last_name', 'cache-only');
+      expect(await ackOf(through, tk('1'), '5')).toEqual([{ status: 'done' }]);
+      expect(await through.redis.hget(tk('1'), 'last_name')).toBe('cache-only');
+      await through.redis.hset(staging('1'), '#', '-6');
+      expect(await ackOf(through, tk('1'), '6')).toEqual([{ status: 'done' }]);
+      expect(await through.redis.exists(tk('1'))).toBe(0);
+      expect(await through.row('1')).toMatchObject({ first: 'foo', last: 'bar', age: 23 });
+    });
+  });
+});
