@@ -8,7 +8,12 @@ import { compileWriteBehind, compileWriteThrough, type Registration, type WriteB
 
 export { configGet } from './config-get.ts';
 export type { Credential } from './credential.ts';
-export { MySqlConnection, MySqlConnector } from './connectors/mysql.ts';
+export { CassandraConnection, CassandraConnector, type CassandraConnectionOptions } from './connectors/cassandra.ts';
+export { MySqlConnection, MySqlConnector, type MySqlConnectionOptions } from './connectors/mysql.ts';
+export { OracleConnection, OracleConnector, type OracleConnectionOptions } from './connectors/oracle.ts';
+export { PostgresConnection, PostgresConnector, type PostgresConnectionOptions } from './connectors/postgres.ts';
+export { SnowflakeConnection, SnowflakeConnector, type SnowflakeConnectionOptions, type SnowflakeExtraOptions } from './connectors/snowflake.ts';
+export { SqliteConnection, SqliteConnector, type SqliteConnectionOptions } from './connectors/sqlite.ts';
 export { RecipeError } from './errors.ts';
 export type { Connector, ExpirePolicy, Registration, WriteBehindOptions, WriteThroughOptions } from './options.ts';
 

@@ -1,9 +1,15 @@
-import { MySqlConnector } from './connectors/mysql.ts';
+import { BaseConnector } from './connectors/base.ts';
+import type { CassandraConnector } from './connectors/cassandra.ts';
+import type { MySqlConnector } from './connectors/mysql.ts';
+import type { OracleConnector } from './connectors/oracle.ts';
+import type { PostgresConnector } from './connectors/postgres.ts';
+import type { SnowflakeConnector } from './connectors/snowflake.ts';
+import type { SqliteConnector } from './connectors/sqlite.ts';
 import { RecipeError } from './errors.ts';
 import { isVersion } from './version.ts';
 
 /** Any connector a registration can write through. */
-export type Connector = MySqlConnector;
+export type Connector = MySqlConnector | PostgresConnector | SqliteConnector | CassandraConnector | OracleConnector | SnowflakeConnector;
 
 /** What happens to the row when its key expires or is evicted from Redis. */
 export type ExpirePolicy = 'keep' | 'delete';
@@ -85,10 +91,10 @@ function compile(options: WriteThroughOptions, where: 'writeBehind' | 'writeThro
   if (!isVersion(o['version'])) {
     throw new RecipeError(`${at}: version must be a dotted number such as '1' or '1.2.0' (got ${show(o['version'])})`);
   }
-  if (!(o['connector'] instanceof MySqlConnector)) {
-    throw new RecipeError(`${at}: connector must be a connector such as new MySqlConnector(...)`);
+  if (!(o['connector'] instanceof BaseConnector)) {
+    throw new RecipeError(`${at}: connector must be a connector such as new MySqlConnector(...) or new PostgresConnector(...)`);
   }
-  const connector = o['connector'];
+  const connector = o['connector'] as Connector;
   const keysPrefix = o['keysPrefix'];
   if (typeof keysPrefix !== 'string' || keysPrefix === '') {
     throw new RecipeError(`${at}: keysPrefix must be a non-empty string (got ${show(keysPrefix)})`);

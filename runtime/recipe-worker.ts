@@ -48,7 +48,7 @@ export class RecipeWorker {
   ) {
     this.backlog = new Backlog(redis, keys, reg.name);
     this.capture = new CaptureQueue(redis, captureTarget(reg, keys, this.backlog.stream), log);
-    this.writer = new TableWriter(driverFor(reg.connector), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry);
+    this.writer = new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry);
   }
 
   onChange(key: string, kind: ChangeKind): void {
@@ -164,7 +164,7 @@ export class RecipeWorker {
     }
     this.log.error('Redis lost its keys (FLUSHDB/FLUSHALL or a restart without persistence); deleting rows whose keys are gone (onFlush: delete)');
     await this.backlog.ensureGroup();
-    const session = await driverFor(this.reg.connector).connect();
+    const session = await driverFor(this.reg.connector).connect(this.reg.connector.table);
     try {
       const report = await verifyRecipe(this.redis, this.keys, this.reg, session, { fix: true, deleteExtra: true });
       this.log.warn({ deletes: report.deleteEnqueued }, 'rows of flushed keys queued for delete');

@@ -17,7 +17,7 @@ export const verify = new Command('verify')
     await withRedis(cmd, async ({ redis, keys }) => {
       const reg = await loadStoredRecipe(redis, keys, name);
       const driver = driverFor(reg.connector);
-      const session = await driver.connect().catch((err: unknown) => {
+      const session = await driver.connect(reg.connector.table).catch((err: unknown) => {
         throw new CliError(`cannot connect to ${driver.describe()}: ${errorText(err)}`);
       });
       let report: VerifyReport;

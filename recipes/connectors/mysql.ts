@@ -1,6 +1,15 @@
-import { type Credential, isCredential } from '../credential.ts';
-import { RecipeError } from '../errors.ts';
+import type { Credential } from '../credential.ts';
+import { BaseConnector, credential, isOptionsObject, type ConnectionSpec } from './base.ts';
 import { parseHostDb } from './host-db.ts';
+
+/** The single-object form of {@link MySqlConnection}. */
+export interface MySqlConnectionOptions {
+  readonly user: Credential;
+  readonly password: Credential;
+  readonly host: string;
+  readonly port?: number;
+  readonly database: string;
+}
 
 /**
  * How to reach a MySQL or MariaDB server. Pure data: nothing connects until the runtime does.
@@ -8,8 +17,10 @@ import { parseHostDb } from './host-db.ts';
  * @example
  * new MySqlConnection(() => configGet('MySqlUser'), () => configGet('MySqlPassword'), 'localhost:3306/test')
  */
-export class MySqlConnection {
+export class MySqlConnection implements ConnectionSpec {
   readonly kind = 'mysql';
+  readonly user: Credential;
+  readonly password: Credential;
   readonly host: string;
   readonly port: number;
   readonly database: string;
@@ -19,14 +30,15 @@ export class MySqlConnection {
    * @param password - password, or a function returning it at each connection attempt
    * @param db - `host[:port]/database`; the port defaults to 3306
    */
-  constructor(
-    readonly user: Credential,
-    readonly password: Credential,
-    db: string,
-  ) {
-    if (!isCredential(user)) throw new RecipeError('MySqlConnection user must be a string or a function');
-    if (!isCredential(password)) throw new RecipeError('MySqlConnection password must be a string or a function');
-    const parsed = parseHostDb(db, 3306, 'MySqlConnection db');
+  constructor(user: Credential, password: Credential, db: string);
+  constructor(options: MySqlConnectionOptions);
+  constructor(user: Credential | MySqlConnectionOptions, password?: Credential, db?: string) {
+    const o = isOptionsObject(user) ? user : undefined;
+    this.user = credential(o ? o['user'] : user, 'MySqlConnection user');
+    this.password = credential(o ? o['password'] : password, 'MySqlConnection password');
+    const parsed = o
+      ? parseHostDb(`${String(o['host'])}:${String(o['port'] ?? 3306)}/${String(o['database'])}`, 3306, 'MySqlConnection host/port/database')
+      : parseHostDb(db, 3306, 'MySqlConnection db');
     this.host = parsed.host;
     this.port = parsed.port;
     this.database = parsed.database;
@@ -42,7 +54,7 @@ export class MySqlConnection {
  * Writes a recipe's records into one MySQL/MariaDB table with multi-row
  * `INSERT ... ON DUPLICATE KEY UPDATE` and `DELETE`, one transaction per batch.
  */
-export class MySqlConnector {
+export class MySqlConnector extends BaseConnector<MySqlConnection> {
   readonly kind = 'mysql';
 
   /**
@@ -50,24 +62,7 @@ export class MySqlConnector {
    * @param table - table name (`table` or `database.table`)
    * @param pkColumn - primary-key column; it receives the id taken from the Redis key
    */
-  constructor(
-    readonly connection: MySqlConnection,
-    readonly table: string,
-    readonly pkColumn: string,
-  ) {
-    if (!(connection instanceof MySqlConnection)) {
-      throw new RecipeError('MySqlConnector connection must be a MySqlConnection');
-    }
-    if (typeof table !== 'string' || table.trim() === '') {
-      throw new RecipeError('MySqlConnector table must be a non-empty string');
-    }
-    if (typeof pkColumn !== 'string' || pkColumn.trim() === '') {
-      throw new RecipeError('MySqlConnector pkColumn must be a non-empty string');
-    }
-  }
-
-  /** `mysql host:port/database table`, safe to log. */
-  describe(): string {
-    return `mysql ${this.connection.describe()} table ${this.table}`;
+  constructor(connection: MySqlConnection, table: string, pkColumn: string) {
+    super(connection, table, pkColumn, MySqlConnection);
   }
 }

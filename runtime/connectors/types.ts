@@ -1,12 +1,41 @@
 import type { RowWrite } from '../writer/plan.ts';
 
-/** One transaction's worth of rows for one table. */
-export interface WriteBatch {
+/** What reading or writing a table needs: its name, primary-key column and mapped columns. */
+export interface TableShape {
   readonly table: string;
   readonly pkColumn: string;
   /** Mapped columns, in the order of each upsert's `values`. */
   readonly columns: readonly string[];
+}
+
+/** One transaction's worth of rows for one table; upsert values already converted to their columns. */
+export interface WriteBatch extends TableShape {
   readonly rows: readonly RowWrite[];
+}
+
+/** How a hash value (always a string) is converted for a column. */
+export type TypeFamily = 'text' | 'integer' | 'decimal' | 'float' | 'boolean' | 'date' | 'timestamp' | 'time' | 'json' | 'uuid' | 'binary' | 'other';
+
+/** A column as the database describes it. */
+export interface ColumnInfo {
+  readonly name: string;
+  /** The database's own type name, e.g. `int(11)`, `character varying`, `NUMBER(10,0)`. */
+  readonly type: string;
+  readonly family: TypeFamily;
+  /** Most characters (text) when the database says. */
+  readonly maxLength?: number;
+  /** Integer range when the type bounds it. */
+  readonly min?: bigint;
+  readonly max?: bigint;
+}
+
+/** A table as the database describes it; read once per connection. */
+export interface TableInfo {
+  readonly exists: boolean;
+  /** Columns by lower-cased name. */
+  readonly columns: ReadonlyMap<string, ColumnInfo>;
+  /** Primary-key columns in key order (as the database spells them). */
+  readonly primaryKey: readonly string[];
 }
 
 /**
@@ -18,6 +47,13 @@ export type FailureKind = 'connection' | 'schema' | 'record';
 
 /** A live connection to a database. */
 export interface ConnectorSession {
+  /** The table as it was when this session connected. */
+  readonly table: TableInfo;
+  /**
+   * True when the database itself refuses a value that does not fit (MySQL in strict mode) and
+   * says which column: values then go as text and its error is the dead letter's message.
+   */
+  readonly checksValues: boolean;
   /** Writes all rows in one transaction, or none of them. */
   write(batch: WriteBatch): Promise<void>;
   /** Rows with these primary keys: id -> column -> value as text (null for NULL). */
@@ -29,14 +65,13 @@ export interface ConnectorSession {
   close(): Promise<void>;
 }
 
-/** What reading a table needs: its name, primary-key column and mapped columns. */
-export type TableShape = Omit<WriteBatch, 'rows'>;
-
 /** The minimal contract each database implements; retries and reconnects live in the writer. */
 export interface ConnectorDriver {
   /** Where it connects, safe to log (never credentials). */
   describe(): string;
-  /** Connects, reading credentials now (they may have been tuned since the last attempt). */
-  connect(): Promise<ConnectorSession>;
+  /** Connects, reading credentials now (they may have been tuned since), and describes `table`. */
+  connect(table: string): Promise<ConnectorSession>;
   classify(err: unknown): FailureKind;
+  /** The column a record-level error names, when the database says. */
+  columnOf?(err: unknown): string | undefined;
 }

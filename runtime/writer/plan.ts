@@ -2,6 +2,9 @@ import type { Registration } from '../../recipes/options.ts';
 import type { DeadLetter } from '../backlog/backlog.ts';
 import type { BacklogEntry } from '../backlog/entry.ts';
 
+/** A value bound for a column: text from the hash, or converted for its column. */
+export type DbValue = string | number | boolean | null;
+
 /** A write-through change to make in Redis once the database has it, in order. */
 export type ThroughOp = { readonly op: 'merge'; readonly fields: Readonly<Record<string, string>> } | { readonly op: 'delete' };
 
@@ -9,7 +12,7 @@ export type ThroughOp = { readonly op: 'merge'; readonly fields: Readonly<Record
 export type RowWrite =
   | {
       readonly op: 'upsert'; readonly key: string; readonly id: string; readonly acks: readonly string[];
-      readonly values: readonly (string | null)[]; readonly fields: Readonly<Record<string, string>>;
+      readonly values: readonly DbValue[]; readonly fields: Readonly<Record<string, string>>;
       readonly through?: readonly ThroughOp[];
     }
   | { readonly op: 'delete'; readonly key: string; readonly id: string; readonly acks: readonly string[]; readonly through?: readonly ThroughOp[] };

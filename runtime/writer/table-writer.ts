@@ -3,6 +3,7 @@ import type { DeadLetter } from '../backlog/backlog.ts';
 import type { ConnectorDriver, ConnectorSession, WriteBatch } from '../connectors/types.ts';
 import { Backoff, sleep } from './backoff.ts';
 import type { RowWrite } from './plan.ts';
+import { columnsOf, convertRows, schemaProblem, SchemaMismatch } from './prepare.ts';
 
 /** The writer was asked to stop while the database could not be reached; the batch stays pending. */
 export class WriterStopped extends Error {
@@ -24,6 +25,9 @@ export class TableWriter {
 
   constructor(
     private readonly driver: ConnectorDriver,
+    /** Mapped columns and the hash field of each, in the same order (for messages). */
+    private readonly columns: readonly string[],
+    private readonly fields: readonly string[],
     private readonly log: Logger,
     private readonly report: ProblemReporter,
     private readonly signal: AbortSignal,
@@ -39,8 +43,14 @@ export class TableWriter {
       if (this.signal.aborted) throw new WriterStopped('stopped before the batch could be written');
       let stage = 'connect';
       try {
-        const session = await this.ensureSession();
+        const session = await this.ensureSession(table);
         stage = 'write';
+        if (!session.checksValues) {
+          const converted = convertRows(rows, columnsOf(session.table, table), this.fields);
+          if (converted.refused.length) {
+            return [...converted.refused, ...(await this.write(table, converted.rows))];
+          }
+        }
         await session.write({ ...table, rows });
         this.backoff.reset();
         if (this.failing) {
@@ -50,10 +60,11 @@ export class TableWriter {
         }
         return [];
       } catch (err) {
-        const kind = stage === 'connect' ? 'connection' : this.driver.classify(err);
+        const kind = err instanceof SchemaMismatch ? 'schema' : stage === 'connect' ? 'connection' : this.driver.classify(err);
         if (kind === 'record') return this.isolate(table, rows, err);
-        if (kind === 'connection' || this.session?.broken) await this.dropSession();
-        const message = `${this.driver.describe()}: ${stage === 'connect' ? 'connect' : 'write'} failed: ${errorText(err)}`;
+        await this.dropSession(); // a schema problem too: the next attempt re-reads the table
+        const what = err instanceof SchemaMismatch ? 'table check' : stage === 'connect' ? 'connect' : 'write';
+        const message = `${this.driver.describe()}: ${what} failed: ${errorText(err)}`;
         const wait = this.backoff.next();
         this.failing = true;
         this.report(message);
@@ -70,7 +81,7 @@ export class TableWriter {
   private async isolate(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[], err: unknown): Promise<DeadLetter[]> {
     if (rows.length === 1) {
       const row = rows[0] as RowWrite;
-      return [{ key: row.key, op: row.op, error: errorText(err), acks: row.acks, ...(row.op === 'upsert' ? { fields: row.fields } : {}) }];
+      return [{ key: row.key, op: row.op, error: this.describeRefusal(row.key, err), acks: row.acks, ...(row.op === 'upsert' ? { fields: row.fields } : {}) }];
     }
     const mid = Math.ceil(rows.length / 2);
     const left = await this.write(table, rows.slice(0, mid));
@@ -78,12 +89,28 @@ export class TableWriter {
     return [...left, ...right];
   }
 
-  private async ensureSession(): Promise<ConnectorSession> {
+  /** The database's error, prefixed with the key and, when the error names a column, its field and type. */
+  private describeRefusal(key: string, err: unknown): string {
+    const column = this.driver.columnOf?.(err);
+    const info = column === undefined ? undefined : this.session?.table.columns.get(column.toLowerCase());
+    const i = info === undefined ? -1 : this.columns.findIndex((c) => c.toLowerCase() === info.name.toLowerCase());
+    const where = info && i >= 0 ? ` field '${this.fields[i]}' -> column ${info.name} (${info.type}):` : '';
+    return `key '${key}':${where} ${errorText(err)}`;
+  }
+
+  private async ensureSession(shape: Omit<WriteBatch, 'rows'>): Promise<ConnectorSession> {
     if (this.session && !this.session.broken) return this.session;
     await this.dropSession();
-    this.session = await this.driver.connect();
+    const session = await this.driver.connect(shape.table);
+    const problem = schemaProblem(session.table, shape);
+    if (problem !== undefined) {
+      // Re-read on the next attempt: the table may be created or altered meanwhile.
+      await session.close().catch(() => undefined);
+      throw new SchemaMismatch(problem);
+    }
+    this.session = session;
     this.log.info({ target: this.driver.describe() }, 'connected');
-    return this.session;
+    return session;
   }
 
   private async dropSession(): Promise<void> {

@@ -2,7 +2,8 @@ import { createConnection, type Connection } from 'mysql2/promise';
 import type { MySqlConnector } from '../../../recipes/connectors/mysql.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
 import type { RowDataPacket } from 'mysql2';
-import type { ConnectorDriver, ConnectorSession, FailureKind, TableShape, WriteBatch } from '../types.ts';
+import type { ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { mysqlErrorColumn, mysqlTable, type MysqlColumnRow } from './metadata.ts';
 import { classifyMysqlError } from './errors.ts';
 import { mysqlReadRows, mysqlScanIds, mysqlStatements } from './statements.ts';
 
@@ -18,7 +19,11 @@ export class MySqlDriver implements ConnectorDriver {
     return classifyMysqlError(err);
   }
 
-  async connect(): Promise<ConnectorSession> {
+  columnOf(err: unknown): string | undefined {
+    return err instanceof Error ? mysqlErrorColumn(err.message) : undefined;
+  }
+
+  async connect(table: string): Promise<ConnectorSession> {
     const c = this.spec.connection;
     const user = await resolveCredential(c.user, 'MySqlConnection user');
     const password = await resolveCredential(c.password, 'MySqlConnection password');
@@ -26,17 +31,32 @@ export class MySqlDriver implements ConnectorDriver {
       host: c.host, port: c.port, user, password, database: c.database,
       connectTimeout: 10_000, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true,
     });
-    const session = new MySqlSession(conn);
-    // A value that does not fit must fail, not be silently truncated or coerced.
-    await conn.query("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')");
-    return session;
+    try {
+      // A value that does not fit must fail, not be silently truncated or coerced.
+      await conn.query("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')");
+      const dot = table.indexOf('.');
+      const [rows] = await conn.query<RowDataPacket[]>(
+        `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, COLUMN_KEY FROM information_schema.COLUMNS
+         WHERE TABLE_SCHEMA = ${dot === -1 ? 'DATABASE()' : '?'} AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+        dot === -1 ? [table] : [table.slice(0, dot), table.slice(dot + 1)],
+      );
+      return new MySqlSession(conn, mysqlTable(rows as unknown as MysqlColumnRow[]));
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    }
   }
 }
 
 class MySqlSession implements ConnectorSession {
   broken = false;
+  // Strict mode refuses what does not fit and names the column: its error is the clearest one.
+  readonly checksValues = true;
 
-  constructor(private readonly conn: Connection) {
+  constructor(
+    private readonly conn: Connection,
+    readonly table: TableInfo,
+  ) {
     // An idle connection that drops emits 'error'; without a listener it would crash the process.
     conn.on('error', () => { this.broken = true; });
   }

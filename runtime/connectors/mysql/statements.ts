@@ -1,4 +1,4 @@
-import type { RowWrite } from '../../writer/plan.ts';
+import type { DbValue, RowWrite } from '../../writer/plan.ts';
 import type { TableShape, WriteBatch } from '../types.ts';
 
 /** Quotes a column name. */
@@ -14,7 +14,7 @@ export function quoteTable(name: string): string {
 /** A statement with its positional parameters. */
 export interface Statement {
   readonly sql: string;
-  readonly params: readonly (string | null)[];
+  readonly params: readonly DbValue[];
 }
 
 /** Multi-row upsert and delete for one batch; pure, so the SQL can be asserted in tests. */

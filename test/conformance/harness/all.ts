@@ -1,0 +1,5 @@
+import { mysqlHarness } from './mysql.ts';
+import type { ConnectorHarness } from './types.ts';
+
+/** Every connector with a live server here. */
+export const HARNESSES: readonly ConnectorHarness[] = [mysqlHarness];
