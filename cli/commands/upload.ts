@@ -2,17 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
-import { bundleRecipe, BundleError } from '../../recipes/bundle.ts';
-import { setParamSource } from '../../recipes/config-get.ts';
-import { RecipeError } from '../../recipes/errors.ts';
-import { evaluateRecipe, RecipeLoadError } from '../../recipes/evaluate.ts';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import type { Keys } from '../../runtime/keys.ts';
-import { ParamStore } from '../../runtime/params/param-store.ts';
 import { RecipeStore, UploadRefused } from '../../runtime/registry/store.ts';
 import type { ControlMessage } from '../../runtime/runtime.ts';
 import { withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
+import { checkRegistrations, loadRecipeFile } from './check.ts';
 
 function seconds(value: string): number {
   const n = Number(value);
@@ -25,24 +21,16 @@ export const upload = new Command('upload')
   .argument('<file>', 'recipe module (.ts or .js) whose default export is writeBehind({...}) or an array of them')
   .option('--force', 'replace a registered recipe even if its version is not higher')
   .option('--timeout <seconds>', 'how long to wait for a runtime\'s verdict', seconds, 10)
-  .action(async (file: string, opts: { force?: boolean; timeout: number }, cmd: Command) => {
-    let code: string;
-    try {
-      code = await bundleRecipe(file);
-    } catch (err) {
-      if (err instanceof BundleError) throw new CliError(`upload refused: ${err.message}`);
-      throw err;
-    }
+  .option('--check', 'check the recipe against its live table first (see wb-cli check) and refuse it on a problem')
+  .action(async (file: string, opts: { force?: boolean; timeout: number; check?: boolean }, cmd: Command) => {
     await withRedis(cmd, async ({ redis, keys }) => {
-      const params = new ParamStore(redis, keys);
-      setParamSource((name) => params.get(name));
-      let regs;
-      try {
-        regs = evaluateRecipe(code, file);
-      } catch (err) {
-        if (err instanceof RecipeLoadError || err instanceof RecipeError) throw new CliError(`upload refused: ${err.message}`);
-        throw err;
+      const { code, regs } = await loadRecipeFile(file, redis, keys);
+      for (const reg of regs) {
+        if (reg.keysPrefix === keys.ns || reg.keysPrefix.startsWith(`${keys.ns}:`)) {
+          throw new CliError(`upload refused: '${reg.name}' keysPrefix '${reg.keysPrefix}' overlaps wbsync's own namespace '${keys.ns}'; choose another prefix`);
+        }
       }
+      if (opts.check && !(await checkRegistrations(regs))) throw new CliError('upload refused: the check found problems (see above)');
       let results;
       try {
         results = await new RecipeStore(redis, keys).put(regs, code, basename(file), opts.force === true);

@@ -1,0 +1,70 @@
+import { Command } from 'commander';
+import type { Redis } from 'ioredis';
+import { bundleRecipe, BundleError } from '../../recipes/bundle.ts';
+import { setParamSource } from '../../recipes/config-get.ts';
+import { RecipeError } from '../../recipes/errors.ts';
+import { evaluateRecipe, RecipeLoadError } from '../../recipes/evaluate.ts';
+import type { Registration } from '../../recipes/options.ts';
+import { checkTable, describeConversion, type CheckReport } from '../../runtime/connectors/check.ts';
+import { driverFor } from '../../runtime/connectors/drivers.ts';
+import type { Keys } from '../../runtime/keys.ts';
+import { ParamStore } from '../../runtime/params/param-store.ts';
+import { errorText } from '../../runtime/writer/table-writer.ts';
+import { withRedis } from '../context.ts';
+import { CliError, say } from '../output.ts';
+
+/** Bundles and evaluates a recipe file (no database touched); refusals become CLI errors. */
+export async function loadRecipeFile(file: string, redis: Redis, keys: Keys): Promise<{ code: string; regs: Registration[] }> {
+  let code: string;
+  try {
+    code = await bundleRecipe(file);
+  } catch (err) {
+    if (err instanceof BundleError) throw new CliError(`upload refused: ${err.message}`);
+    throw err;
+  }
+  const params = new ParamStore(redis, keys);
+  setParamSource((name) => params.get(name));
+  try {
+    return { code, regs: evaluateRecipe(code, file) };
+  } catch (err) {
+    if (err instanceof RecipeLoadError || err instanceof RecipeError) throw new CliError(`upload refused: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Connects with the current parameters and checks every registration's table; prints the report. */
+export async function checkRegistrations(regs: readonly Registration[]): Promise<boolean> {
+  let ok = true;
+  for (const reg of regs) {
+    const driver = driverFor(reg.connector);
+    let report: CheckReport;
+    try {
+      const session = await driver.connect(reg.connector.table);
+      try {
+        report = checkTable(reg, session.table);
+      } finally {
+        await session.close();
+      }
+    } catch (err) {
+      report = { problems: [`cannot connect to ${driver.describe()}: ${errorText(err)}; check the connection and its parameters (wb-cli params)`], columns: [] };
+    }
+    say(`${reg.name} -> ${driver.describe()}`);
+    for (const c of report.columns) say(`  ${c.field} -> ${c.column} ${c.type}: ${describeConversion(c.family)}`);
+    for (const p of report.problems) say(`  PROBLEM: ${p}`);
+    if (report.problems.length === 0) say('  ok: table, columns and primary key match');
+    ok &&= report.problems.length === 0;
+  }
+  return ok;
+}
+
+export const check = new Command('check')
+  .description("load a recipe and check it against its live table: table, mapped columns, primary key, type conversions; exit 1 on a problem")
+  .argument('<file>', 'recipe module')
+  .action(async (file: string, _opts: unknown, cmd: Command) => {
+    await withRedis(cmd, async ({ redis, keys }) => {
+      const { regs } = await loadRecipeFile(file, redis, keys).catch((err: unknown) => {
+        throw err instanceof CliError ? new CliError(err.message.replace(/^upload refused: /, 'check failed: ')) : err;
+      });
+      if (!(await checkRegistrations(regs))) throw new CliError('check found problems (see above)');
+    });
+  });
