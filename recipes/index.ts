@@ -29,9 +29,10 @@ export function writeBehind(options: WriteBehindOptions): Registration {
 
 /**
  * Declares a write-through registration. The application writes to a staging key,
- * `HSET __{person:1} first_name Ada` (RGSync's client protocol); the runtime writes the merged
- * record (the current `person:1` overlaid with the staged fields) to the database first, and
- * only then merges the staged fields into `person:1` and removes the staging key. A `#` field
+ * `HSET __{person:1} first_name Ada` (RGSync's client protocol). The runtime takes the staged
+ * fields at once (the staging key is removed), writes the merged record (the current `person:1`
+ * overlaid with them) to the database, and only after the commit merges them into `person:1`;
+ * a refused write leaves `person:1` untouched. A `#` field
  * (`# =<ackId>`) asks for an acknowledgement on stream `{person:1}<ackId>`.
  *
  * @throws RecipeError naming the invalid field.

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from './log.ts';
 import { addRedisFlags, FlagError, type RedisFlags } from './redis/flags.ts';
 import { Runtime } from './runtime.ts';
@@ -9,6 +9,7 @@ interface RuntimeFlags extends RedisFlags {
   readonly logLevel: string;
   readonly retryMaxMs: number;
   readonly claimIdleMs: number;
+  readonly stopTimeoutMs: number;
 }
 
 function positiveInt(value: string): number {
@@ -20,7 +21,8 @@ function positiveInt(value: string): number {
 const program = addRedisFlags(new Command('wb-runtime'))
   .description('The long-running wbsync process: loads every uploaded recipe and syncs its keys to its database.')
   .option('--id <id>', 'runtime id (also its consumer name in each backlog)', hostname())
-  .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
+  .option('--stop-timeout-ms <ms>', 'on SIGINT/SIGTERM, exit anyway after this long (pending entries stay in the backlog)', positiveInt, 30_000)
   .option('--retry-max-ms <ms>', 'longest wait between database retries', positiveInt, 5000)
   .option('--claim-idle-ms <ms>', 'take over entries another runtime left pending this long', positiveInt, 30_000)
   .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).')
@@ -49,6 +51,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) process.exit(130);
     stopping = true;
     log.info({ signal }, 'stopping: finishing in-flight batches');
+    // A stop waits for Redis and the database; if they do not answer, nothing is lost by leaving:
+    // unacknowledged entries stay pending and the next start takes them up.
+    setTimeout(() => {
+      log.error({ afterMs: flags.stopTimeoutMs }, 'stop timed out; exiting with work left pending in the backlog');
+      process.exit(1);
+    }, flags.stopTimeoutMs).unref();
     runtime.stop().then(() => process.exit(0), (err) => {
       log.error({ err: String(err) }, 'stop failed');
       process.exit(1);

@@ -24,6 +24,9 @@ export const dlq = new Command('dlq')
     if (opts.replay && opts.purge) throw new CliError('choose --replay or --purge, not both', 2);
     await withRedis(cmd, async ({ redis, keys }) => {
       const stream = keys.deadLetters(name);
+      if ((await redis.hexists(keys.recipes(), name)) === 0 && (await redis.exists(stream)) === 0) {
+        throw new CliError(`no recipe named '${name}' and no dead letters for it; wb-cli list shows the registered ones`);
+      }
       if (opts.purge) {
         const n = await redis.xlen(stream);
         await redis.del(stream);

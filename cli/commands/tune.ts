@@ -24,4 +24,4 @@ const param = new Command('param')
     });
   });
 
-export const tune = new Command('tune').description('change runtime settings').addCommand(param);
+export const tune = new Command('tune').description('store parameters that recipes read with configGet').addCommand(param);

@@ -4,8 +4,8 @@ import type { RedisOptions } from 'ioredis';
 
 /** The Redis connection flags both bins share (the spirit of gears-cli). */
 export interface RedisFlags {
-  readonly host: string;
-  readonly port: string;
+  readonly host?: string;
+  readonly port?: string;
   readonly user?: string;
   readonly password?: string;
   readonly tls?: boolean;
@@ -19,8 +19,8 @@ export interface RedisFlags {
 /** Adds the shared Redis flags to a command. */
 export function addRedisFlags(cmd: Command): Command {
   return cmd
-    .option('--host <host>', 'Redis host', '127.0.0.1')
-    .option('--port <port>', 'Redis port', '6379')
+    .option('--host <host>', 'Redis host (default: 127.0.0.1)')
+    .option('--port <port>', 'Redis port (default: 6379)')
     .option('--user <user>', 'Redis ACL user')
     .option('--password <password>', 'Redis password (or env WB_REDIS_PASSWORD)')
     .option('--tls', 'connect with TLS')
@@ -38,7 +38,8 @@ export class FlagError extends Error {
 
 /** Turns flags (with env fallbacks) into a URL or options for ioredis; never logs the password. */
 export function redisTarget(flags: RedisFlags, env: NodeJS.ProcessEnv = process.env): { url?: string; options: RedisOptions; describe: string } {
-  const url = flags.url ?? env['WB_REDIS_URL'];
+  // Explicit flags win over the environment: --url, then --host/--port, then WB_REDIS_URL.
+  const url = flags.url ?? (flags.host === undefined && flags.port === undefined ? env['WB_REDIS_URL'] : undefined);
   const password = flags.password ?? env['WB_REDIS_PASSWORD'];
   const tls = tlsOptions(flags);
   if (url !== undefined) {
@@ -57,13 +58,14 @@ export function redisTarget(flags: RedisFlags, env: NodeJS.ProcessEnv = process.
     if (tls !== undefined) options.tls = tls;
     return { url, options, describe: `${parsed.hostname}:${parsed.port || '6379'}` };
   }
-  const port = Number(flags.port);
+  const host = flags.host ?? '127.0.0.1';
+  const port = Number(flags.port ?? 6379);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new FlagError(`--port must be 1-65535 (got '${flags.port}')`);
-  const options: RedisOptions = { host: flags.host, port };
+  const options: RedisOptions = { host, port };
   if (flags.user !== undefined) options.username = flags.user;
   if (password !== undefined) options.password = password;
   if (tls !== undefined) options.tls = tls;
-  return { options, describe: `${flags.host}:${port}` };
+  return { options, describe: `${host}:${port}` };
 }
 
 function tlsOptions(flags: RedisFlags): RedisOptions['tls'] {

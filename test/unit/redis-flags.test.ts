@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { FlagError, redisTarget, type RedisFlags } from '../../runtime/redis/flags.ts';
 
-const defaults: RedisFlags = { host: '127.0.0.1', port: '6379', namespace: 'wb' };
+// What commander yields when no connection flag is given.
+const defaults: RedisFlags = { namespace: 'wb' };
 
 describe('redisTarget', () => {
   it('uses host and port by default', () => {
@@ -51,5 +52,9 @@ describe('redisTarget', () => {
   it('reports an unreadable TLS file', () => {
     expect(() => redisTarget({ ...defaults, tlsCa: '/nonexistent/wbsync-ca.pem' }, {})).toThrow('--tls-ca: cannot read /nonexistent/wbsync-ca.pem');
     expect(redisTarget({ ...defaults, tls: true }, {}).options.tls).toEqual({});
+  });
+
+  it('explicit --host/--port win over WB_REDIS_URL', () => {
+    expect(redisTarget({ ...defaults, host: 'h2', port: '7000' }, { WB_REDIS_URL: 'redis://elsewhere:1' })).toEqual({ options: { host: 'h2', port: 7000 }, describe: 'h2:7000' });
   });
 });
