@@ -34,8 +34,13 @@ export interface WriteBehindOptions {
    * `delete` deletes the rows whose keys are gone.
    */
   readonly onFlush?: ExpirePolicy;
-  /** Most records written in one transaction (default 500). */
+  /** Most records written in one transaction (default 1000); fewer when fewer are waiting. */
   readonly batchSize?: number;
+  /**
+   * Database sessions writing at once (default 2; SQLite always 1). Keys are spread over them
+   * by hash, so each key's changes stay in order.
+   */
+  readonly parallelism?: number;
 }
 
 /** Options of {@link writeThrough}: those of write-behind plus where the application stages writes. */
@@ -60,6 +65,7 @@ export interface Registration {
   readonly onExpire: ExpirePolicy;
   readonly onFlush: ExpirePolicy;
   readonly batchSize: number;
+  readonly parallelism: number;
 }
 
 const REGISTRATION = Symbol.for('wbsync.registration');
@@ -114,9 +120,13 @@ function compile(options: WriteThroughOptions, where: 'writeBehind' | 'writeThro
   if (onFlush !== 'keep' && onFlush !== 'delete') {
     throw new RecipeError(`${at}: onFlush must be 'keep' or 'delete' (got ${show(onFlush)})`);
   }
-  const batchSize = o['batchSize'] ?? 500;
+  const batchSize = o['batchSize'] ?? 1000;
   if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
     throw new RecipeError(`${at}: batchSize must be an integer from 1 to 10000 (got ${show(batchSize)})`);
+  }
+  const parallelism = o['parallelism'] ?? 2;
+  if (typeof parallelism !== 'number' || !Number.isInteger(parallelism) || parallelism < 1 || parallelism > 16) {
+    throw new RecipeError(`${at}: parallelism must be an integer from 1 to 16 (got ${show(parallelism)})`);
   }
   const stagingPrefix = where === 'writeThrough' ? (o['stagingPrefix'] ?? '__') : '';
   if (typeof stagingPrefix !== 'string' || (where === 'writeThrough' && stagingPrefix === '') || /[*?[\]\\{}]/.test(stagingPrefix)) {
@@ -126,7 +136,7 @@ function compile(options: WriteThroughOptions, where: 'writeBehind' | 'writeThro
     throw new RecipeError(`${at}: stagingPrefix applies to writeThrough only; use writeThrough({...}) to stage writes`);
   }
   const registration: Registration = {
-    kind: where, name, version: o['version'], connector, keysPrefix, mappings, onExpire, onFlush, batchSize, stagingPrefix,
+    kind: where, name, version: o['version'], connector, keysPrefix, mappings, onExpire, onFlush, batchSize, parallelism, stagingPrefix,
   };
   Object.defineProperty(registration, REGISTRATION, { value: true, enumerable: false });
   return Object.freeze(registration);

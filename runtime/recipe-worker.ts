@@ -1,17 +1,18 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
-import { Backlog, type AckOutcome, type DeadLetter, type ReadResult } from './backlog/backlog.ts';
+import { Backlog } from './backlog/backlog.ts';
+import type { StreamEntry } from './backlog/entry.ts';
 import { CaptureQueue, type ChangeKind } from './capture/capture-queue.ts';
 import { reconcileKeys } from './capture/reconcile.ts';
 import { capturePattern, captureTarget } from './capture/targets.ts';
-import { driverFor } from './connectors/drivers.ts';
+import { driverFor, maxParallelism } from './connectors/drivers.ts';
 import type { Keys } from './keys.ts';
 import { verifyRecipe } from './verify/verify.ts';
 import { sleep } from './writer/backoff.ts';
-import { planBatch } from './writer/plan.ts';
-import { applyThrough, readTargets, refreshEntries } from './writer/redis-state.ts';
-import { errorText, TableWriter, WriterStopped } from './writer/table-writer.ts';
+import { WritePipeline } from './writer/pipeline.ts';
+import { refreshEntries } from './writer/redis-state.ts';
+import { errorText, TableWriter } from './writer/table-writer.ts';
 
 /** Tunables shared by every worker of a runtime. */
 export interface WorkerOptions {
@@ -35,7 +36,8 @@ export class RecipeWorker {
   readonly capture: CaptureQueue;
   private readonly backlog: Backlog;
   private readonly abort = new AbortController();
-  private readonly writer: TableWriter;
+  private readonly writers: TableWriter[];
+  private readonly pipeline: WritePipeline;
   private reader: Redis | undefined;
   private loop: Promise<void> | undefined;
 
@@ -48,7 +50,10 @@ export class RecipeWorker {
   ) {
     this.backlog = new Backlog(redis, keys, reg.name);
     this.capture = new CaptureQueue(redis, captureTarget(reg, keys, this.backlog.stream), log);
-    this.writer = new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry);
+    const partitions = Math.min(reg.parallelism, maxParallelism(reg.connector));
+    this.writers = Array.from({ length: partitions }, () =>
+      new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry));
+    this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal);
   }
 
   onChange(key: string, kind: ChangeKind): void {
@@ -71,7 +76,7 @@ export class RecipeWorker {
     this.loop = this.run(this.reader);
   }
 
-  /** Stops after the in-flight batch; what is not written stays pending for the next version. */
+  /** Stops after the batches in flight; what is not written stays pending for the next version. */
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'draining') return this.loop;
     this.state = 'draining';
@@ -79,81 +84,9 @@ export class RecipeWorker {
     this.abort.abort();
     this.reader?.disconnect();
     await this.loop;
-    await this.writer.close();
+    await this.pipeline.stop();
+    await Promise.all(this.writers.map((w) => w.close()));
     this.state = 'stopped';
-  }
-
-  private async run(reader: Redis): Promise<void> {
-    const { consumer } = this.opts;
-    let lastClaim = 0;
-    // Our own pending entries first (left by a crash or by the previous version), oldest first.
-    for (let after = '0'; !this.abort.signal.aborted; ) {
-      const res = await this.guard(() => this.backlog.readPending(consumer, this.reg.batchSize, after));
-      if (res === undefined) continue;
-      if (res.ids.length === 0) break;
-      after = res.ids[res.ids.length - 1] as string;
-      await this.process(res, true);
-    }
-    while (!this.abort.signal.aborted) {
-      if (Date.now() - lastClaim > this.opts.claimIdleMs / 2) {
-        lastClaim = Date.now();
-        const claimed = await this.guard(() => this.backlog.claim(consumer, this.opts.claimIdleMs, this.reg.batchSize));
-        if (claimed && claimed.ids.length) await this.process(claimed, true);
-      }
-      const res = await this.guard(() => this.backlog.read(reader, consumer, this.reg.batchSize, 1000));
-      if (res && res.ids.length) await this.process(res, false);
-    }
-  }
-
-  /** Runs a Redis step; on failure (other than a stop) logs, waits and yields undefined. */
-  private async guard<T>(step: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await step();
-    } catch (err) {
-      if (this.abort.signal.aborted) return undefined;
-      this.log.warn({ err: errorText(err) }, 'backlog read failed; retrying');
-      await sleep(1000, this.abort.signal);
-      // A Redis restarted without persistence has lost the group (and the stream): recreate it.
-      if (String(err).includes('NOGROUP')) await this.backlog.ensureGroup().catch(() => undefined);
-      return undefined;
-    }
-  }
-
-  private async process(res: ReadResult, redelivered: boolean): Promise<void> {
-    const entries = redelivered ? await this.untilDone(() => refreshEntries(this.redis, res.entries)) : res.entries;
-    const targets = this.reg.kind === 'writeThrough' ? await this.untilDone(() => readTargets(this.redis, entries)) : undefined;
-    const plan = planBatch(entries, this.reg, targets);
-    let refused: DeadLetter[];
-    try {
-      refused = await this.writer.write({ table: this.reg.connector.table, pkColumn: this.reg.connector.pkColumn, columns: plan.columns }, plan.rows);
-    } catch (err) {
-      if (err instanceof WriterStopped) return; // stays pending; the next start picks it up
-      throw err;
-    }
-    const dead = [...plan.rejects, ...refused];
-    for (const d of dead) this.log.warn({ key: d.key, op: d.op, error: d.error }, 'dead-lettered');
-    const refusedKeys = new Set(refused.map((d) => d.key));
-    const written = plan.rows.filter((r) => !refusedKeys.has(r.key));
-    // Write-through: Redis gets the change only now that the database has it.
-    await this.untilDone(() => applyThrough(this.redis, written));
-    const acks: AckOutcome[] = [
-      ...written.flatMap((r) => r.acks.map((ack) => ({ key: r.key, ack }))),
-      ...plan.noops,
-      ...dead.flatMap((d) => d.acks.map((ack) => ({ key: d.key, ack, error: d.error }))),
-    ];
-    await this.untilDone(() => this.backlog.finish({ ids: res.ids, synced: written.length, dead, acks, version: this.reg.version }));
-  }
-
-  /** Retries a Redis step until it succeeds: the rows are committed, losing what follows is not an option. */
-  private async untilDone<T>(step: () => Promise<T>): Promise<T> {
-    for (;;) {
-      try {
-        return await step();
-      } catch (err) {
-        this.log.warn({ err: errorText(err) }, 'redis step failed; retrying');
-        await sleep(1000);
-      }
-    }
   }
 
   /** After Redis lost every key: apply the recipe's onFlush policy. */
@@ -173,6 +106,71 @@ export class RecipeWorker {
     }
   }
 
+  private async run(reader: Redis): Promise<void> {
+    const { consumer } = this.opts;
+    // Enough records queued to keep every partition busy, few enough to keep memory flat.
+    const highWater = this.reg.batchSize * this.writers.length * 4;
+    let lastClaim = 0;
+    // Our own pending entries first (left by a crash or by the previous version), oldest first.
+    for (let after = '0'; !this.abort.signal.aborted; ) {
+      await this.pipeline.below(highWater);
+      const res = await this.guard(() => this.backlog.readPending(consumer, READ_COUNT, after));
+      if (res === undefined) continue;
+      if (res.entries.length === 0) break;
+      after = res.entries[res.entries.length - 1]?.id as string;
+      await this.push(res.entries, true);
+    }
+    while (!this.abort.signal.aborted) {
+      await this.pipeline.below(highWater);
+      if (Date.now() - lastClaim > this.opts.claimIdleMs / 2) {
+        lastClaim = Date.now();
+        const claimed = await this.guard(() => this.backlog.claim(consumer, this.opts.claimIdleMs, READ_COUNT));
+        if (claimed && claimed.entries.length) await this.push(claimed.entries, true);
+      }
+      const res = await this.guard(() => this.backlog.read(reader, consumer, READ_COUNT, 1000));
+      if (res && res.entries.length) await this.push(res.entries, false);
+    }
+  }
+
+  /**
+   * Entries delivered before (a crash, a stop, a claim) may be older than rows written since:
+   * their keys are re-read so that a late replay never writes stale values.
+   */
+  private async push(entries: StreamEntry[], redelivered: boolean): Promise<void> {
+    if (!redelivered || this.reg.kind === 'writeThrough') return this.pipeline.push(entries);
+    const fresh: StreamEntry[] = [];
+    for (const e of entries) {
+      const records = await this.untilDone(() => refreshEntries(this.redis, e.records));
+      fresh.push({ id: e.id, records });
+    }
+    this.pipeline.push(fresh);
+  }
+
+  /** Runs a Redis step; on failure (other than a stop) logs, waits and yields undefined. */
+  private async guard<T>(step: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await step();
+    } catch (err) {
+      if (this.abort.signal.aborted) return undefined;
+      this.log.warn({ err: errorText(err) }, 'backlog read failed; retrying');
+      await sleep(1000, this.abort.signal);
+      // A Redis restarted without persistence has lost the group (and the stream): recreate it.
+      if (String(err).includes('NOGROUP')) await this.backlog.ensureGroup().catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  private async untilDone<T>(step: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await step();
+      } catch (err) {
+        this.log.warn({ err: errorText(err) }, 'redis step failed; retrying');
+        await sleep(1000);
+      }
+    }
+  }
+
   private async reportProblem(message: string | undefined): Promise<void> {
     const key = this.keys.status(this.reg.name);
     const tx = this.redis.multi();
@@ -181,3 +179,6 @@ export class RecipeWorker {
     await tx.exec().catch(() => undefined);
   }
 }
+
+/** Stream entries per read; each holds the records of one capture call (up to ~1,000). */
+const READ_COUNT = 4;

@@ -19,7 +19,7 @@ async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta) {
   ]);
   return {
     name: m.name, version: m.version, loadedVersion: s['version'] ?? null, state: s['state'] ?? 'not loaded', runtime: s['runtime'] ?? null,
-    backlog, oldestPendingMs: oldest, synced: Number(s['synced'] ?? 0), failures: Number(s['failures'] ?? 0),
+    backlog: Math.max(0, Number(s['queued'] ?? 0)), backlogEntries: backlog, oldestPendingMs: oldest, synced: Number(s['synced'] ?? 0), failures: Number(s['failures'] ?? 0),
     deadLettered: Number(s['deadLetters'] ?? 0), deadLetters,
     error: s['error'] || null, lastError: s['lastError'] || null, lastErrorAt: s['lastErrorAt'] || null,
   };

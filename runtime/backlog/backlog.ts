@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { GROUP, type Keys } from '../keys.ts';
-import { decodeEntry, type BacklogEntry, type RawEntry } from './entry.ts';
+import { decodeEntry, type RawEntry, type StreamEntry } from './entry.ts';
 
 /** A record the database (or the runtime) refused, bound for the dead-letter stream. */
 export interface DeadLetter {
@@ -24,6 +24,8 @@ export interface Completion {
   /** Stream ids to acknowledge and remove. */
   readonly ids: readonly string[];
   readonly synced: number;
+  /** Records these entries held (they leave the `queued` count). */
+  readonly records: number;
   readonly dead: readonly DeadLetter[];
   readonly acks: readonly AckOutcome[];
   readonly version: string;
@@ -32,10 +34,9 @@ export interface Completion {
 /** Acks expire like RGSync's: an hour after the last one. */
 const ACK_TTL_S = 3600;
 
-/** What one read returned: decoded entries, plus every stream id to acknowledge with them. */
+/** What one read returned: stream entries (an entry deleted meanwhile has no records). */
 export interface ReadResult {
-  readonly entries: BacklogEntry[];
-  readonly ids: string[];
+  readonly entries: StreamEntry[];
 }
 
 /** A recipe's backlog stream, read through one consumer group. */
@@ -78,7 +79,8 @@ export class Backlog {
   async claim(consumer: string, minIdleMs: number, count: number): Promise<ReadResult> {
     const res = (await this.redis.xautoclaim(this.stream, GROUP, consumer, minIdleMs, '0-0', 'COUNT', count)) as [string, RawEntry[], string[]?];
     const decoded = decodeAll(res[1] ?? []);
-    return { entries: decoded.entries, ids: [...decoded.ids, ...(res[2] ?? [])] };
+    // Entries deleted while pending come back by id only: acknowledge them like empty ones.
+    return { entries: [...decoded.entries, ...(res[2] ?? []).map((id) => ({ id, records: [] }))] };
   }
 
   /** Acknowledges and removes entries, dead-letters the rejected ones and writes acks, in one transaction. */
@@ -100,6 +102,7 @@ export class Backlog {
       tx.xdel(this.stream, ...c.ids);
     }
     if (c.synced) tx.hincrby(this.keys.status(this.recipe), 'synced', c.synced);
+    if (c.records) tx.hincrby(this.keys.status(this.recipe), 'queued', -c.records);
     if (c.dead.length) tx.hincrby(this.keys.status(this.recipe), 'deadLetters', c.dead.length);
     await tx.exec();
   }
@@ -111,12 +114,5 @@ export class Backlog {
 }
 
 function decodeAll(raw: RawEntry[]): ReadResult {
-  const entries: BacklogEntry[] = [];
-  const ids: string[] = [];
-  for (const r of raw) {
-    ids.push(r[0]);
-    const e = decodeEntry(r);
-    if (e) entries.push(e);
-  }
-  return { entries, ids };
+  return { entries: raw.map(decodeEntry) };
 }

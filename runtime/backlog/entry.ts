@@ -18,27 +18,48 @@ export type BacklogEntry =
 /** Raw stream entry as ioredis returns it; `fields` is null for an entry deleted meanwhile. */
 export type RawEntry = [id: string, fields: string[] | null];
 
-/** Decodes a raw stream entry; undefined for a deleted or malformed one (acked and skipped). */
-export function decodeEntry([id, raw]: RawEntry): BacklogEntry | undefined {
-  if (raw === null || raw.length < 6 || raw[0] !== 'k' || raw[2] !== 'o' || raw[4] !== 'a') return undefined;
-  const key = raw[1] as string;
-  const ack = raw[5] as string;
-  const op = raw[3];
-  switch (op) {
-    case 'd':
-    case 'x':
-      return { id, key, ack, op };
-    case 't':
-      return { id, key, ack, op, type: raw[7] ?? 'unknown' };
-    case 'p':
-      return { id, key, ack, op, message: raw[7] ?? 'invalid # op' };
-    case 'u':
-    case 'w': {
-      const fields = new Map<string, string>();
-      for (let i = 6; i + 1 < raw.length; i += 2) fields.set(raw[i] as string, raw[i + 1] as string);
-      return { id, key, ack, op, fields };
+/** One stream entry: the records of one capture call. */
+export interface StreamEntry {
+  readonly id: string;
+  readonly records: readonly BacklogEntry[];
+}
+
+/**
+ * Decodes a stream entry into its records (see capture/capture.lua for the layout). A deleted
+ * entry, or a malformed record and everything after it, decodes to nothing: it is acknowledged.
+ */
+export function decodeEntry([id, raw]: RawEntry): StreamEntry {
+  const records: BacklogEntry[] = [];
+  if (raw === null) return { id, records };
+  for (let i = 0; i + 1 < raw.length; ) {
+    const key = raw[i] as string;
+    const header = /^([udtpwx]):(\d+):(.*)$/s.exec(raw[i + 1] as string);
+    if (header === null) break;
+    const [, op, n, ack] = header as unknown as [string, BacklogEntry['op'], string, string];
+    const pairs = Number(n);
+    const start = i + 2;
+    i = start + 2 * pairs;
+    if (i > raw.length) break;
+    const at = (j: number): string => raw[start + j] as string;
+    switch (op) {
+      case 'd':
+      case 'x':
+        records.push({ id, key, ack, op });
+        break;
+      case 't':
+        records.push({ id, key, ack, op, type: pairs ? at(1) : 'unknown' });
+        break;
+      case 'p':
+        records.push({ id, key, ack, op, message: pairs ? at(1) : 'invalid # op' });
+        break;
+      case 'u':
+      case 'w': {
+        const fields = new Map<string, string>();
+        for (let j = 0; j < 2 * pairs; j += 2) fields.set(at(j), at(j + 1));
+        records.push({ id, key, ack, op, fields });
+        break;
+      }
     }
-    default:
-      return undefined;
   }
+  return { id, records };
 }

@@ -34,12 +34,13 @@ export async function runPerKey(redis: Redis, script: Script, fixedKeys: readonl
   const client = redis as unknown as Record<string, (numKeys: number, ...a: string[]) => Promise<number>>;
   if (typeof client[script.name] !== 'function') redis.defineCommand(script.name, { lua: script.lua });
   const run = client[script.name] as (numKeys: number, ...a: string[]) => Promise<number>;
-  let added = 0;
+  // Every chunk is sent at once: Redis runs them in order, without a round trip between them.
+  const calls: Array<Promise<number>> = [];
   for (let i = 0; i < keys.length; i += CHUNK) {
     const ks = keys.slice(i, i + CHUNK).flat();
-    added += await run.call(redis, fixedKeys.length + ks.length, ...fixedKeys, ...ks, ...fixedArgs, ...args.slice(i, i + CHUNK));
+    calls.push(run.call(redis, fixedKeys.length + ks.length, ...fixedKeys, ...ks, ...fixedArgs, ...args.slice(i, i + CHUNK)));
   }
-  return added;
+  return (await Promise.all(calls)).reduce((a, b) => a + b, 0);
 }
 
 /** What a recipe's capture needs to snapshot keys into its backlog. */
@@ -109,7 +110,9 @@ export class CaptureQueue {
       const batch = this.pending;
       this.pending = new Map();
       try {
+        const started = performance.now();
         await snapshotKeys(this.redis, this.target, [...batch.keys()], [...batch.values()].map((v) => `${v.kind}${v.n}`));
+        this.log.trace({ keys: batch.size, ms: +(performance.now() - started).toFixed(1) }, 'captured');
       } catch (err) {
         // Keep the keys (newer events win) and retry; a reconnect also triggers a reconcile.
         for (const [k, v] of batch) {

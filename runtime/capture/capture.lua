@@ -1,27 +1,55 @@
 --[[
   Snapshots changed keys of a write-behind recipe into its backlog stream, atomically per call,
-  and applies RGSync's `#` protocol on the way.
+  and applies RGSync's `#` protocol on the way. All records of one call go into one stream entry
+  (a few, for very large calls), so the backlog costs Redis one XADD per call, not per change.
 
   KEYS[1]      the backlog stream
   KEYS[2]      the recipe's echo hash: key -> "<count>:<until-ms>", events our own HDEL/DEL will cause
-  KEYS[3..n]   keys that changed
+  KEYS[3]      the recipe's status hash: field `queued` counts records not yet written
+  KEYS[4..n]   keys that changed
   ARGV[1]      '1' when expiry and eviction delete the row, '0' when they keep it
-  ARGV[2..]    per key: why ('c' changed, 'x' expired or evicted, 'r' reconcile) then the number
+  ARGV[2..]    per key (ARGV[i - 2] for KEYS[i]): why ('c' changed, 'x' expired or evicted, 'r' reconcile) then the number
                of events coalesced, e.g. 'c3'
 
-  Appends per key one entry, `a` carrying the ack id of a `#` op ('' when none):
-    k <key> o u a <ack> <field> <value> ...   a hash: upsert
-    k <key> o d a <ack>                       gone: delete
-    k <key> o t a <ack> t <type>              not a hash: reported
-    k <key> o p a '' m <message>              an unknown `#` op: reported
-  `# +` and `# -` change Redis only: nothing is appended and the ack is written at once.
-  Returns the number of entries appended.
+  An entry is a run of records, each a key, a header `<op>:<pairs>:<ack>`, then <pairs> pairs:
+    <key> u:<n>:<ack> <field> <value> ...   a hash: upsert
+    <key> d:0:<ack>                         gone: delete
+    <key> t:1:<ack> t <type>                not a hash: reported
+    <key> p:1: m <message>                  an unknown `#` op: reported
+  `# +` and `# -` change Redis only: no record, and the ack is written at once.
+  Returns the number of records appended.
 ]]
 local stream, echoes = KEYS[1], KEYS[2]
 local expiryDeletes = ARGV[1] == '1'
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local added = 0
+local nowMs
+local haveEchoes = redis.call('EXISTS', echoes) == 1
+local args, nargs, added = {}, 0, 0
+local MAX_ARGS = 7000 -- unpack() and XADD stay well inside Lua's stack
+
+local function now()
+  if not nowMs then
+    local t = redis.call('TIME')
+    nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return nowMs
+end
+
+local function flush()
+  if nargs > 0 then
+    redis.call('XADD', stream, '*', unpack(args, 1, nargs))
+    args, nargs = {}, 0
+  end
+end
+
+local function record(key, op, ackId, pairs)
+  local np = #pairs
+  if nargs + 2 + np > MAX_ARGS then flush() end
+  args[nargs + 1] = key
+  args[nargs + 2] = op .. ':' .. (np / 2) .. ':' .. ackId
+  for i = 1, np do args[nargs + 2 + i] = pairs[i] end
+  nargs = nargs + 2 + np
+  added = added + 1
+end
 
 local function ack(key, id)
   if id ~= '' then
@@ -37,28 +65,25 @@ local function expectEchoes(key, n)
   local count = 0
   if prev then
     local c, untilMs = string.match(prev, '^(%d+):(%d+)$')
-    if c and tonumber(untilMs) > nowMs then count = tonumber(c) end
+    if c and tonumber(untilMs) > now() then count = tonumber(c) end
   end
-  redis.call('HSET', echoes, key, (count + n) .. ':' .. (nowMs + 10000))
+  redis.call('HSET', echoes, key, (count + n) .. ':' .. (now() + 10000))
+  haveEchoes = true
 end
 
 -- True when all `n` events of this key are echoes of our own writes (and consumes them).
 local function isEcho(key, n)
+  if not haveEchoes then return false end
   local prev = redis.call('HGET', echoes, key)
   if not prev then return false end
   local c, untilMs = string.match(prev, '^(%d+):(%d+)$')
   c = tonumber(c or '0')
-  if tonumber(untilMs or '0') <= nowMs or n > c then
+  if tonumber(untilMs or '0') <= now() or n > c then
     redis.call('HDEL', echoes, key)
     return false
   end
   if c == n then redis.call('HDEL', echoes, key) else redis.call('HSET', echoes, key, (c - n) .. ':' .. untilMs) end
   return true
-end
-
-local function append(key, op, ackId, rest)
-  redis.call('XADD', stream, '*', 'k', key, 'o', op, 'a', ackId, unpack(rest))
-  added = added + 1
 end
 
 -- HDEL of `#`: one hdel event, plus a del event when it was the last field.
@@ -67,52 +92,70 @@ local function dropHashField(key)
   expectEchoes(key, redis.call('EXISTS', key) == 1 and 1 or 2)
 end
 
-local function snapshot(key, why, ackId)
-  local t = redis.call('TYPE', key)['ok']
-  if t == 'hash' then
-    if redis.call('HLEN', key) > 3500 then
-      append(key, 't', ackId, { 't', 'hash' })
-    else
-      append(key, 'u', ackId, redis.call('HGETALL', key))
-    end
+-- The hash as a flat list, or nil when the key is gone, or the type name when it is not a hash.
+local function read(key)
+  local h = redis.pcall('HGETALL', key)
+  if h['err'] then return nil, redis.call('TYPE', key)['ok'] end
+  if #h == 0 then return nil, 'none' end
+  return h, 'hash'
+end
+
+local function upsertOrDelete(key, why, ackId)
+  local h, t = read(key)
+  if h then
+    if #h > 7000 then return record(key, 't', ackId, { 't', 'hash' }) end
+    return record(key, 'u', ackId, h)
   elseif t == 'none' then
-    if why == 'c' or (why == 'x' and expiryDeletes) or ackId ~= '' then append(key, 'd', ackId, {}) end
+    if why == 'c' or (why == 'x' and expiryDeletes) or ackId ~= '' then record(key, 'd', ackId, {}) end
   else
-    append(key, 't', ackId, { 't', t })
+    record(key, 't', ackId, { 't', t })
   end
 end
 
 local function capture(key, why, n)
   if why ~= 'r' and isEcho(key, n) then return end
-  if redis.call('TYPE', key)['ok'] == 'hash' then
-    local op = redis.call('HGET', key, '#')
-    if op then
-      local code, ackId = string.sub(op, 1, 1), string.sub(op, 2)
-      if code == '=' or op == '' then
-        dropHashField(key)
-        return snapshot(key, 'c', ackId)
-      elseif code == '~' then
-        redis.call('DEL', key)
-        expectEchoes(key, 1)
-        return append(key, 'd', ackId, {})
-      elseif code == '+' then
-        dropHashField(key)
-        return ack(key, ackId)
-      elseif code == '-' then
-        redis.call('DEL', key)
-        expectEchoes(key, 1)
-        return ack(key, ackId)
-      else
-        dropHashField(key)
-        return append(key, 'p', '', { 'm', "'#' op '" .. op .. "' is not one of =, ~, + or -" })
-      end
+  local h, t = read(key)
+  if not h then
+    if t == 'none' then
+      if why == 'c' or (why == 'x' and expiryDeletes) then record(key, 'd', '', {}) end
+    else
+      record(key, 't', '', { 't', t })
     end
+    return
   end
-  snapshot(key, why, '')
+  local op
+  for i = 1, #h, 2 do
+    if h[i] == '#' then op = h[i + 1] break end
+  end
+  if not op then
+    if #h > 7000 then return record(key, 't', '', { 't', 'hash' }) end
+    return record(key, 'u', '', h)
+  end
+  local code, ackId = string.sub(op, 1, 1), string.sub(op, 2)
+  if code == '=' or op == '' then
+    dropHashField(key)
+    upsertOrDelete(key, 'c', ackId)
+  elseif code == '~' then
+    redis.call('DEL', key)
+    expectEchoes(key, 1)
+    record(key, 'd', ackId, {})
+  elseif code == '+' then
+    dropHashField(key)
+    ack(key, ackId)
+  elseif code == '-' then
+    redis.call('DEL', key)
+    expectEchoes(key, 1)
+    ack(key, ackId)
+  else
+    dropHashField(key)
+    record(key, 'p', '', { 'm', "'#' op '" .. op .. "' is not one of =, ~, + or -" })
+  end
 end
 
-for i = 3, #KEYS do
-  local arg = ARGV[i - 1]
+for i = 4, #KEYS do
+  local arg = ARGV[i - 2]
   capture(KEYS[i], string.sub(arg, 1, 1), tonumber(string.sub(arg, 2)) or 1)
 end
+flush()
+if added > 0 then redis.call('HINCRBY', KEYS[3], 'queued', added) end
 return added

@@ -1,22 +1,35 @@
 --[[
-  Takes staged write-through changes into a recipe's backlog, atomically per call.
+  Takes staged write-through changes into a recipe's backlog, atomically per call; all records
+  of a call go into one stream entry (see capture.lua for the record layout).
 
   KEYS[1]      the backlog stream
-  KEYS[2..n]   pairs: a staging key (`__{person:1}`), then its target key (`person:1`)
+  KEYS[2]      the recipe's status hash: field `queued` counts records not yet written
+  KEYS[3..n]   pairs: a staging key (`__{person:1}`), then its target key (`person:1`)
   ARGV[1..]    per pair: why it changed (unused: a staging key is always taken as it is now)
 
-  A staging hash is removed and its fields appended, `a` carrying the ack id of a `#` op:
-    k <target> o w a <ack> <field> <value> ...   merge into the target once the database has it
-    k <target> o x a <ack>                       `# ~`: delete in the database, then in Redis
-    k <target> o p a '' m <message>              not a hash, or an unknown `#` op: reported
+  A staging hash is removed and its fields recorded under the target key:
+    <target> w:<n>:<ack> <field> <value> ...   merge into the target once the database has it
+    <target> x:0:<ack>                         `# ~`: delete in the database, then in Redis
+    <target> p:1: m <message>                  not a hash, or an unknown `#` op: reported
   `# +` and `# -` change Redis only, at once, and write the ack.
-  The target key is never touched here. Returns the number of entries appended.
+  The target key is never touched here otherwise. Returns the number of records appended.
 ]]
 local stream = KEYS[1]
-local added = 0
+local args, added = {}, 0
+local MAX_ARGS = 7000
 
-local function append(key, op, ackId, rest)
-  redis.call('XADD', stream, '*', 'k', key, 'o', op, 'a', ackId, unpack(rest))
+local function flush()
+  if #args > 0 then
+    redis.call('XADD', stream, '*', unpack(args))
+    args = {}
+  end
+end
+
+local function record(key, op, ackId, pairs)
+  if #args + 2 + #pairs > MAX_ARGS then flush() end
+  args[#args + 1] = key
+  args[#args + 1] = op .. ':' .. (#pairs / 2) .. ':' .. ackId
+  for i = 1, #pairs do args[#args + 1] = pairs[i] end
   added = added + 1
 end
 
@@ -28,7 +41,7 @@ local function ack(key, id)
   end
 end
 
-for i = 2, #KEYS, 2 do
+for i = 3, #KEYS, 2 do
   local staging, target = KEYS[i], KEYS[i + 1]
   local t = redis.call('TYPE', staging)['ok']
   if t == 'hash' then
@@ -43,10 +56,12 @@ for i = 2, #KEYS, 2 do
     end
     local code, ackId = '=', ''
     if op and op ~= '' then code, ackId = string.sub(op, 1, 1), string.sub(op, 2) end
-    if code == '=' then
-      append(target, 'w', ackId, fields)
+    if #fields > 7000 then
+      record(target, 'p', '', { 'm', 'staged write of more than 3500 fields' })
+    elseif code == '=' then
+      record(target, 'w', ackId, fields)
     elseif code == '~' then
-      append(target, 'x', ackId, {})
+      record(target, 'x', ackId, {})
     elseif code == '+' then
       if #fields > 0 then redis.call('HSET', target, unpack(fields)) end
       ack(target, ackId)
@@ -54,10 +69,12 @@ for i = 2, #KEYS, 2 do
       redis.call('DEL', target)
       ack(target, ackId)
     else
-      append(target, 'p', '', { 'm', "'#' op '" .. op .. "' is not one of =, ~, + or -" })
+      record(target, 'p', '', { 'm', "'#' op '" .. op .. "' is not one of =, ~, + or -" })
     end
   elseif t ~= 'none' then
-    append(target, 'p', '', { 'm', 'staging key ' .. staging .. ' holds a ' .. t .. ', not a hash' })
+    record(target, 'p', '', { 'm', 'staging key ' .. staging .. ' holds a ' .. t .. ', not a hash' })
   end
 end
+flush()
+if added > 0 then redis.call('HINCRBY', KEYS[2], 'queued', added) end
 return added

@@ -36,7 +36,10 @@ export function convertValue(value: string | null, col: ColumnInfo): Converted {
     case 'date':
       return DATE.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) ? { ok: true, value: v } : no('not a date (YYYY-MM-DD)');
     case 'timestamp':
-      return /^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v.replace(' ', 'T'))) ? { ok: true, value: v } : no('not a timestamp (YYYY-MM-DD[ HH:MM:SS])');
+      // Date.parse wants `+00:00` where databases print `+00`.
+      return /^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v.replace(' ', 'T').replace(/(T.*[+-]\d{2})$/, '$1:00')))
+        ? { ok: true, value: v }
+        : no('not a timestamp (YYYY-MM-DD[ HH:MM:SS][+HH:MM])');
     case 'time':
       return TIME.test(v) ? { ok: true, value: v } : no('not a time (HH:MM[:SS])');
     case 'json':

@@ -24,3 +24,8 @@ export function driverFor(connector: Connector): ConnectorDriver {
     columnOf: (err: unknown) => loaded?.columnOf?.(err),
   };
 }
+
+/** How many sessions may write one table at once: SQLite has a single writer. */
+export function maxParallelism(connector: Connector): number {
+  return connector.kind === 'sqlite' ? 1 : 16;
+}

@@ -45,13 +45,15 @@ export class TableWriter {
       try {
         const session = await this.ensureSession(table);
         stage = 'write';
+        let toWrite = rows;
         if (!session.checksValues) {
           const converted = convertRows(rows, columnsOf(session.table, table), this.fields);
           if (converted.refused.length) {
             return [...converted.refused, ...(await this.write(table, converted.rows))];
           }
+          toWrite = converted.rows;
         }
-        await session.write({ ...table, rows });
+        await session.write({ ...table, rows: toWrite });
         this.backoff.reset();
         if (this.failing) {
           this.failing = false;

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const REDIS_PORT = Number(process.env['WB_BENCH_REDIS_PORT'] ?? 6399);
+export const REDIS_URL = `redis://127.0.0.1:${REDIS_PORT}`;
+export const NS = 'wbbench';
+export const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test' };
+export const BENCH_USER = 'wbbench';
+export const BENCH_PASSWORD = 'bench-pw-1';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** A redis-server owned by the bench, so its CPU counters measure only the bench. */
+export async function startRedis(): Promise<ChildProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'wbbench-'));
+  const child = spawn('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const probe = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  await until('redis-server', async () => {
+    await probe.connect().catch(() => undefined);
+    return (await probe.ping().catch(() => '')) === 'PONG';
+  }, 10_000, 50);
+  probe.disconnect();
+  return child;
+}
+
+/** Redis server CPU seconds so far (user + sys). */
+export async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const get = (k: string): number => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return get('used_cpu_user') + get('used_cpu_sys');
+}
+
+/** A wb-runtime child process pointed at the bench Redis. */
+export class Runtime {
+  private constructor(readonly child: ChildProcess) {}
+
+  static async start(extra: readonly string[] = []): Promise<Runtime> {
+    const args = [`${ROOT}bin/wb-runtime.js`, '--url', REDIS_URL, '--namespace', NS, '--id', 'bench', '--retry-max-ms', '200', '--log-level', process.env['WB_BENCH_LOG_LEVEL'] ?? 'warn', ...extra];
+    const child = spawn(process.execPath, [...(process.env['WB_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', `${ROOT}bench/results/prof`] : []), ...args], { cwd: ROOT, stdio: ['ignore', process.env['WB_BENCH_LOG_LEVEL'] ? 'inherit' : 'ignore', 'inherit'] });
+    const rt = new Runtime(child);
+    const redis = new Redis(REDIS_URL);
+    await until('runtime heartbeat', async () => (await redis.exists(`${NS}:runtime:bench`)) === 1, 20_000, 50);
+    redis.disconnect();
+    return rt;
+  }
+
+  /** Peak and current resident memory in MB (VmHWM / VmRSS). */
+  memory(): { peakMb: number; rssMb: number } {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+    const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { peakMb: Math.round(kb('VmHWM') / 1024), rssMb: Math.round(kb('VmRSS') / 1024) };
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+export function mysqlPool(): Pool {
+  return createPool({ ...MYSQL, connectionLimit: 3 });
+}
+
+export async function count(db: Pool, table: string): Promise<number> {
+  const [rows] = await db.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${table}`);
+  return Number(rows[0]?.['n']);
+}
+
+/** Writes a recipe for the bench runtime and uploads it with the real CLI. */
+export async function uploadRecipe(name: string, prefix: string, table: string, mappings: Record<string, string>, extra = ''): Promise<void> {
+  const file = join(mkdtempSync(join(tmpdir(), 'wbbench-recipe-')), `${name}.ts`);
+  writeFileSync(file, `import { configGet, MySqlConnection, MySqlConnector, writeBehind } from 'wbsync';
+const c = new MySqlConnection(() => configGet('BenchUser'), () => configGet('BenchPassword'), '127.0.0.1:3306/test');
+export default writeBehind({ name: '${name}', version: '1', keysPrefix: '${prefix}', mappings: ${JSON.stringify(mappings)}, connector: new MySqlConnector(c, '${table}', 'id'), ${extra} });
+`);
+  const res = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, [`${ROOT}bin/wb-cli.js`, 'upload', file, '--url', REDIS_URL, '--namespace', NS], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
+  if (res !== 0) throw new Error(`bench: upload of ${name} failed`);
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}

@@ -1,0 +1,161 @@
+// npm run bench: wbsync against the machine's own limits, every figure from this one run.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { Redis } from 'ioredis';
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, redisCpu, REDIS_URL, ROOT, Runtime, sleep, startRedis, until, uploadRecipe } from './lib.ts';
+import { referenceLoad } from './reference-loader.ts';
+
+const N = Number(process.env['WB_BENCH_N'] ?? 100_000);
+const LAG_SECONDS = Number(process.env['WB_BENCH_LAG_SECONDS'] ?? 20);
+const CATCHUP = Number(process.env['WB_BENCH_CATCHUP'] ?? 200_000);
+const BACKLOG = Number(process.env['WB_BENCH_BACKLOG'] ?? 1_000_000);
+const MAPPINGS = { first_name: 'first', last_name: 'last', age: 'age' };
+const results: Record<string, unknown> = {};
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+async function table(db: Pool, name: string, extra = ''): Promise<void> {
+  await db.query(`DROP TABLE IF EXISTS ${name}`);
+  await db.query(`CREATE TABLE ${name} (id VARCHAR(64) PRIMARY KEY, first VARCHAR(64), last VARCHAR(64), age INT${extra})`);
+}
+
+/** Pipelined HSETs of `n` distinct keys `{prefix}:{i}`, 1,000 per round trip. */
+async function writeHashes(redis: Redis, prefix: string, n: number, from = 0): Promise<void> {
+  for (let start = from; start < from + n; start += 1000) {
+    const p = redis.pipeline();
+    for (let i = start; i < Math.min(from + n, start + 1000); i++) p.hset(`${prefix}:${i}`, 'first_name', `first${i}`, 'last_name', `last${i}`, 'age', String(i % 100));
+    await p.exec();
+  }
+}
+
+async function throughput(redis: Redis, db: Pool): Promise<void> {
+  await table(db, 'bench_ref');
+  await writeHashes(redis, 'ref', N);
+  const reference = await referenceLoad(redis, db, 'ref', N, 'bench_ref');
+  await table(db, 'bench_tp');
+  await uploadRecipe('BenchThroughput', 'tp', 'bench_tp', MAPPINGS, process.env['WB_BENCH_RECIPE'] ?? '');
+  const started = performance.now();
+  await writeHashes(redis, 'tp', N);
+  const written = performance.now() - started;
+  await until('all rows', async () => (await count(db, 'bench_tp')) === N, 300_000, 25);
+  const wbsync = N / ((performance.now() - started) / 1000);
+  results['throughput'] = { rows: N, wbsyncRowsPerSec: Math.round(wbsync), referenceRowsPerSec: Math.round(reference), ratio: +(wbsync / reference).toFixed(2), writerMs: Math.round(written) };
+  log(`throughput: wbsync ${Math.round(wbsync)} rows/s, reference loader ${Math.round(reference)} rows/s, ratio ${(wbsync / reference).toFixed(2)}`);
+}
+
+async function lag(redis: Redis, db: Pool, rate: number): Promise<void> {
+  const name = `bench_lag_${rate}`;
+  await table(db, name, ', sent BIGINT, arrived TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)');
+  await uploadRecipe(`BenchLag${rate}`, `lag${rate}`, name, { ...MAPPINGS, sent: 'sent' });
+  const total = rate * LAG_SECONDS;
+  const started = Date.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
+    if (due > sent) {
+      const p = redis.pipeline();
+      for (; sent < due; sent++) p.hset(`lag${rate}:${sent}`, 'first_name', 'x', 'sent', String(Date.now()));
+      await p.exec();
+    }
+    await sleep(1);
+  }
+  await until('lag rows', async () => (await count(db, name)) === total, 60_000, 50);
+  const [rows] = await db.query<RowDataPacket[]>(`SELECT ROUND(UNIX_TIMESTAMP(arrived) * 1000) - sent AS lag FROM ${name}`);
+  const lags = rows.map((r) => Number(r['lag'])).sort((a, b) => a - b);
+  const figures = { rate, changes: total, p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags[lags.length - 1] };
+  results[`lag${rate}`] = figures;
+  log(`lag at ${rate}/s: p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.max} ms`);
+}
+
+/** Makes MariaDB unreachable for the runtime: a wrong password, and its live sessions killed. */
+async function cutDatabase(redis: Redis, db: Pool): Promise<void> {
+  await redis.hset(`${NS}:params`, 'BenchPassword', 'wrong');
+  const [procs] = await db.query<RowDataPacket[]>('SELECT id FROM information_schema.PROCESSLIST WHERE user = ?', [BENCH_USER]);
+  for (const p of procs) await db.query(`KILL ${Number(p['id'])}`).catch(() => undefined);
+}
+
+async function backlogOf(redis: Redis, name: string): Promise<number> {
+  return redis.xlen(`${NS}:backlog:${name}`);
+}
+
+async function catchUp(redis: Redis, db: Pool, rt: Runtime, n: number, label: string): Promise<void> {
+  const name = `BenchCatchup${label}`;
+  const tableName = `bench_catchup_${label}`;
+  await table(db, tableName);
+  await uploadRecipe(name, `cu${label}`, tableName, MAPPINGS);
+  await cutDatabase(redis, db);
+  await writeHashes(redis, `cu${label}`, n);
+  await until('capture done', async () => {
+    const before = await backlogOf(redis, name);
+    await sleep(500);
+    return (await backlogOf(redis, name)) === before && before > 0;
+  }, 600_000, 0);
+  const queuedMemory = rt.memory();
+  await redis.hset(`${NS}:params`, 'BenchPassword', BENCH_PASSWORD);
+  const started = performance.now();
+  await until('drained', async () => (await count(db, tableName)) === n, 600_000, 50);
+  const rate = n / ((performance.now() - started) / 1000);
+  const memory = rt.memory();
+  results[`catchUp${label}`] = { changes: n, drainRowsPerSec: Math.round(rate), rssWithBacklogMb: queuedMemory.rssMb, peakRssMb: memory.peakMb };
+  log(`catch-up of ${n}: ${Math.round(rate)} rows/s; runtime RSS ${queuedMemory.rssMb} MB with the backlog queued, peak ${memory.peakMb} MB`);
+  await db.query(`DROP TABLE ${tableName}`);
+}
+
+async function footprint(redis: Redis, db: Pool): Promise<void> {
+  // Baseline: the same HSETs with no runtime and notifications off.
+  await redis.config('SET', 'notify-keyspace-events', '');
+  let cpu = await redisCpu(redis);
+  await writeHashes(redis, 'fpbase', N);
+  const base = (await redisCpu(redis)) - cpu;
+  const rt = await Runtime.start();
+  await table(db, 'bench_fp');
+  await uploadRecipe('BenchFootprint', 'fp', 'bench_fp', MAPPINGS);
+  await sleep(500);
+  cpu = await redisCpu(redis);
+  await writeHashes(redis, 'fp', N);
+  await until('footprint rows', async () => (await count(db, 'bench_fp')) === N, 300_000, 50);
+  const synced = (await redisCpu(redis)) - cpu;
+  await rt.stop();
+  results['footprint'] = { changes: N, baselineCpuSec: +base.toFixed(3), syncedCpuSec: +synced.toFixed(3), ratio: +(synced / base).toFixed(2) };
+  log(`Redis footprint: ${synced.toFixed(2)} s CPU synced vs ${base.toFixed(2)} s bare HSETs, ratio ${(synced / base).toFixed(2)}`);
+}
+
+async function main(): Promise<void> {
+  const server = await startRedis();
+  const redis = new Redis(REDIS_URL);
+  const db = mysqlPool();
+  await db.query(`CREATE USER IF NOT EXISTS '${BENCH_USER}'@'%' IDENTIFIED BY '${BENCH_PASSWORD}'`);
+  await db.query(`CREATE USER IF NOT EXISTS '${BENCH_USER}'@'localhost' IDENTIFIED BY '${BENCH_PASSWORD}'`);
+  await db.query(`GRANT ALL ON test.* TO '${BENCH_USER}'@'%'`);
+  await db.query(`GRANT ALL ON test.* TO '${BENCH_USER}'@'localhost'`);
+  await redis.hset(`${NS}:params`, 'BenchUser', BENCH_USER, 'BenchPassword', BENCH_PASSWORD);
+  results['machine'] = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString() };
+  const only = process.env['WB_BENCH_ONLY']?.split(',');
+  const want = (s: string): boolean => !only || only.includes(s);
+  try {
+    if (want('footprint')) await footprint(redis, db);
+    const rt = await Runtime.start();
+    try {
+      if (want('throughput')) await throughput(redis, db);
+      if (want('lag')) {
+        await lag(redis, db, 1000);
+        await lag(redis, db, 5000);
+      }
+      if (want('catchup')) await catchUp(redis, db, rt, CATCHUP, 'drain');
+      if (want('backlog')) await catchUp(redis, db, rt, BACKLOG, 'million');
+    } finally {
+      await rt.stop();
+    }
+  } finally {
+    redis.disconnect();
+    await db.end();
+    server.kill('SIGKILL');
+  }
+  mkdirSync(`${ROOT}bench/results`, { recursive: true });
+  writeFileSync(`${ROOT}bench/results/latest.json`, `${JSON.stringify(results, null, 2)}\n`);
+  log('\nsummary');
+  for (const [k, v] of Object.entries(results)) log(`  ${k.padEnd(18)} ${JSON.stringify(v)}`);
+  log(`written to bench/results/latest.json`);
+}
+
+await main();

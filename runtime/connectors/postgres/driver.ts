@@ -1,0 +1,148 @@
+import { Client } from 'pg';
+import type { PostgresConnector } from '../../../recipes/connectors/postgres.ts';
+import { resolveCredential } from '../../../recipes/credential.ts';
+import { convertValue } from '../convert.ts';
+import type { ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { classifyPgError, pgErrorColumn } from './errors.ts';
+import { PG_DESCRIBE_SQL, pgSplitTable, pgTable, type PgColumnRow, type PgTable } from './metadata.ts';
+import { pgReadRows, pgScanIds, pgStatements } from './statements.ts';
+
+/** How long `close()` waits for a graceful goodbye before giving up on the socket. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** PostgreSQL through pg: one client per session, one transaction per batch. */
+export class PostgresDriver implements ConnectorDriver {
+  constructor(private readonly spec: PostgresConnector) {}
+
+  describe(): string {
+    return this.spec.describe();
+  }
+
+  classify(err: unknown): FailureKind {
+    return classifyPgError(err);
+  }
+
+  columnOf(err: unknown): string | undefined {
+    return pgErrorColumn(err);
+  }
+
+  async connect(table: string): Promise<ConnectorSession> {
+    const c = this.spec.connection;
+    const user = await resolveCredential(c.user, 'PostgresConnection user');
+    const password = await resolveCredential(c.password, 'PostgresConnection password');
+    const client = new Client({
+      host: c.host, port: c.port, user, password, database: c.database,
+      connectionTimeoutMillis: 10_000, keepAlive: true, application_name: 'wbsync',
+    });
+    // connect() reports its own failure; this only keeps a late 'error' event from crashing the process.
+    const quiet = (): void => undefined;
+    client.on('error', quiet);
+    await client.connect();
+    try {
+      const { schema, table: name } = pgSplitTable(table);
+      const { rows } = await client.query<PgColumnRow>(PG_DESCRIBE_SQL, [schema ?? null, name]);
+      const session = new PostgresSession(client, table, pgTable(rows, table));
+      client.off('error', quiet);
+      return session;
+    } catch (err) {
+      await endClient(client);
+      throw err;
+    }
+  }
+}
+
+class PostgresSession implements ConnectorSession {
+  broken = false;
+  // pg's value errors do not name the column: converting first gives the clearer dead letter.
+  readonly checksValues = false;
+  readonly table: TableInfo;
+  /** `schema.table` as the database spells them, when it exists. */
+  private readonly name: string | undefined;
+
+  constructor(
+    private readonly client: Client,
+    private readonly requested: string,
+    described: PgTable,
+  ) {
+    this.table = described.info;
+    this.name = described.name;
+    // A dropped idle connection (pg_terminate_backend, server restart) emits 'error' then 'end';
+    // without a listener the error would crash the process.
+    client.on('error', () => { this.broken = true; });
+    client.on('end', () => { this.broken = true; });
+  }
+
+  async write(batch: WriteBatch): Promise<void> {
+    const b = this.spell(batch);
+    const binary = new Set(b.columns.flatMap((col, i) => (this.family(col) === 'binary' ? [i] : [])));
+    try {
+      await this.client.query('BEGIN');
+      for (const s of pgStatements(b, { binary })) await this.client.query(s.sql, [...s.params]);
+      await this.client.query('COMMIT');
+    } catch (err) {
+      if (classifyPgError(err) === 'connection') this.broken = true;
+      else await this.client.query('ROLLBACK').catch(() => { this.broken = true; });
+      throw err;
+    }
+  }
+
+  async readRows(t: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
+    const out = new Map<string, Record<string, string | null>>();
+    // An id that is no value of the key column (e.g. 'abc' for an integer key) cannot be in the
+    // table, and binding it would fail the whole query.
+    const pk = this.table.columns.get(t.pkColumn.toLowerCase());
+    const wanted = pk === undefined ? ids : ids.filter((id) => convertValue(id, pk).ok);
+    if (wanted.length === 0) return out;
+    const s = this.spell(t);
+    const names = [t.pkColumn, ...t.columns];
+    const spelled = [s.pkColumn, ...s.columns];
+    const stmt = pgReadRows(s, wanted, new Set(spelled.filter((c) => this.family(c) === 'binary')));
+    const { rows } = await this.client.query<Record<string, unknown>>(stmt.sql, [...stmt.params]);
+    for (const row of rows) {
+      // Keyed by the recipe's names, whatever the database's spelling.
+      const rec: Record<string, string | null> = {};
+      names.forEach((name, i) => { rec[name] = asText(row[spelled[i] as string]); });
+      out.set(rec[t.pkColumn] ?? '', rec);
+    }
+    return out;
+  }
+
+  async scanIds(t: TableShape, after: string | undefined, limit: number): Promise<string[]> {
+    const s = pgScanIds(this.spell(t), after, limit);
+    const { rows } = await this.client.query<{ id: string }>(s.sql, [...s.params]);
+    return rows.map((r) => String(r.id));
+  }
+
+  async close(): Promise<void> {
+    this.broken = true;
+    await endClient(this.client);
+  }
+
+  /**
+   * The shape with the database's spellings: the recipe's names match case-insensitively (as the
+   * table check does), but quoted identifiers in PostgreSQL are case-sensitive.
+   */
+  private spell<T extends TableShape>(t: T): T {
+    const col = (c: string): string => this.table.columns.get(c.toLowerCase())?.name ?? c;
+    const table = t.table === this.requested && this.name !== undefined ? this.name : t.table;
+    return { ...t, table, pkColumn: col(t.pkColumn), columns: t.columns.map(col) };
+  }
+
+  private family(column: string): string | undefined {
+    return this.table.columns.get(column.toLowerCase())?.family;
+  }
+}
+
+/** A value read back as text: bytea arrives as bytes, written from the text's UTF-8. */
+function asText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+}
+
+/** Ends a client, not waiting forever on a server that does not answer. */
+async function endClient(client: Client): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, CLOSE_TIMEOUT_MS); timer.unref(); });
+  await Promise.race([client.end().catch(() => undefined), timeout]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,176 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registration } from '../../recipes/options.ts';
+import type { AckOutcome, Backlog, DeadLetter } from '../backlog/backlog.ts';
+import type { BacklogEntry, StreamEntry } from '../backlog/entry.ts';
+import { sleep } from './backoff.ts';
+import { planBatch } from './plan.ts';
+import { applyThrough, readTargets } from './redis-state.ts';
+import { errorText, WriterStopped, type TableWriter } from './table-writer.ts';
+
+/** What one stream entry still waits for, and what its records came to. */
+interface Tracker {
+  readonly id: string;
+  readonly records: number;
+  remaining: number;
+  synced: number;
+  readonly dead: DeadLetter[];
+  readonly acks: AckOutcome[];
+}
+
+interface Item {
+  readonly record: BacklogEntry;
+  readonly tracker: Tracker;
+}
+
+/** FNV-1a: the same key always lands in the same partition, so its changes stay in order. */
+export function partitionOf(key: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % partitions;
+}
+
+/**
+ * Writes records through several database sessions at once. Records are spread over partitions
+ * by key (one queue and one session each), so capture, reading and every partition's database
+ * work overlap while each key's changes are still applied in order. A stream entry is
+ * acknowledged once all of its records are written or dead-lettered.
+ */
+export class WritePipeline {
+  private readonly queues: Item[][];
+  private readonly busy: Array<Promise<void> | undefined>;
+  private ready: Tracker[] = [];
+  private finishing: Promise<void> | undefined;
+  private queued = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly reg: Registration,
+    private readonly redis: Redis,
+    private readonly backlog: Backlog,
+    private readonly writers: readonly TableWriter[],
+    private readonly log: Logger,
+    private readonly signal: AbortSignal,
+  ) {
+    this.queues = writers.map(() => []);
+    this.busy = writers.map(() => undefined);
+  }
+
+  /** Records waiting for a partition. */
+  get pending(): number {
+    return this.queued;
+  }
+
+  push(entries: readonly StreamEntry[]): void {
+    for (const e of entries) {
+      const tracker: Tracker = { id: e.id, records: e.records.length, remaining: e.records.length, synced: 0, dead: [], acks: [] };
+      if (e.records.length === 0) this.ready.push(tracker);
+      for (const record of e.records) {
+        this.queues[partitionOf(record.key, this.queues.length)]?.push({ record, tracker });
+        this.queued++;
+      }
+    }
+    this.queues.forEach((_, i) => this.kick(i));
+    this.scheduleFinish();
+  }
+
+  /** Resolves once fewer than `limit` records wait (or on stop). */
+  async below(limit: number): Promise<void> {
+    while (this.queued >= limit && !this.signal.aborted) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  /** Waits for the batches in flight and the acknowledgements they owe; queued records stay pending. */
+  async stop(): Promise<void> {
+    await Promise.all(this.busy);
+    await this.finishing;
+  }
+
+  private kick(i: number): void {
+    if (this.busy[i] !== undefined || this.signal.aborted || (this.queues[i]?.length ?? 0) === 0) return;
+    this.busy[i] = this.drain(i)
+      .catch((err) => this.log.error({ err: errorText(err) }, 'writer failed; its entries stay pending until the next start'))
+      .finally(() => {
+      this.busy[i] = undefined;
+      this.kick(i);
+    });
+  }
+
+  private async drain(i: number): Promise<void> {
+    const queue = this.queues[i] as Item[];
+    while (queue.length > 0 && !this.signal.aborted) {
+      const items = queue.splice(0, this.reg.batchSize);
+      this.queued -= items.length;
+      for (const w of this.waiters.splice(0)) w();
+      try {
+        await this.write(this.writers[i] as TableWriter, items);
+      } catch (err) {
+        if (err instanceof WriterStopped) return; // its entries stay pending for the next start
+        throw err;
+      }
+    }
+  }
+
+  private async write(writer: TableWriter, items: readonly Item[]): Promise<void> {
+    const records = items.map((it) => it.record);
+    const targets = this.reg.kind === 'writeThrough' ? await this.untilDone(() => readTargets(this.redis, records)) : undefined;
+    const plan = planBatch(records, this.reg, targets);
+    const refused = await writer.write({ table: this.reg.connector.table, pkColumn: this.reg.connector.pkColumn, columns: plan.columns }, plan.rows);
+    const failed = new Map<string, DeadLetter>();
+    for (const d of [...plan.rejects.filter((r) => r.op !== 'p'), ...refused]) failed.set(d.key, d);
+    const written = plan.rows.filter((r) => !failed.has(r.key));
+    // Write-through: Redis gets the change only now that the database has it.
+    await this.untilDone(() => applyThrough(this.redis, written));
+    const writtenKeys = new Set(written.map((r) => r.key));
+    const lastOfKey = new Map(items.map((it) => [it.record.key, it]));
+    for (const it of items) {
+      const { record, tracker } = it;
+      tracker.remaining--;
+      if (record.op === 'p') {
+        tracker.dead.push({ key: record.key, op: 'p', error: `key '${record.key}': ${record.message}`, acks: [] });
+      } else {
+        const dead = failed.get(record.key);
+        if (record.ack) tracker.acks.push(dead ? { key: record.key, ack: record.ack, error: dead.error } : { key: record.key, ack: record.ack });
+        if (lastOfKey.get(record.key) === it) {
+          if (dead) tracker.dead.push({ ...dead, acks: [] });
+          else if (writtenKeys.has(record.key)) tracker.synced++;
+        }
+      }
+      if (tracker.remaining === 0) this.ready.push(tracker);
+    }
+    for (const d of failed.values()) this.log.warn({ key: d.key, op: d.op, error: d.error }, 'dead-lettered');
+    this.scheduleFinish();
+  }
+
+  /** Acknowledges finished entries, many per transaction, one transaction at a time. */
+  private scheduleFinish(): void {
+    if (this.finishing !== undefined || this.ready.length === 0) return;
+    this.finishing = (async () => {
+      while (this.ready.length > 0) {
+        const done = this.ready.splice(0);
+        await this.untilDone(() => this.backlog.finish({
+          ids: done.map((t) => t.id),
+          synced: done.reduce((n, t) => n + t.synced, 0),
+          records: done.reduce((n, t) => n + t.records, 0),
+          dead: done.flatMap((t) => t.dead),
+          acks: done.flatMap((t) => t.acks),
+          version: this.reg.version,
+        }));
+      }
+    })().finally(() => {
+      this.finishing = undefined;
+      this.scheduleFinish();
+    });
+  }
+
+  /** Retries a Redis step until it succeeds: the rows are committed, losing what follows is not an option. */
+  private async untilDone<T>(step: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await step();
+      } catch (err) {
+        this.log.warn({ err: errorText(err) }, 'redis step failed; retrying');
+        await sleep(1000);
+      }
+    }
+  }
+}
