@@ -51,12 +51,18 @@ export class Runtime {
 
   static async start(extra: readonly string[] = []): Promise<Runtime> {
     const args = [`${ROOT}bin/wb-runtime.js`, '--url', REDIS_URL, '--namespace', NS, '--id', 'bench', '--retry-max-ms', '200', '--log-level', process.env['WB_BENCH_LOG_LEVEL'] ?? 'warn', ...extra];
-    const child = spawn(process.execPath, [...(process.env['WB_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', `${ROOT}bench/results/prof`] : []), ...args], { cwd: ROOT, stdio: ['ignore', process.env['WB_BENCH_LOG_LEVEL'] ? 'inherit' : 'ignore', 'inherit'] });
+    const child = spawn(process.execPath, [...(process.env['WB_BENCH_NODE_FLAGS'] ? process.env['WB_BENCH_NODE_FLAGS'].split(' ') : []), ...(process.env['WB_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', `${ROOT}bench/results/prof`] : []), ...args], { cwd: ROOT, stdio: ['ignore', process.env['WB_BENCH_LOG_LEVEL'] ? 'inherit' : 'ignore', 'inherit'] });
     const rt = new Runtime(child);
     const redis = new Redis(REDIS_URL);
     await until('runtime heartbeat', async () => (await redis.exists(`${NS}:runtime:bench`)) === 1, 20_000, 50);
     redis.disconnect();
     return rt;
+  }
+
+  /** CPU seconds (user + system) the runtime has used so far. */
+  cpuSeconds(): number {
+    const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
   }
 
   /** Peak and current resident memory in MB (VmHWM / VmRSS). */

@@ -28,19 +28,23 @@ async function writeHashes(redis: Redis, prefix: string, n: number, from = 0): P
   }
 }
 
-async function throughput(redis: Redis, db: Pool): Promise<void> {
+async function throughput(redis: Redis, db: Pool, rt: Runtime): Promise<void> {
   await table(db, 'bench_ref');
   await writeHashes(redis, 'ref', N);
   const reference = await referenceLoad(redis, db, 'ref', N, 'bench_ref');
   await table(db, 'bench_tp');
   await uploadRecipe('BenchThroughput', 'tp', 'bench_tp', MAPPINGS, process.env['WB_BENCH_RECIPE'] ?? '');
+  const cpu0 = rt.cpuSeconds();
+  const redisCpu0 = await redisCpu(redis);
   const started = performance.now();
   await writeHashes(redis, 'tp', N);
   const written = performance.now() - started;
   await until('all rows', async () => (await count(db, 'bench_tp')) === N, 300_000, 25);
   const wbsync = N / ((performance.now() - started) / 1000);
-  results['throughput'] = { rows: N, wbsyncRowsPerSec: Math.round(wbsync), referenceRowsPerSec: Math.round(reference), ratio: +(wbsync / reference).toFixed(2), writerMs: Math.round(written) };
-  log(`throughput: wbsync ${Math.round(wbsync)} rows/s, reference loader ${Math.round(reference)} rows/s, ratio ${(wbsync / reference).toFixed(2)}`);
+  const runtimeCpu = rt.cpuSeconds() - cpu0;
+  const redisCpuSec = (await redisCpu(redis)) - redisCpu0;
+  results['throughput'] = { rows: N, wbsyncRowsPerSec: Math.round(wbsync), referenceRowsPerSec: Math.round(reference), ratio: +(wbsync / reference).toFixed(2), writerMs: Math.round(written), runtimeCpuSec: +runtimeCpu.toFixed(2), redisCpuSec: +redisCpuSec.toFixed(2) };
+  log(`throughput: wbsync ${Math.round(wbsync)} rows/s, reference loader ${Math.round(reference)} rows/s, ratio ${(wbsync / reference).toFixed(2)} (runtime CPU ${runtimeCpu.toFixed(2)} s, Redis CPU ${redisCpuSec.toFixed(2)} s, application writes ${Math.round(written)} ms)`);
 }
 
 async function lag(redis: Redis, db: Pool, rate: number): Promise<void> {
@@ -136,7 +140,7 @@ async function main(): Promise<void> {
     if (want('footprint')) await footprint(redis, db);
     const rt = await Runtime.start();
     try {
-      if (want('throughput')) await throughput(redis, db);
+      if (want('throughput')) await throughput(redis, db, rt);
       if (want('lag')) {
         await lag(redis, db, 1000);
         await lag(redis, db, 5000);

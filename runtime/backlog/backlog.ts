@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { GROUP, type Keys } from '../keys.ts';
+import { fieldsObject, type Fields } from '../writer/plan.ts';
 import { decodeEntry, type RawEntry, type StreamEntry } from './entry.ts';
 
 /** A record the database (or the runtime) refused, bound for the dead-letter stream. */
@@ -7,7 +8,7 @@ export interface DeadLetter {
   readonly key: string;
   readonly op: string;
   readonly error: string;
-  readonly fields?: Readonly<Record<string, string>>;
+  readonly fields?: Fields;
   /** Ack ids waiting for this record's outcome (`status failed`). */
   readonly acks: readonly string[];
 }
@@ -89,7 +90,7 @@ export class Backlog {
     const at = new Date().toISOString();
     for (const d of c.dead) {
       tx.xadd(this.keys.deadLetters(this.recipe), '*',
-        'key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(d.fields ?? {}), 'at', at);
+        'key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at);
     }
     for (const a of c.acks) {
       const stream = `{${a.key}}${a.ack}`;

@@ -2,6 +2,14 @@ import type { Registration } from '../../recipes/options.ts';
 import type { DeadLetter } from '../backlog/backlog.ts';
 import type { BacklogEntry } from '../backlog/entry.ts';
 
+/** A record's fields: a Map straight from the backlog (no copy on the hot path), or a plain object. */
+export type Fields = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+
+/** Fields as a plain object, for JSON. */
+export function fieldsObject(f: Fields | undefined): Record<string, string> {
+  return f === undefined ? {} : f instanceof Map ? Object.fromEntries(f) : { ...(f as Record<string, string>) };
+}
+
 /** A value bound for a column: text from the hash, or converted for its column. */
 export type DbValue = string | number | boolean | null;
 
@@ -12,7 +20,7 @@ export type ThroughOp = { readonly op: 'merge'; readonly fields: Readonly<Record
 export type RowWrite =
   | {
       readonly op: 'upsert'; readonly key: string; readonly id: string; readonly acks: readonly string[];
-      readonly values: readonly DbValue[]; readonly fields: Readonly<Record<string, string>>;
+      readonly values: readonly DbValue[]; readonly fields: Fields;
       readonly through?: readonly ThroughOp[];
     }
   | { readonly op: 'delete'; readonly key: string; readonly id: string; readonly acks: readonly string[]; readonly through?: readonly ThroughOp[] };
@@ -26,6 +34,8 @@ export interface WritePlan {
   /** Ack ids of entries with nothing to write, acknowledged as done. */
   readonly noops: ReadonlyArray<{ readonly key: string; readonly ack: string }>;
 }
+
+const NO_ACKS: readonly string[] = Object.freeze([]);
 
 /** The id of `key` under `prefix`: everything after the first `{prefix}:`. */
 export function idOf(key: string, prefix: string): string | undefined {
@@ -48,10 +58,14 @@ export function planBatch(entries: readonly BacklogEntry[], reg: Registration, t
   for (const e of entries) {
     // An invalid `#` op is a report about one write, not the key's state: dead-letter it alone.
     if (e.op === 'p') rejects.push({ key: e.key, op: e.op, error: `key '${e.key}': ${e.message}`, acks: e.ack ? [e.ack] : [] });
-    else byKey.set(e.key, [...(byKey.get(e.key) ?? []), e]);
+    else {
+      const list = byKey.get(e.key);
+      if (list) list.push(e);
+      else byKey.set(e.key, [e]);
+    }
   }
   for (const [key, list] of byKey) {
-    const acks = list.map((e) => e.ack).filter((a) => a !== '');
+    const acks = list.length === 1 ? (list[0]?.ack ? [list[0].ack] : NO_ACKS) : list.map((e) => e.ack).filter((a) => a !== '');
     const last = list[list.length - 1] as BacklogEntry;
     const id = idOf(key, reg.keysPrefix);
     const reject = (error: string): void => void rejects.push({ key, op: last.op, error, acks });
@@ -60,7 +74,7 @@ export function planBatch(entries: readonly BacklogEntry[], reg: Registration, t
     else if (last.op === 'n') for (const ack of acks) noops.push({ key, ack });
     else if (last.op === 'd') rows.push({ op: 'delete', key, id, acks });
     else if (list.some((e) => e.op === 'w') && !targets.has(key)) reject(`key '${key}' is not a hash; a write-through can only merge into a hash`);
-    else if (last.op === 'u') rows.push({ op: 'upsert', key, id, acks, values: fields.map((f) => last.fields.get(f) ?? null), fields: Object.fromEntries(last.fields) });
+    else if (last.op === 'u') rows.push({ op: 'upsert', key, id, acks, values: fields.map((f) => last.fields.get(f) ?? null), fields: last.fields });
     else rows.push(mergeThrough(key, id, acks, list, targets.get(key) ?? null, fields));
   }
   return { columns, rows, rejects, noops };

@@ -26,9 +26,16 @@ export function mysqlStatements(batch: WriteBatch): Statement[] {
     const cols = [batch.pkColumn, ...batch.columns];
     const tuple = `(${cols.map(() => '?').join(',')})`;
     const update = batch.columns.map((c) => `${quoteId(c)}=VALUES(${quoteId(c)})`).join(',');
+    // The hot path of every batch: plain loops, no intermediate arrays.
+    const params: DbValue[] = new Array(upserts.length * cols.length);
+    let k = 0;
+    for (const r of upserts) {
+      params[k++] = r.id;
+      for (const v of r.values) params[k++] = v;
+    }
     out.push({
-      sql: `INSERT INTO ${quoteTable(batch.table)} (${cols.map(quoteId).join(',')}) VALUES ${upserts.map(() => tuple).join(',')} ON DUPLICATE KEY UPDATE ${update}`,
-      params: upserts.flatMap((r) => [r.id, ...r.values]),
+      sql: `INSERT INTO ${quoteTable(batch.table)} (${cols.map(quoteId).join(',')}) VALUES ${`${tuple},`.repeat(upserts.length - 1)}${tuple} ON DUPLICATE KEY UPDATE ${update}`,
+      params,
     });
   }
   if (deletes.length) {
