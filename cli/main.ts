@@ -4,6 +4,7 @@ import { check } from './commands/check.ts';
 import { dlq } from './commands/dlq.ts';
 import { list } from './commands/list.ts';
 import { params } from './commands/params.ts';
+import { pause, resume } from './commands/pause.ts';
 import { status } from './commands/status.ts';
 import { tune } from './commands/tune.ts';
 import { unregister } from './commands/unregister.ts';
@@ -16,7 +17,7 @@ const program = addRedisFlags(new Command('wb-cli'))
   .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).\nExit codes: 0 ok, 1 refused or failed, 2 usage.')
   .showHelpAfterError();
 
-for (const cmd of [upload, check, tune, params, list, status, verify, dlq, unregister]) program.addCommand(cmd);
+for (const cmd of [upload, check, tune, params, list, status, verify, dlq, pause, resume, unregister]) program.addCommand(cmd);
 
 // Usage errors exit 2; --help and --version exit 0.
 const exitOverride = (err: CommanderError): never => {

@@ -9,6 +9,8 @@ export class Keys {
   recipes(): string { return `${this.ns}:recipes`; }
   /** String: the bundled code of a recipe. */
   code(name: string): string { return `${this.ns}:code:${name}`; }
+  /** Set: names of paused recipes (captured, not written). */
+  paused(): string { return `${this.ns}:paused`; }
   /** Hash: parameter name -> value (the store behind configGet). */
   params(): string { return `${this.ns}:params`; }
   /** Pub/sub channel: uploads and unregistrations. */

@@ -40,6 +40,7 @@ export class RecipeWorker {
   private readonly pipeline: WritePipeline;
   private reader: Redis | undefined;
   private loop: Promise<void> | undefined;
+  private paused = false;
 
   constructor(
     readonly reg: Registration,
@@ -54,6 +55,16 @@ export class RecipeWorker {
     this.writers = Array.from({ length: partitions }, () =>
       new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry));
     this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal);
+  }
+
+  /** Pausing stops writing (capture goes on into the backlog); in-flight batches finish. */
+  async setPaused(paused: boolean): Promise<void> {
+    if (paused === this.paused) return;
+    this.paused = paused;
+    if (paused) this.pipeline.pause();
+    else this.pipeline.resume();
+    await this.redis.hset(this.keys.status(this.reg.name), 'state', paused ? 'paused' : 'loaded');
+    this.log.info(paused ? 'paused: changes are captured but not written' : 'resumed');
   }
 
   onChange(key: string, kind: ChangeKind): void {
@@ -121,6 +132,10 @@ export class RecipeWorker {
       await this.push(res.entries, true);
     }
     while (!this.abort.signal.aborted) {
+      if (this.paused) {
+        await sleep(200, this.abort.signal);
+        continue;
+      }
       await this.pipeline.below(highWater);
       if (Date.now() - lastClaim > this.opts.claimIdleMs / 2) {
         lastClaim = Date.now();

@@ -183,6 +183,8 @@ export class Runtime {
       await this.redis.hset(this.keys.status(name), { state: 'unregistered' });
       this.log.info({ recipe: name }, 'recipe unregistered');
     }
+    const paused = new Set(await this.redis.smembers(this.keys.paused()));
+    for (const [name, worker] of this.workers) await worker.setPaused(paused.has(name));
     // Verdicts come from the outcome of what is stored now, even if a poll loaded it first.
     for (const name of ask?.names ?? []) {
       const meta = metas.find((m) => m.name === name);

@@ -42,6 +42,7 @@ export class WritePipeline {
   private ready: Tracker[] = [];
   private finishing: Promise<void> | undefined;
   private queued = 0;
+  private paused = false;
   private waiters: Array<() => void> = [];
 
   constructor(
@@ -54,6 +55,16 @@ export class WritePipeline {
   ) {
     this.queues = writers.map(() => []);
     this.busy = writers.map(() => undefined);
+  }
+
+  /** Stops starting new batches (those in flight finish); resume() starts them again. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.queues.forEach((_, i) => this.kick(i));
   }
 
   /** Records waiting for a partition. */
@@ -86,7 +97,7 @@ export class WritePipeline {
   }
 
   private kick(i: number): void {
-    if (this.busy[i] !== undefined || this.signal.aborted || (this.queues[i]?.length ?? 0) === 0) return;
+    if (this.busy[i] !== undefined || this.signal.aborted || this.paused || (this.queues[i]?.length ?? 0) === 0) return;
     this.busy[i] = this.drain(i)
       .catch((err) => this.log.error({ err: errorText(err) }, 'writer failed; its entries stay pending until the next start'))
       .finally(() => {
@@ -97,7 +108,7 @@ export class WritePipeline {
 
   private async drain(i: number): Promise<void> {
     const queue = this.queues[i] as Item[];
-    while (queue.length > 0 && !this.signal.aborted) {
+    while (queue.length > 0 && !this.signal.aborted && !this.paused) {
       const items = queue.splice(0, this.reg.batchSize);
       this.queued -= items.length;
       for (const w of this.waiters.splice(0)) w();

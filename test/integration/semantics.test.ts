@@ -59,4 +59,17 @@ describe('more commands, onExpire delete, reconcile', () => {
     await env.redis.hset(key('after'), 'first_name', 'Later');
     await waitFor('row after', () => env.row('after'));
   });
+
+  it('pause stops writing while capture goes on; resume writes what was captured', async () => {
+    const paused = await env.cli(['pause', env.name]);
+    expect(paused.code).toBe(0);
+    await waitFor('state paused', async () => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0].state === 'paused');
+    await env.redis.hset(key('during-pause'), 'first_name', 'Held');
+    await waitFor('captured into the backlog', async () => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0].backlog >= 1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await env.row('during-pause')).toBeUndefined();
+    expect((await env.cli(['resume', env.name])).code).toBe(0);
+    await waitFor('row written after resume', () => env.row('during-pause'));
+    expect((await env.cli(['pause', 'NoSuchRecipe'])).code).toBe(1);
+  });
 });

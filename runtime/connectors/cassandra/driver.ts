@@ -1,0 +1,223 @@
+import cassandra from 'cassandra-driver';
+import type { CassandraConnector } from '../../../recipes/connectors/cassandra.ts';
+import { resolveCredential } from '../../../recipes/credential.ts';
+import { SchemaMismatch } from '../../writer/prepare.ts';
+import type { ColumnInfo, ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { cassandraErrorColumn, classifyCassandraError, CassandraValueError, cleanError } from './errors.ts';
+import { cassandraTable, resolveName, splitTableName, type CassandraColumnRow } from './metadata.ts';
+import { cassandraReadRow, cassandraScanIds, cassandraStatements, type CqlTable } from './statements.ts';
+import { toCassandra, toText } from './values.ts';
+
+/** Statements in flight at once per session (the driver multiplexes them over its connections). */
+export const CONCURRENCY = 64;
+const DEFAULT_PORT = 9042;
+const CONSISTENCY = cassandra.types.consistencies.localQuorum;
+// Upserts and deletes carry a client-side timestamp and set whole values: replaying them is safe.
+const WRITE_OPTIONS = { prepare: true, isIdempotent: true, consistency: CONSISTENCY };
+const READ_OPTIONS = { prepare: true, isIdempotent: true, consistency: CONSISTENCY };
+
+/** `host[:port]` contact points with the port made explicit (9042 when absent; IPv6 as `[ip]:port`). */
+export function contactPoints(points: readonly string[]): Array<{ readonly address: string; readonly port: number }> {
+  return points.map((raw) => {
+    const p = raw.trim();
+    const m = /^\[(.+)\](?::(\d+))?$/.exec(p) ?? (p.split(':').length === 2 ? /^(.+):(\d+)$/.exec(p) : null);
+    const host = m ? (m[1] as string) : p;
+    const port = m?.[2] === undefined ? DEFAULT_PORT : Number(m[2]);
+    return { address: `${host.includes(':') ? `[${host}]` : host}:${port}`, port };
+  });
+}
+
+/**
+ * Cassandra through cassandra-driver: one Client per session, prepared statements, each row of a
+ * batch written by its own statement (rows are different partitions), {@link CONCURRENCY} at a time.
+ */
+export class CassandraDriver implements ConnectorDriver {
+  constructor(private readonly spec: CassandraConnector) {}
+
+  describe(): string {
+    return this.spec.describe();
+  }
+
+  classify(err: unknown): FailureKind {
+    return classifyCassandraError(err);
+  }
+
+  columnOf(err: unknown): string | undefined {
+    return cassandraErrorColumn(err);
+  }
+
+  async connect(table: string): Promise<ConnectorSession> {
+    const c = this.spec.connection;
+    const credentials = c.user !== undefined && c.password !== undefined
+      ? { username: await resolveCredential(c.user, 'CassandraConnection user'), password: await resolveCredential(c.password, 'CassandraConnection password') }
+      : undefined;
+    const points = contactPoints(c.contactPoints);
+    const client = new cassandra.Client({
+      contactPoints: points.map((p) => p.address),
+      localDataCenter: c.localDataCenter,
+      ...(credentials ? { credentials } : {}),
+      // Explicit ports win for the contact points; this one is for the peers the driver discovers.
+      protocolOptions: { port: points[0]?.port ?? DEFAULT_PORT },
+      socketOptions: { connectTimeout: 10_000 },
+      queryOptions: { consistency: CONSISTENCY, prepare: true },
+    });
+    try {
+      await client.connect();
+      const wanted = splitTableName(table, c.keyspace);
+      const { name, info } = await describeTable(client, wanted.keyspace, wanted.table);
+      return new CassandraSession(client, name, info);
+    } catch (err) {
+      await client.shutdown().catch(() => undefined);
+      throw cleanError(err);
+    }
+  }
+}
+
+/**
+ * Reads the table from system_schema. The keyspace and the table are resolved like CQL does for
+ * unquoted names (case-insensitively), so `Persons` finds `persons`; statements then quote the
+ * real names.
+ */
+async function describeTable(client: cassandra.Client, keyspace: string, table: string): Promise<{ name: { keyspace: string; table: string }; info: TableInfo }> {
+  const keyspaces = (await client.execute('SELECT keyspace_name FROM system_schema.keyspaces', [], READ_OPTIONS)).rows.map((r) => String(r.get('keyspace_name')));
+  const ks = resolveName(keyspace, keyspaces);
+  if (ks === undefined) return { name: { keyspace, table }, info: cassandraTable([]) };
+  const tables = (await client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [ks], READ_OPTIONS)).rows.map((r) => String(r.get('table_name')));
+  const t = resolveName(table, tables);
+  if (t === undefined) return { name: { keyspace: ks, table }, info: cassandraTable([]) };
+  const rows = await client.execute('SELECT column_name, kind, position, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?', [ks, t], READ_OPTIONS);
+  const columns: CassandraColumnRow[] = rows.rows.map((r) => ({
+    column_name: String(r.get('column_name')), kind: String(r.get('kind')), position: Number(r.get('position')), type: String(r.get('type')),
+  }));
+  return { name: { keyspace: ks, table: t }, info: cassandraTable(columns) };
+}
+
+/** Runs `task(0..count-1)`, `limit` at a time; after a failure starts no more, waits for those in flight, throws the first error. */
+async function runAll(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < count) {
+      const i = next++;
+      try {
+        await task(i);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+  if (failure) throw failure.err;
+}
+
+/** The recipe's table shape with Cassandra's names and column types. */
+interface Target {
+  readonly cql: CqlTable;
+  readonly pk: ColumnInfo;
+  readonly columns: readonly ColumnInfo[];
+}
+
+class CassandraSession implements ConnectorSession {
+  broken = false;
+  // Cassandra checks little (text has no length limit, a bound value is already typed): the
+  // writer converts values by family first, and this session binds them as the driver's types.
+  readonly checksValues = false;
+
+  constructor(
+    private readonly client: cassandra.Client,
+    private readonly name: { readonly keyspace: string; readonly table: string },
+    readonly table: TableInfo,
+  ) {}
+
+  /**
+   * Writes every row, {@link CONCURRENCY} statements at a time, and waits for all of them. Not
+   * atomic: when one row fails the others may be written already, which is harmless because
+   * upserts and deletes are idempotent and the writer retries (or bisects) the batch.
+   */
+  async write(batch: WriteBatch): Promise<void> {
+    const target = this.target(batch);
+    const statements = cassandraStatements(target.cql, target.columns.map((c) => c.name), batch.rows);
+    // Every value is converted before anything is sent: a row that cannot be bound fails alone.
+    const bound = statements.map((s) => ({
+      query: s.query,
+      params: s.params.map((v, i) => toCassandra(v, i === 0 ? target.pk : (target.columns[i - 1] as ColumnInfo))),
+    }));
+    try {
+      await runAll(bound.length, CONCURRENCY, async (i) => {
+        const s = bound[i] as { query: string; params: unknown[] };
+        await this.client.execute(s.query, s.params, WRITE_OPTIONS);
+      });
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+
+  async readRows(t: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
+    const out = new Map<string, Record<string, string | null>>();
+    if (ids.length === 0) return out;
+    const target = this.target(t);
+    const query = cassandraReadRow(target.cql, target.columns.map((c) => c.name));
+    try {
+      await runAll(ids.length, CONCURRENCY, async (i) => {
+        const id = ids[i] as string;
+        let key: unknown;
+        try {
+          key = toCassandra(id, target.pk);
+        } catch (err) {
+          if (err instanceof CassandraValueError) return; // no row can have this key
+          throw err;
+        }
+        const row = (await this.client.execute(query, [key], READ_OPTIONS)).first();
+        if (!row) return;
+        const record: Record<string, string | null> = { [t.pkColumn]: toText(row.get(target.pk.name), target.pk) };
+        t.columns.forEach((c, j) => {
+          const col = target.columns[j] as ColumnInfo;
+          record[c] = toText(row.get(col.name), col);
+        });
+        out.set(id, record);
+      });
+    } catch (err) {
+      throw this.failed(err);
+    }
+    return out;
+  }
+
+  /**
+   * Keys in token order (the partitioner's order, the only one Cassandra can page by): `after` is
+   * the last key of the previous page, and the next page starts at the partition after its token.
+   * Keys are returned as text, the form `readRows` and `after` take.
+   */
+  async scanIds(t: TableShape, after: string | undefined, limit: number): Promise<string[]> {
+    const target = this.target(t);
+    const s = cassandraScanIds(target.cql, after, limit);
+    try {
+      const res = await this.client.execute(s.query, s.params.map((v) => toCassandra(v, target.pk)), { ...READ_OPTIONS, fetchSize: Math.max(1, Math.floor(limit)) });
+      return res.rows.map((r) => toText(r.get(target.pk.name), target.pk) ?? '');
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.broken = true;
+    await this.client.shutdown().catch(() => undefined);
+  }
+
+  /** Cassandra's names and types for the recipe's columns; a column gone since connect is a schema problem. */
+  private target(shape: TableShape): Target {
+    const find = (c: string): ColumnInfo => {
+      const col = this.table.columns.get(c.toLowerCase());
+      if (col === undefined) throw new SchemaMismatch(`table ${shape.table} has no column ${c}; add it, or fix the recipe's mappings`);
+      return col;
+    };
+    const pk = find(shape.pkColumn);
+    return { cql: { keyspace: this.name.keyspace, table: this.name.table, pkColumn: pk.name }, pk, columns: shape.columns.map(find) };
+  }
+
+  /** The error to throw, marking the session broken when the connection is in doubt. */
+  private failed(err: unknown): unknown {
+    const e = cleanError(err);
+    if (classifyCassandraError(e) === 'connection') this.broken = true;
+    return e;
+  }
+}
