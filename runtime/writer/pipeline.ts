@@ -55,11 +55,13 @@ export class WritePipeline {
   ) {
     this.queues = writers.map(() => []);
     this.busy = writers.map(() => undefined);
+    signal.addEventListener('abort', () => this.wake(), { once: true });
   }
 
   /** Stops starting new batches (those in flight finish); resume() starts them again. */
   pause(): void {
     this.paused = true;
+    this.wake();
   }
 
   resume(): void {
@@ -87,7 +89,11 @@ export class WritePipeline {
 
   /** Resolves once fewer than `limit` records wait (or on stop). */
   async below(limit: number): Promise<void> {
-    while (this.queued >= limit && !this.signal.aborted) await new Promise<void>((r) => this.waiters.push(r));
+    while (this.queued >= limit && !this.signal.aborted && !this.paused) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
   }
 
   /** Waits for the batches in flight and the acknowledgements they owe; queued records stay pending. */
@@ -111,7 +117,7 @@ export class WritePipeline {
     while (queue.length > 0 && !this.signal.aborted && !this.paused) {
       const items = queue.splice(0, this.reg.batchSize);
       this.queued -= items.length;
-      for (const w of this.waiters.splice(0)) w();
+      this.wake();
       try {
         await this.write(this.writers[i] as TableWriter, items);
       } catch (err) {
@@ -132,7 +138,8 @@ export class WritePipeline {
     // Write-through: Redis gets the change only now that the database has it.
     await this.untilDone(() => applyThrough(this.redis, written));
     const writtenKeys = new Set(written.map((r) => r.key));
-    const lastOfKey = new Map(items.map((it) => [it.record.key, it]));
+    // A `p` record is a report, not a state: it never stands for its key's outcome.
+    const lastOfKey = new Map(items.filter((it) => it.record.op !== 'p').map((it) => [it.record.key, it]));
     for (const it of items) {
       const { record, tracker } = it;
       tracker.remaining--;

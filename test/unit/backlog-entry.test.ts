@@ -1,71 +1,156 @@
 import { describe, it, expect } from 'vitest';
-import { decodeEntry } from '../../runtime/backlog/entry.ts';
+import { decodeEntry, type BacklogEntry } from '../../runtime/backlog/entry.ts';
 
-describe('decodeEntry', () => {
-  it('decodes an upsert with its fields and no ack', () => {
-    const e = decodeEntry(['1-0', ['k', 'person:1', 'o', 'u', 'a', '', 'first_name', 'Ann', 'age', '30']]);
-    expect(e).toEqual({ id: '1-0', key: 'person:1', ack: '', op: 'u', fields: new Map([['first_name', 'Ann'], ['age', '30']]) });
+/** The records of one stream entry `id` holding `raw`. */
+const records = (raw: string[] | null, id = '1-0'): readonly BacklogEntry[] => decodeEntry([id, raw]).records;
+
+describe('decodeEntry: one record', () => {
+  it('decodes an upsert with its fields and no ack, keeping the stream id', () => {
+    expect(decodeEntry(['1-0', ['person:1', 'u:2:', 'first_name', 'Ann', 'age', '30']])).toStrictEqual({
+      id: '1-0',
+      records: [{ id: '1-0', key: 'person:1', ack: '', op: 'u', fields: new Map([['first_name', 'Ann'], ['age', '30']]) }],
+    });
   });
 
   it('decodes an upsert carrying an ack id', () => {
-    const e = decodeEntry(['1-1', ['k', 'person:1', 'o', 'u', 'a', 'ack7', 'age', '30']]);
-    expect(e).toEqual({ id: '1-1', key: 'person:1', ack: 'ack7', op: 'u', fields: new Map([['age', '30']]) });
+    expect(records(['person:1', 'u:1:ack7', 'age', '30'], '1-1')).toStrictEqual([
+      { id: '1-1', key: 'person:1', ack: 'ack7', op: 'u', fields: new Map([['age', '30']]) },
+    ]);
   });
 
-  it('decodes an upsert of fields named like the protocol', () => {
-    const e = decodeEntry(['1-0', ['k', 'p:1', 'o', 'u', 'a', '', 'k', 'v1', 'o', 'v2', 'a', 'v3']]);
-    expect(e?.op === 'u' && [...e.fields]).toEqual([['k', 'v1'], ['o', 'v2'], ['a', 'v3']]);
+  it('keeps everything after the second colon as the ack id, colons and newlines included', () => {
+    expect(records(['person:1', 'd:0:a:b:c'])).toStrictEqual([{ id: '1-0', key: 'person:1', ack: 'a:b:c', op: 'd' }]);
+    expect(records(['person:1', 'd:0:x\ny'])).toStrictEqual([{ id: '1-0', key: 'person:1', ack: 'x\ny', op: 'd' }]);
+  });
+
+  it('decodes an upsert of fields and values that look like keys and headers', () => {
+    const [r] = records(['p:1', 'u:2:', 'd:0:', 'u:1:', 'person:2', 'x:0:']);
+    expect(r).toStrictEqual({ id: '1-0', key: 'p:1', ack: '', op: 'u', fields: new Map([['d:0:', 'u:1:'], ['person:2', 'x:0:']]) });
   });
 
   it('decodes an upsert of an empty field list', () => {
-    expect(decodeEntry(['1-0', ['k', 'p:1', 'o', 'u', 'a', '']])).toEqual({ id: '1-0', key: 'p:1', ack: '', op: 'u', fields: new Map() });
-  });
-
-  it('ignores a dangling field without a value', () => {
-    expect(decodeEntry(['1-0', ['k', 'p:1', 'o', 'u', 'a', '', 'f', 'v', 'g']])).toEqual({
-      id: '1-0', key: 'p:1', ack: '', op: 'u', fields: new Map([['f', 'v']]),
-    });
+    expect(records(['p:1', 'u:0:'])).toStrictEqual([{ id: '1-0', key: 'p:1', ack: '', op: 'u', fields: new Map() }]);
   });
 
   it('decodes a delete, with and without an ack', () => {
-    expect(decodeEntry(['2-1', ['k', 'person:1', 'o', 'd', 'a', '']])).toEqual({ id: '2-1', key: 'person:1', ack: '', op: 'd' });
-    expect(decodeEntry(['2-2', ['k', 'person:1', 'o', 'd', 'a', 'x1']])).toEqual({ id: '2-2', key: 'person:1', ack: 'x1', op: 'd' });
+    expect(records(['person:1', 'd:0:'], '2-1')).toStrictEqual([{ id: '2-1', key: 'person:1', ack: '', op: 'd' }]);
+    expect(records(['person:1', 'd:0:x1'], '2-2')).toStrictEqual([{ id: '2-2', key: 'person:1', ack: 'x1', op: 'd' }]);
   });
 
-  it('decodes a wrong type, defaulting to unknown', () => {
-    expect(decodeEntry(['3-0', ['k', 'person:1', 'o', 't', 'a', '', 't', 'list']])).toEqual({ id: '3-0', key: 'person:1', ack: '', op: 't', type: 'list' });
-    expect(decodeEntry(['3-0', ['k', 'person:1', 'o', 't', 'a', 'q']])).toEqual({ id: '3-0', key: 'person:1', ack: 'q', op: 't', type: 'unknown' });
-    expect(decodeEntry(['3-1', ['k', 'person:1', 'o', 't', 'a', 'q', 't', 'hash']])).toEqual({ id: '3-1', key: 'person:1', ack: 'q', op: 't', type: 'hash' });
+  it('decodes a wrong type from the value of its pair, defaulting to unknown', () => {
+    expect(records(['person:1', 't:1:', 't', 'list'], '3-0')).toStrictEqual([{ id: '3-0', key: 'person:1', ack: '', op: 't', type: 'list' }]);
+    expect(records(['person:1', 't:0:q'], '3-0')).toStrictEqual([{ id: '3-0', key: 'person:1', ack: 'q', op: 't', type: 'unknown' }]);
+    expect(records(['person:1', 't:1:q', 't', 'hash'], '3-1')).toStrictEqual([{ id: '3-1', key: 'person:1', ack: 'q', op: 't', type: 'hash' }]);
   });
 
   it('decodes an invalid # op report with its message, defaulting the message', () => {
-    expect(decodeEntry(['5-0', ['k', 'person:1', 'o', 'p', 'a', '', 'm', "'#' op '?' is not one of =, ~, + or -"]])).toEqual({
-      id: '5-0', key: 'person:1', ack: '', op: 'p', message: "'#' op '?' is not one of =, ~, + or -",
-    });
-    expect(decodeEntry(['5-1', ['k', 'person:1', 'o', 'p', 'a', '']])).toEqual({ id: '5-1', key: 'person:1', ack: '', op: 'p', message: 'invalid # op' });
+    expect(records(['person:1', 'p:1:', 'm', "'#' op '?' is not one of =, ~, + or -"], '5-0')).toStrictEqual([
+      { id: '5-0', key: 'person:1', ack: '', op: 'p', message: "'#' op '?' is not one of =, ~, + or -" },
+    ]);
+    expect(records(['person:1', 'p:0:'], '5-1')).toStrictEqual([{ id: '5-1', key: 'person:1', ack: '', op: 'p', message: 'invalid # op' }]);
   });
 
   it('decodes staged write-through fields', () => {
-    expect(decodeEntry(['6-0', ['k', 'person:1', 'o', 'w', 'a', 'w1', 'first_name', 'Ada', 'age', '36']])).toEqual({
-      id: '6-0', key: 'person:1', ack: 'w1', op: 'w', fields: new Map([['first_name', 'Ada'], ['age', '36']]),
-    });
-    expect(decodeEntry(['6-1', ['k', 'person:1', 'o', 'w', 'a', '']])).toEqual({ id: '6-1', key: 'person:1', ack: '', op: 'w', fields: new Map() });
+    expect(records(['person:1', 'w:2:w1', 'first_name', 'Ada', 'age', '36'], '6-0')).toStrictEqual([
+      { id: '6-0', key: 'person:1', ack: 'w1', op: 'w', fields: new Map([['first_name', 'Ada'], ['age', '36']]) },
+    ]);
+    expect(records(['person:1', 'w:0:'], '6-1')).toStrictEqual([{ id: '6-1', key: 'person:1', ack: '', op: 'w', fields: new Map() }]);
   });
 
   it('decodes a write-through delete', () => {
-    expect(decodeEntry(['7-0', ['k', 'person:1', 'o', 'x', 'a', 'gone']])).toEqual({ id: '7-0', key: 'person:1', ack: 'gone', op: 'x' });
+    expect(records(['person:1', 'x:0:gone'], '7-0')).toStrictEqual([{ id: '7-0', key: 'person:1', ack: 'gone', op: 'x' }]);
+  });
+});
+
+describe('decodeEntry: many records', () => {
+  it('decodes every record of a capture call in order, each with the stream id', () => {
+    const raw = [
+      'person:1', 'u:1:a1', 'age', '30',
+      'person:2', 'd:0:',
+      'person:3', 't:1:', 't', 'zset',
+      'person:4', 'p:1:', 'm', 'bad op',
+      'person:1', 'u:2:', 'age', '31', 'first_name', 'Ann',
+    ];
+    expect(decodeEntry(['9-3', raw])).toStrictEqual({
+      id: '9-3',
+      records: [
+        { id: '9-3', key: 'person:1', ack: 'a1', op: 'u', fields: new Map([['age', '30']]) },
+        { id: '9-3', key: 'person:2', ack: '', op: 'd' },
+        { id: '9-3', key: 'person:3', ack: '', op: 't', type: 'zset' },
+        { id: '9-3', key: 'person:4', ack: '', op: 'p', message: 'bad op' },
+        { id: '9-3', key: 'person:1', ack: '', op: 'u', fields: new Map([['age', '31'], ['first_name', 'Ann']]) },
+      ],
+    });
+  });
+
+  it('decodes a run of staged writes and deletes', () => {
+    expect(records(['person:1', 'w:1:w1', 'age', '1', 'person:1', 'x:0:x1', 'person:2', 'w:0:'], '8-0')).toStrictEqual([
+      { id: '8-0', key: 'person:1', ack: 'w1', op: 'w', fields: new Map([['age', '1']]) },
+      { id: '8-0', key: 'person:1', ack: 'x1', op: 'x' },
+      { id: '8-0', key: 'person:2', ack: '', op: 'w', fields: new Map() },
+    ]);
+  });
+
+  it('skips the pairs a record declares even where they are not read', () => {
+    expect(records(['person:1', 'd:1:', 'f', 'v', 'person:2', 'x:2:', 'a', 'b', 'c', 'd', 'person:3', 'd:0:'])).toStrictEqual([
+      { id: '1-0', key: 'person:1', ack: '', op: 'd' },
+      { id: '1-0', key: 'person:2', ack: '', op: 'x' },
+      { id: '1-0', key: 'person:3', ack: '', op: 'd' },
+    ]);
+  });
+
+  it('reads the type and message from the second value of a record with several pairs', () => {
+    expect(records(['person:1', 't:2:', 't', 'list', 'extra', 'x', 'person:2', 'p:2:', 'm', 'why', 'n', 'o'])).toStrictEqual([
+      { id: '1-0', key: 'person:1', ack: '', op: 't', type: 'list' },
+      { id: '1-0', key: 'person:2', ack: '', op: 'p', message: 'why' },
+    ]);
+  });
+});
+
+describe('decodeEntry: nothing to decode', () => {
+  it('has no records for an entry deleted meanwhile', () => {
+    expect(decodeEntry(['4-0', null])).toStrictEqual({ id: '4-0', records: [] });
+  });
+
+  it('has no records for an empty entry or a lone key', () => {
+    expect(decodeEntry(['4-1', []])).toStrictEqual({ id: '4-1', records: [] });
+    expect(decodeEntry(['4-2', ['person:1']])).toStrictEqual({ id: '4-2', records: [] });
   });
 
   it.each([
-    ['deleted entry', null],
-    ['too short', ['k', 'person:1', 'o', 'd', 'a']],
-    ['entry of the old layout', ['k', 'person:1', 'o', 'u', 'first_name', 'Ann']],
-    ['no k', ['x', 'person:1', 'o', 'd', 'a', '']],
-    ['no o', ['k', 'person:1', 'x', 'd', 'a', '']],
-    ['no a', ['k', 'person:1', 'o', 'd', 'b', '']],
-    ['unknown op', ['k', 'person:1', 'o', 'z', 'a', '']],
-    ['refresh-only op n', ['k', 'person:1', 'o', 'n', 'a', '']],
-  ] as const)('skips a %s', (_, raw) => {
-    expect(decodeEntry(['4-0', raw === null ? null : [...raw]])).toBeUndefined();
+    ['an entry of the old layout', ['k', 'person:1', 'o', 'u', 'a', '', 'first_name', 'Ann']],
+    ['an unknown op', ['person:1', 'z:0:']],
+    ['the refresh-only op n', ['person:1', 'n:0:']],
+    ['a header without a count', ['person:1', 'u::']],
+    ['a header with a negative count', ['person:1', 'u:-1:']],
+    ['a header without the ack separator', ['person:1', 'u:0']],
+    ['a header with a bare op', ['person:1', 'd']],
+    ['a header in capitals', ['person:1', 'D:0:']],
+    ['a header with text before it', ['person:1', ' d:0:']],
+    ['more pairs declared than present', ['person:1', 'u:2:', 'age', '30', 'first_name']],
+  ] as const)('has no records for %s', (_, raw) => {
+    expect(decodeEntry(['4-0', [...raw]])).toStrictEqual({ id: '4-0', records: [] });
+  });
+});
+
+describe('decodeEntry: a malformed record stops decoding', () => {
+  const good = ['person:1', 'u:1:a1', 'age', '30', 'person:2', 'd:0:d2'];
+  const kept = [
+    { id: '5-5', key: 'person:1', ack: 'a1', op: 'u', fields: new Map([['age', '30']]) },
+    { id: '5-5', key: 'person:2', ack: 'd2', op: 'd' },
+  ];
+
+  it.each([
+    ['an unknown op', ['person:3', 'q:0:', 'person:4', 'd:0:']],
+    ['the refresh-only op n', ['person:3', 'n:0:', 'person:4', 'd:0:']],
+    ['a header missing', ['person:3', 'age', '30', 'person:4', 'd:0:']],
+    ['a record cut short', ['person:3', 'u:3:', 'a', '1', 'b', '2', 'person:4']],
+    ['a dangling key', ['person:3']],
+  ] as const)('keeping the records before %s', (_, tail) => {
+    expect(decodeEntry(['5-5', [...good, ...tail]])).toStrictEqual({ id: '5-5', records: kept });
+  });
+
+  it('drops nothing for a well-formed entry', () => {
+    expect(decodeEntry(['5-5', [...good]])).toStrictEqual({ id: '5-5', records: kept });
   });
 });

@@ -32,6 +32,7 @@ describe('Backlog.finish', () => {
     await backlog.finish({
       ids: ['1-0', '2-0'],
       synced: 3,
+      records: 5,
       dead: [
         { key: 'person:7', op: 't', error: 'bad', acks: ['a7'] },
         { key: 'person:8', op: 'upsert', error: 'too long', fields: { first_name: 'x' }, acks: [] },
@@ -53,6 +54,7 @@ describe('Backlog.finish', () => {
       ['xack', 'wb:backlog:Persons', 'writers', '1-0', '2-0'],
       ['xdel', 'wb:backlog:Persons', '1-0', '2-0'],
       ['hincrby', 'wb:status:Persons', 'synced', 3],
+      ['hincrby', 'wb:status:Persons', 'queued', -5],
       ['hincrby', 'wb:status:Persons', 'deadLetters', 2],
       ['exec'],
     ]);
@@ -60,11 +62,132 @@ describe('Backlog.finish', () => {
 
   it('queues only what there is', async () => {
     const { redis, calls } = fakeRedis();
-    await new Backlog(redis, new Keys('ns'), 'R').finish({ ids: [], synced: 0, dead: [], acks: [{ key: 'p:1', ack: 'z' }], version: '1' });
+    await new Backlog(redis, new Keys('ns'), 'R').finish({ ids: [], synced: 0, records: 0, dead: [], acks: [{ key: 'p:1', ack: 'z' }], version: '1' });
     expect(calls).toStrictEqual([
       ['xadd', '{p:1}z', '*', 'status', 'done'],
       ['expire', '{p:1}z', 3600],
       ['exec'],
     ]);
+  });
+});
+
+describe('Backlog.finish: counts', () => {
+  it('acknowledges entries without records, counting nothing', async () => {
+    const { redis, calls } = fakeRedis();
+    await new Backlog(redis, new Keys('wb'), 'R').finish({ ids: ['7-0'], synced: 0, records: 0, dead: [], acks: [], version: '1' });
+    expect(calls).toStrictEqual([
+      ['xack', 'wb:backlog:R', 'writers', '7-0'],
+      ['xdel', 'wb:backlog:R', '7-0'],
+      ['exec'],
+    ]);
+  });
+
+  it('takes every record off the queued count, dead-lettered ones too', async () => {
+    const { redis, calls } = fakeRedis();
+    await new Backlog(redis, new Keys('wb'), 'R').finish({
+      ids: ['8-0'], synced: 0, records: 4, dead: [{ key: 'p:1', op: 'p', error: 'e', acks: [] }], acks: [], version: '3',
+    });
+    expect(calls.slice(1)).toStrictEqual([
+      ['xack', 'wb:backlog:R', 'writers', '8-0'],
+      ['xdel', 'wb:backlog:R', '8-0'],
+      ['hincrby', 'wb:status:R', 'queued', -4],
+      ['hincrby', 'wb:status:R', 'deadLetters', 1],
+      ['exec'],
+    ]);
+    expect(calls[0]?.slice(0, 13)).toStrictEqual(['xadd', 'wb:dlq:R', '*', 'key', 'p:1', 'op', 'p', 'error', 'e', 'version', '3', 'fields', '{}']);
+  });
+});
+
+describe('Backlog.finish: dead-letter fields', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date('2024-05-06T07:08:09.010Z'));
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('writes fields kept as a Map (straight from the backlog) as a JSON object, in their order', async () => {
+    const { redis, calls } = fakeRedis();
+    await new Backlog(redis, new Keys('wb'), 'R').finish({
+      ids: [], synced: 0, records: 0, version: '2', acks: [],
+      dead: [{ key: 'person:1', op: 'upsert', error: 'e', fields: new Map([['b', '2'], ['a', '"1"']]), acks: [] }],
+    });
+    expect(calls).toStrictEqual([
+      ['xadd', 'wb:dlq:R', '*', 'key', 'person:1', 'op', 'upsert', 'error', 'e', 'version', '2', 'fields', '{"b":"2","a":"\\"1\\""}', 'at', '2024-05-06T07:08:09.010Z'],
+      ['hincrby', 'wb:status:R', 'deadLetters', 1],
+      ['exec'],
+    ]);
+  });
+});
+
+describe('Backlog reads', () => {
+  /** A Redis answering XREADGROUP and XAUTOCLAIM with the given replies, recording the calls. */
+  function readingRedis(replies: { xreadgroup?: unknown; xautoclaim?: unknown }) {
+    const calls: unknown[][] = [];
+    const redis = {
+      xreadgroup: async (...args: unknown[]) => {
+        calls.push(['xreadgroup', ...args]);
+        return replies.xreadgroup;
+      },
+      xautoclaim: async (...args: unknown[]) => {
+        calls.push(['xautoclaim', ...args]);
+        return replies.xautoclaim;
+      },
+    } as unknown as Redis;
+    return { redis, calls };
+  }
+
+  it('read decodes each stream entry into its records, deleted ones into none', async () => {
+    const { redis, calls } = readingRedis({
+      xreadgroup: [['wb:backlog:R', [
+        ['1-0', ['person:1', 'u:1:a', 'age', '3', 'person:2', 'd:0:']],
+        ['2-0', null],
+        ['3-0', ['bad']],
+      ]]],
+    });
+    const res = await new Backlog({} as Redis, new Keys('wb'), 'R').read(redis, 'c1', 10, 500);
+    expect(calls).toStrictEqual([['xreadgroup', 'GROUP', 'writers', 'c1', 'COUNT', 10, 'BLOCK', 500, 'STREAMS', 'wb:backlog:R', '>']]);
+    expect(res).toStrictEqual({
+      entries: [
+        { id: '1-0', records: [
+          { id: '1-0', key: 'person:1', ack: 'a', op: 'u', fields: new Map([['age', '3']]) },
+          { id: '1-0', key: 'person:2', ack: '', op: 'd' },
+        ] },
+        { id: '2-0', records: [] },
+        { id: '3-0', records: [] },
+      ],
+    });
+  });
+
+  it('read and readPending return no entries when there is nothing', async () => {
+    const { redis, calls } = readingRedis({ xreadgroup: null });
+    const backlog = new Backlog(redis, new Keys('wb'), 'R');
+    expect(await backlog.read(redis, 'c1', 5, 100)).toStrictEqual({ entries: [] });
+    expect(await backlog.readPending('c1', 5, '4-0')).toStrictEqual({ entries: [] });
+    expect(calls[1]).toStrictEqual(['xreadgroup', 'GROUP', 'writers', 'c1', 'COUNT', 5, 'STREAMS', 'wb:backlog:R', '4-0']);
+  });
+
+  it('claim turns the ids of entries deleted meanwhile into entries without records, after the others', async () => {
+    const { redis, calls } = readingRedis({
+      xautoclaim: ['0-0', [['5-0', ['person:5', 'x:0:k']], ['6-0', null]], ['4-0', '7-0']],
+    });
+    const res = await new Backlog(redis, new Keys('wb'), 'R').claim('c2', 30_000, 50);
+    expect(calls).toStrictEqual([['xautoclaim', 'wb:backlog:R', 'writers', 'c2', 30_000, '0-0', 'COUNT', 50]]);
+    expect(res).toStrictEqual({
+      entries: [
+        { id: '5-0', records: [{ id: '5-0', key: 'person:5', ack: 'k', op: 'x' }] },
+        { id: '6-0', records: [] },
+        { id: '4-0', records: [] },
+        { id: '7-0', records: [] },
+      ],
+    });
+  });
+
+  it('claim copes with a server that lists no deleted ids', async () => {
+    const { redis } = readingRedis({ xautoclaim: ['0-0', [['5-0', ['person:5', 'd:0:']]]] });
+    expect(await new Backlog(redis, new Keys('wb'), 'R').claim('c2', 1, 1)).toStrictEqual({
+      entries: [{ id: '5-0', records: [{ id: '5-0', key: 'person:5', ack: '', op: 'd' }] }],
+    });
   });
 });

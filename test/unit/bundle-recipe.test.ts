@@ -40,7 +40,7 @@ export default writeBehind({ name: 'Persons', version: '1.2', connector: persons
     const regs = evaluateRecipe(code, file);
     expect(regs).toHaveLength(1);
     const reg = regs[0];
-    expect(reg).toMatchObject({ name: 'Persons', version: '1.2', keysPrefix: 'person', onExpire: 'delete', batchSize: 500 });
+    expect(reg).toMatchObject({ name: 'Persons', version: '1.2', keysPrefix: 'person', onExpire: 'delete', batchSize: 1000 });
     expect(reg?.mappings).toEqual({ first_name: 'first', age: 'age' });
     expect(reg?.connector.describe()).toBe('mysql db:3307/test table persons');
   });

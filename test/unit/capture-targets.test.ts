@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { MySqlConnection, MySqlConnector, writeBehind, writeThrough } from '../../recipes/index.ts';
 import { loadScript } from '../../runtime/capture/capture-queue.ts';
-import { capturePattern, captureTarget, targetOfStaging } from '../../runtime/capture/targets.ts';
+import { capturePattern, captureTarget, resyncTarget, targetOfStaging } from '../../runtime/capture/targets.ts';
 import { Keys } from '../../runtime/keys.ts';
 
 const connector = new MySqlConnector(new MySqlConnection('u', 'p', 'localhost:3306/test'), 'persons', 'id');
@@ -21,8 +21,15 @@ describe('loadScript', () => {
   });
 
   it('loads the two different scripts', () => {
-    expect(loadScript('capture').lua).toContain('KEYS[2]      the recipe\'s echo hash');
-    expect(loadScript('stage').lua).toContain("append(target, 'w', ackId, fields)");
+    const capture = loadScript('capture').lua;
+    const stage = loadScript('stage').lua;
+    expect(capture).toContain("KEYS[2]      the recipe's echo hash");
+    expect(capture).toContain("KEYS[3]      the recipe's status hash: field `queued` counts records not yet written");
+    expect(capture).toContain('for i = 4, #KEYS do');
+    expect(stage).toContain("KEYS[2]      the recipe's status hash: field `queued` counts records not yet written");
+    expect(stage).toContain("record(target, 'w', ackId, fields)");
+    expect(stage).toContain('for i = 3, #KEYS, 2 do');
+    expect(stage).not.toContain('echo');
   });
 
   it('fails for a script that does not exist', () => {
@@ -66,20 +73,41 @@ describe('targetOfStaging', () => {
 describe('captureTarget', () => {
   const keys = new Keys('wb');
 
-  it('snapshots write-behind keys with capture.lua, the echo hash and the expiry policy', () => {
+  it('snapshots write-behind keys with capture.lua, the echo hash, the status hash and the expiry policy', () => {
     const keep = captureTarget(behind, keys, 'wb:backlog:WB');
     expect(keep.script).toStrictEqual({ name: 'capture', lua: lua('capture') });
-    expect(keep.keys).toStrictEqual(['wb:backlog:WB', 'wb:echoes:WB']);
+    expect(keep.keys).toStrictEqual(['wb:backlog:WB', 'wb:echoes:WB', 'wb:status:WB']);
     expect(keep.args).toStrictEqual(['0']);
     expect(keep.keysOf('person:1')).toStrictEqual(['person:1']);
-    expect(captureTarget(behindDeleting, keys, 'wb:backlog:WBD').args).toStrictEqual(['1']);
+    expect(keep.accepts('anything')).toBe(true);
+    const deleting = captureTarget(behindDeleting, keys, 'wb:backlog:WBD');
+    expect(deleting.args).toStrictEqual(['1']);
+    expect(deleting.keys).toStrictEqual(['wb:backlog:WBD', 'wb:echoes:WBD', 'wb:status:WBD']);
+  });
+
+  it('takes the stream it is given and the hashes of the registration, under the namespace', () => {
+    expect(captureTarget(behind, new Keys('ns'), 'other-stream').keys).toStrictEqual(['other-stream', 'ns:echoes:WB', 'ns:status:WB']);
+    expect(captureTarget(custom, new Keys('ns'), 'other-stream').keys).toStrictEqual(['other-stream', 'ns:status:WTC']);
   });
 
   it('stages write-through keys with stage.lua, passing each staging key with its target', () => {
     const t = captureTarget(through, keys, 'wb:backlog:WT');
     expect(t.script).toStrictEqual({ name: 'stage', lua: lua('stage') });
-    expect(t.keys).toStrictEqual(['wb:backlog:WT']);
+    expect(t.keys).toStrictEqual(['wb:backlog:WT', 'wb:status:WT']);
     expect(t.args).toStrictEqual([]);
     expect(t.keysOf('__{person:1}')).toStrictEqual(['__{person:1}', 'person:1']);
+    expect(t.keysOf('person:1')).toStrictEqual(['person:1', 'person:1']);
+    expect([t.accepts('__{person:1}'), t.accepts('person:1')]).toStrictEqual([true, false]);
+  });
+});
+
+describe('resyncTarget', () => {
+  it('snapshots keys of any registration with capture.lua, the echo and status hashes, keeping rows on expiry', () => {
+    const t = resyncTarget(new Keys('wb'), 'WT');
+    expect(t.script).toStrictEqual({ name: 'capture', lua: lua('capture') });
+    expect(t.keys).toStrictEqual(['wb:backlog:WT', 'wb:echoes:WT', 'wb:status:WT']);
+    expect(t.args).toStrictEqual(['0']);
+    expect(t.keysOf('person:1')).toStrictEqual(['person:1']);
+    expect(t.accepts('__{person:1}')).toBe(true);
   });
 });

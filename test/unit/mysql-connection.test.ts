@@ -46,10 +46,10 @@ describe('MySqlConnection', () => {
 
   it('requires string or function credentials', () => {
     expect(() => new MySqlConnection(1 as unknown as string, 'p', 'h/d')).toThrow(
-      new RecipeError('MySqlConnection user must be a string or a function'),
+      new RecipeError('MySqlConnection user must be a string or a function returning one (got number)'),
     );
     expect(() => new MySqlConnection('u', undefined as unknown as string, 'h/d')).toThrow(
-      new RecipeError('MySqlConnection password must be a string or a function'),
+      new RecipeError('MySqlConnection password must be a string or a function returning one (got undefined)'),
     );
   });
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { MySqlConnection, MySqlConnector, writeBehind, writeThrough } from '../../recipes/index.ts';
-import type { BacklogEntry } from '../../runtime/backlog/entry.ts';
-import { idOf, planBatch } from '../../runtime/writer/plan.ts';
+import { decodeEntry, type BacklogEntry } from '../../runtime/backlog/entry.ts';
+import { fieldsObject, idOf, planBatch } from '../../runtime/writer/plan.ts';
 
 const connector = new MySqlConnector(new MySqlConnection('u', 'p', 'localhost:3306/test'), 'persons', 'id');
 const mappings = { first_name: 'first', last_name: 'last', age: 'age' };
@@ -35,6 +35,17 @@ describe('idOf', () => {
   });
 });
 
+describe('fieldsObject', () => {
+  it('turns a Map, an object or nothing into a new plain object', () => {
+    expect(fieldsObject(undefined)).toStrictEqual({});
+    expect(fieldsObject(new Map([['a', '1'], ['b', '2']]))).toStrictEqual({ a: '1', b: '2' });
+    const plain = { c: '3' };
+    const copy = fieldsObject(plain);
+    expect(copy).toStrictEqual({ c: '3' });
+    expect(copy).not.toBe(plain);
+  });
+});
+
 describe('planBatch (write-behind)', () => {
   it('lists mapped columns in mapping order, with nothing to do for no entries', () => {
     expect(planBatch([], reg)).toStrictEqual({ columns: COLUMNS, rows: [], rejects: [], noops: [] });
@@ -43,7 +54,7 @@ describe('planBatch (write-behind)', () => {
   it('maps fields to values, nulls for absent fields, ignores unmapped ones', () => {
     const plan = planBatch([upsert('person:a:b', { first_name: 'Ann', age: '30', nickname: 'A' })], reg);
     expect(plan.rows).toStrictEqual([
-      { op: 'upsert', key: 'person:a:b', id: 'a:b', acks: [], values: ['Ann', null, '30'], fields: { first_name: 'Ann', age: '30', nickname: 'A' } },
+      { op: 'upsert', key: 'person:a:b', id: 'a:b', acks: [], values: ['Ann', null, '30'], fields: new Map([['first_name', 'Ann'], ['age', '30'], ['nickname', 'A']]) },
     ]);
     expect(plan.rejects).toStrictEqual([]);
     expect(plan.noops).toStrictEqual([]);
@@ -66,8 +77,8 @@ describe('planBatch (write-behind)', () => {
       reg,
     );
     expect(plan.rows).toStrictEqual([
-      { op: 'upsert', key: 'person:1', id: '1', acks: ['a1', 'a3'], values: [null, null, '3'], fields: { age: '3' } },
-      { op: 'upsert', key: 'person:2', id: '2', acks: ['b1'], values: [null, null, '9'], fields: { age: '9' } },
+      { op: 'upsert', key: 'person:1', id: '1', acks: ['a1', 'a3'], values: [null, null, '3'], fields: new Map([['age', '3']]) },
+      { op: 'upsert', key: 'person:2', id: '2', acks: ['b1'], values: [null, null, '9'], fields: new Map([['age', '9']]) },
     ]);
   });
 
@@ -76,7 +87,7 @@ describe('planBatch (write-behind)', () => {
       { op: 'delete', key: 'person:1', id: '1', acks: ['u', 'd'] },
     ]);
     expect(planBatch([del('person:1'), upsert('person:1', { age: '2' })], reg).rows).toStrictEqual([
-      { op: 'upsert', key: 'person:1', id: '1', acks: [], values: [null, null, '2'], fields: { age: '2' } },
+      { op: 'upsert', key: 'person:1', id: '1', acks: [], values: [null, null, '2'], fields: new Map([['age', '2']]) },
     ]);
   });
 
@@ -121,6 +132,13 @@ describe('planBatch (write-behind)', () => {
     ]);
     expect(plan.rows.map((r) => r.key)).toStrictEqual(['person:4']);
     expect(plan.rejects).toStrictEqual([]);
+  });
+
+  it("passes the last record's fields on as they are, without a copy", () => {
+    const last = upsert('person:1', { age: '2', first_name: 'B' });
+    const [row] = planBatch([upsert('person:1', { age: '1' }), last], reg).rows;
+    expect(row?.op === 'upsert' && last.op === 'u' && row.fields === last.fields).toBe(true);
+    expect(fieldsObject(row?.op === 'upsert' ? row.fields : undefined)).toStrictEqual({ age: '2', first_name: 'B' });
   });
 
   it('never adds write-through ops to write-behind rows', () => {
@@ -230,7 +248,7 @@ describe('planBatch (write-through)', () => {
 describe('planBatch: an invalid # op is a report, not the key state', () => {
   it('dead-letters the report and still writes the key from its other entries', () => {
     const plan = planBatch([upsert('person:1', { first_name: 'A' }, 'a1'), badOp('person:1', "'#' op '?' is not one of =, ~, + or -")], reg);
-    expect(plan.rows).toEqual([{ op: 'upsert', key: 'person:1', id: '1', acks: ['a1'], values: ['A', null, null], fields: { first_name: 'A' } }]);
+    expect(plan.rows).toEqual([{ op: 'upsert', key: 'person:1', id: '1', acks: ['a1'], values: ['A', null, null], fields: new Map([['first_name', 'A']]) }]);
     expect(plan.rejects).toEqual([{ key: 'person:1', op: 'p', error: "key 'person:1': '#' op '?' is not one of =, ~, + or -", acks: [] }]);
   });
 
@@ -238,5 +256,35 @@ describe('planBatch: an invalid # op is a report, not the key state', () => {
     const plan = planBatch([stage('person:2', { age: '5' }, 'w1'), badOp('person:2', 'bad')], through, new Map([['person:2', null]]));
     expect(plan.rows).toMatchObject([{ op: 'upsert', key: 'person:2', acks: ['w1'], values: [null, null, '5'] }]);
     expect(plan.rejects).toHaveLength(1);
+  });
+});
+
+describe('planBatch over decoded stream entries', () => {
+  it('plans the records of several entries in stream order, many records sharing an entry id', () => {
+    const records = [
+      ...decodeEntry(['10-0', ['person:1', 'u:1:a1', 'first_name', 'Ann', 'person:2', 'd:0:b1', 'person:3', 'p:1:', 'm', 'bad']]).records,
+      ...decodeEntry(['11-0', ['person:1', 'u:1:', 'age', '7', 'person:4', 't:1:c1', 't', 'set']]).records,
+    ];
+    expect(planBatch(records, reg)).toStrictEqual({
+      columns: COLUMNS,
+      rows: [
+        { op: 'upsert', key: 'person:1', id: '1', acks: ['a1'], values: [null, null, '7'], fields: new Map([['age', '7']]) },
+        { op: 'delete', key: 'person:2', id: '2', acks: ['b1'] },
+      ],
+      rejects: [
+        { key: 'person:3', op: 'p', error: "key 'person:3': bad", acks: [] },
+        { key: 'person:4', op: 't', error: "key 'person:4' holds a set, not a hash; only hashes are synced", acks: ['c1'] },
+      ],
+      noops: [],
+    });
+  });
+
+  it('merges the staged records of one entry in order', () => {
+    const { records } = decodeEntry(['12-0', ['person:1', 'w:1:w1', 'age', '1', 'person:1', 'x:0:x1', 'person:1', 'w:1:w2', 'last_name', 'Lee']]);
+    expect(planBatch(records, through, new Map([['person:1', { first_name: 'Old' }]])).rows).toStrictEqual([{
+      op: 'upsert', key: 'person:1', id: '1', acks: ['w1', 'x1', 'w2'],
+      values: [null, 'Lee', null], fields: { last_name: 'Lee' },
+      through: [{ op: 'merge', fields: { age: '1' } }, { op: 'delete' }, { op: 'merge', fields: { last_name: 'Lee' } }],
+    }]);
   });
 });

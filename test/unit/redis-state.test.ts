@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { describe, it, expect } from 'vitest';
-import type { BacklogEntry } from '../../runtime/backlog/entry.ts';
+import { decodeEntry, type BacklogEntry } from '../../runtime/backlog/entry.ts';
 import { applyThrough, readTargets, refreshEntries } from '../../runtime/writer/redis-state.ts';
 import type { RowWrite } from '../../runtime/writer/plan.ts';
 
@@ -77,6 +77,28 @@ describe('refreshEntries', () => {
       { id: '6-0', key: 'person:4', ack: 'a4', op: 't', type: 'string' },
       { id: '7-0', key: 'person:2', ack: '', op: 'p', message: 'bad' },
     ]);
+  });
+
+  it('refreshes the records of one stream entry, which share its id, reading each key once', async () => {
+    const { redis, calls } = fakeRedis(answer);
+    const { records } = decodeEntry(['9-0', ['person:1', 'u:1:a', 'age', '1', 'person:3', 'u:0:', 'person:1', 'd:0:', 'person:2', 'p:1:', 'm', 'bad']]);
+    expect(await refreshEntries(redis, records)).toStrictEqual([
+      { id: '9-0', key: 'person:1', ack: 'a', op: 'u', fields: new Map([['age', '40']]) },
+      { id: '9-0', key: 'person:3', ack: '', op: 'n' },
+      { id: '9-0', key: 'person:1', ack: '', op: 'u', fields: new Map([['age', '40']]) },
+      { id: '9-0', key: 'person:2', ack: '', op: 'p', message: 'bad' },
+    ]);
+    expect(calls).toStrictEqual([['type person:1', 'hgetall person:1', 'type person:3', 'hgetall person:3', 'type person:2', 'hgetall person:2']]);
+  });
+
+  it('reports a hash of more than 3500 fields, like capture.lua, and keeps one of exactly 3500', async () => {
+    const hash = (n: number): Record<string, string> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, String(i)]));
+    const big: Record<string, Reply> = { 'person:1': [null, 'hash'], 'person:2': [null, 'hash'] };
+    const hashes: Record<string, Reply> = { 'person:1': [null, hash(3501)], 'person:2': [null, hash(3500)] };
+    const { redis } = fakeRedis((cmd, key) => (cmd === 'type' ? big[key] : hashes[key]) ?? [null, 'none']);
+    const out = await refreshEntries(redis, [e('1-0', 'person:1', 'a', 'u'), e('1-0', 'person:2', '', 'd')]);
+    expect(out[0]).toStrictEqual({ id: '1-0', key: 'person:1', ack: 'a', op: 't', type: 'hash' });
+    expect(out[1]?.op === 'u' && out[1].fields.size).toBe(3500);
   });
 
   it('leaves write-through entries as they are', async () => {

@@ -29,9 +29,9 @@ function errorOf(patch: Record<string, unknown>): RecipeError {
 describe('writeBehind', () => {
   it('applies defaults and returns a frozen registration', () => {
     const reg = writeBehind(base);
-    expect(reg).toEqual({
+    expect(reg).toStrictEqual({
       kind: 'writeBehind', name: 'Persons', version: '1', connector, keysPrefix: 'person',
-      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 500, stagingPrefix: '',
+      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 1000, parallelism: 2, stagingPrefix: '',
     });
     expect(Object.isFrozen(reg)).toBe(true);
     expect(Object.isFrozen(reg.mappings)).toBe(true);
@@ -39,10 +39,15 @@ describe('writeBehind', () => {
     expect(isRegistration({ ...reg })).toBe(false);
   });
 
-  it('keeps explicit onExpire and batchSize', () => {
-    const reg = compile({ onExpire: 'delete', batchSize: 10_000 });
-    expect(reg.onExpire).toBe('delete');
-    expect(reg.batchSize).toBe(10_000);
+  it('keeps explicit onExpire, onFlush, batchSize and parallelism', () => {
+    const reg = compile({ onExpire: 'delete', onFlush: 'delete', batchSize: 10_000, parallelism: 16 });
+    expect([reg.onExpire, reg.onFlush, reg.batchSize, reg.parallelism]).toStrictEqual(['delete', 'delete', 10_000, 16]);
+    expect(compile({ parallelism: 1, batchSize: 1 })).toMatchObject({ parallelism: 1, batchSize: 1 });
+  });
+
+  it('defaults an explicitly undefined or null parallelism', () => {
+    expect(compile({ parallelism: undefined }).parallelism).toBe(2);
+    expect(compile({ parallelism: null }).parallelism).toBe(2);
   });
 
   it('rejects an empty or invalid name', () => {
@@ -62,7 +67,7 @@ describe('writeBehind', () => {
 
   it('rejects a connector that is not a connector', () => {
     expect(errorOf({ connector: { table: 'persons', pkColumn: 'id' } }).message).toBe(
-      "writeBehind 'Persons': connector must be a connector such as new MySqlConnector(...)",
+      "writeBehind 'Persons': connector must be a connector such as new MySqlConnector(...) or new PostgresConnector(...)",
     );
   });
 
@@ -110,6 +115,26 @@ describe('writeBehind', () => {
 
   it.each([0, -1, 1.5, 10_001, '10', Number.NaN])('rejects batchSize %j', (batchSize) => {
     expect(errorOf({ batchSize }).message).toMatch(/^writeBehind 'Persons': batchSize must be an integer from 1 to 10000 \(got /);
+  });
+
+  it.each([
+    [0, '0'],
+    [17, '17'],
+    [-1, '-1'],
+    [1.5, '1.5'],
+    ['2', "'2'"],
+    [true, 'true'],
+    [[2], '[2]'],
+  ] as const)('rejects parallelism %j, naming the field', (parallelism, shown) => {
+    expect(errorOf({ parallelism }).message).toBe(`writeBehind 'Persons': parallelism must be an integer from 1 to 16 (got ${shown})`);
+  });
+
+  it.each([Number.NaN, Number.POSITIVE_INFINITY])('rejects parallelism %j', (parallelism) => {
+    expect(errorOf({ parallelism }).message).toMatch(/^writeBehind 'Persons': parallelism must be an integer from 1 to 16 \(got /);
+  });
+
+  it.each(['never', 'Delete', 1])('rejects onFlush %j', (onFlush) => {
+    expect(errorOf({ onFlush }).message).toMatch(/^writeBehind 'Persons': onFlush must be 'keep' or 'delete' \(got /);
   });
 
   it.each(['__', '', 'x{', null])('refuses stagingPrefix %j, which applies to writeThrough only', (stagingPrefix) => {

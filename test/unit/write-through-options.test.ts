@@ -31,7 +31,7 @@ describe('writeThrough', () => {
     const reg = writeThrough(base);
     expect(reg).toStrictEqual({
       kind: 'writeThrough', name: 'PersonsWT', version: '2.1', connector, keysPrefix: 'person',
-      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 500, stagingPrefix: '__',
+      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 1000, parallelism: 2, stagingPrefix: '__',
     });
     expect(Object.isFrozen(reg)).toBe(true);
     expect(Object.isFrozen(reg.mappings)).toBe(true);
@@ -43,9 +43,9 @@ describe('writeThrough', () => {
     expect(compileWriteThrough(base)).toStrictEqual(writeThrough(base));
   });
 
-  it('keeps an explicit stagingPrefix, onExpire and batchSize', () => {
-    const reg = compile({ stagingPrefix: 'staged:', onExpire: 'delete', batchSize: 7 });
-    expect([reg.kind, reg.stagingPrefix, reg.onExpire, reg.batchSize]).toStrictEqual(['writeThrough', 'staged:', 'delete', 7]);
+  it('keeps an explicit stagingPrefix, onExpire, onFlush, batchSize and parallelism', () => {
+    const reg = compile({ stagingPrefix: 'staged:', onExpire: 'delete', onFlush: 'delete', batchSize: 7, parallelism: 5 });
+    expect([reg.kind, reg.stagingPrefix, reg.onExpire, reg.onFlush, reg.batchSize, reg.parallelism]).toStrictEqual(['writeThrough', 'staged:', 'delete', 'delete', 7, 5]);
   });
 
   it('differs from writeBehind only in kind and stagingPrefix', () => {
@@ -82,6 +82,8 @@ describe('writeThrough', () => {
       "writeThrough 'PersonsWT': mappings has an invalid field name '#' ('#' is reserved for the sync protocol)",
     );
     expect(errorOf({ batchSize: 0 }).message).toBe("writeThrough 'PersonsWT': batchSize must be an integer from 1 to 10000 (got 0)");
+    expect(errorOf({ parallelism: 17 }).message).toBe("writeThrough 'PersonsWT': parallelism must be an integer from 1 to 16 (got 17)");
+    expect(errorOf({ parallelism: 0.5 }).message).toBe("writeThrough 'PersonsWT': parallelism must be an integer from 1 to 16 (got 0.5)");
   });
 
   it('needs an options object', () => {

@@ -1,0 +1,399 @@
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { describe, it, expect } from 'vitest';
+import { MySqlConnection, MySqlConnector, writeBehind } from '../../recipes/index.ts';
+import type { Backlog, Completion, DeadLetter } from '../../runtime/backlog/backlog.ts';
+import { decodeEntry, type StreamEntry } from '../../runtime/backlog/entry.ts';
+import { partitionOf, WritePipeline } from '../../runtime/writer/pipeline.ts';
+import type { RowWrite } from '../../runtime/writer/plan.ts';
+import type { TableWriter } from '../../runtime/writer/table-writer.ts';
+
+const connector = new MySqlConnector(new MySqlConnection('u', 'p', 'localhost:3306/test'), 'persons', 'id');
+const mappings = { first_name: 'first', age: 'age' };
+const SHAPE = { table: 'persons', pkColumn: 'id', columns: ['first', 'age'] };
+const log = pino({ level: 'silent' });
+
+// With two partitions, person:2, :4, :6 go to the first writer and person:1, :3, :5 to the second
+// (checked by the first partitionOf test).
+const P0 = ['person:2', 'person:4', 'person:6'] as const;
+const P1 = ['person:1', 'person:3', 'person:5'] as const;
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+/**
+ * A TableWriter stand-in: records each write; answers at once with `refuse(rows)` or, when
+ * gated, only once the test opens the call's gate.
+ */
+class FakeWriter {
+  readonly calls: Array<{ shape: unknown; rows: readonly RowWrite[] }> = [];
+  readonly gates: Array<Deferred<DeadLetter[]>> = [];
+
+  constructor(
+    private readonly gated = false,
+    private readonly refuse: (rows: readonly RowWrite[]) => DeadLetter[] = () => [],
+  ) {}
+
+  async write(shape: unknown, rows: readonly RowWrite[]): Promise<DeadLetter[]> {
+    this.calls.push({ shape, rows });
+    if (!this.gated) return this.refuse(rows);
+    const gate = deferred<DeadLetter[]>();
+    this.gates.push(gate);
+    return gate.promise;
+  }
+
+  /** Opens the gate of call `i` (0-based). */
+  open(i: number, dead: DeadLetter[] = []): void {
+    const gate = this.gates[i];
+    if (gate === undefined) throw new Error(`no write call ${i} yet (${this.gates.length} so far)`);
+    gate.resolve(dead);
+  }
+
+  /** Each call's rows as `key op value-of-age` (upserts) or `key delete`. */
+  summary(): string[][] {
+    return this.calls.map((c) => c.rows.map((r) => (r.op === 'upsert' ? `${r.key} upsert ${r.values.join('|')}` : `${r.key} delete`)));
+  }
+}
+
+/** A Backlog stand-in recording completions. */
+class FakeBacklog {
+  readonly finished: Completion[] = [];
+
+  async finish(c: Completion): Promise<void> {
+    this.finished.push(c);
+  }
+}
+
+/** A Redis that must not be used: write-behind needs none in the pipeline. */
+function untouchedRedis() {
+  const touched: PropertyKey[] = [];
+  const redis = new Proxy({}, {
+    get: (_, prop) => {
+      touched.push(prop);
+      return undefined;
+    },
+  }) as unknown as Redis;
+  return { redis, touched };
+}
+
+function setup(opts: { parallelism?: number; batchSize?: number; gated?: boolean; refuse?: Array<(rows: readonly RowWrite[]) => DeadLetter[]> } = {}) {
+  const parallelism = opts.parallelism ?? 2;
+  const reg = writeBehind({ name: 'Persons', version: '3', connector, keysPrefix: 'person', mappings, parallelism, batchSize: opts.batchSize ?? 500 });
+  const writers = Array.from({ length: parallelism }, (_, i) => new FakeWriter(opts.gated ?? false, opts.refuse?.[i]));
+  const backlog = new FakeBacklog();
+  const { redis, touched } = untouchedRedis();
+  const abort = new AbortController();
+  const pipeline = new WritePipeline(reg, redis, backlog as unknown as Backlog, writers as unknown as TableWriter[], log, abort.signal);
+  return { pipeline, writers, backlog, touched, abort };
+}
+
+/** A stream entry in the capture layout: `[key, header, ...pairs]` per record. */
+const entry = (id: string, ...records: string[][]): StreamEntry => decodeEntry([id, records.flat()]);
+const up = (key: string, age: string, ack = ''): string[] => [key, `u:1:${ack}`, 'age', age];
+const del = (key: string, ack = ''): string[] => [key, `d:0:${ack}`];
+const bad = (key: string, message: string): string[] => [key, 'p:1:', 'm', message];
+
+/** Lets every pending promise callback run (nothing here waits on timers). */
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+const [A0, B0, C0] = P0;
+const [A1, B1, C1] = P1;
+
+describe('partitionOf', () => {
+  it('puts the keys these tests use where they expect', () => {
+    expect(P0.map((k) => partitionOf(k, 2))).toStrictEqual([0, 0, 0]);
+    expect(P1.map((k) => partitionOf(k, 2))).toStrictEqual([1, 1, 1]);
+  });
+
+  it('is 32-bit FNV-1a of the key, modulo the partitions', () => {
+    expect(partitionOf('', 2 ** 32)).toBe(0x811c9dc5);
+    expect(partitionOf('a', 2 ** 32)).toBe(0xe40c292c);
+    expect(partitionOf('foobar', 2 ** 32)).toBe(0xbf9cf968);
+    expect(partitionOf('foobar', 7)).toBe(0xbf9cf968 % 7);
+  });
+
+  it('is stable: the same key always gets the same partition, inside the range', () => {
+    for (let i = 0; i < 200; i++) {
+      const key = `person:${i}`;
+      const p = partitionOf(key, 5);
+      expect(p).toBeGreaterThanOrEqual(0);
+      expect(p).toBeLessThan(5);
+      expect(partitionOf(key, 5)).toBe(p);
+      expect(partitionOf(`${key}`, 5)).toBe(p);
+    }
+  });
+
+  it('puts everything in the one partition there is', () => {
+    expect(['', 'a', 'person:1', 'é€𝄞'].map((k) => partitionOf(k, 1))).toStrictEqual([0, 0, 0, 0]);
+  });
+
+  it.each([2, 3, 4, 16])('spreads 1000 keys evenly over %i partitions', (n) => {
+    const counts = new Array<number>(n).fill(0);
+    for (let i = 0; i < 1000; i++) {
+      const p = partitionOf(`person:${i}`, n);
+      counts[p] = (counts[p] ?? 0) + 1;
+    }
+    const mean = 1000 / n;
+    for (const c of counts) {
+      expect(c).toBeGreaterThan(mean * 0.8);
+      expect(c).toBeLessThan(mean * 1.2);
+    }
+  });
+});
+
+describe('WritePipeline routing', () => {
+  it('sends every record of a key to the same writer, in stream order', async () => {
+    const { pipeline, writers, backlog, touched } = setup({ batchSize: 1 });
+    pipeline.push([entry('1-0', up(A0, '1'), up(A1, '1')), entry('2-0', up(A0, '2'), del(A1), up(B0, '1'))]);
+    pipeline.push([entry('3-0', up(B1, '1'), del(A0)), entry('4-0', up(A1, '3'), up(A0, '4'))]);
+    await pipeline.stop();
+    expect(writers[0]?.summary()).toStrictEqual([
+      [`${A0} upsert |1`], [`${A0} upsert |2`], [`${B0} upsert |1`], [`${A0} delete`], [`${A0} upsert |4`],
+    ]);
+    expect(writers[1]?.summary()).toStrictEqual([
+      [`${A1} upsert |1`], [`${A1} delete`], [`${B1} upsert |1`], [`${A1} upsert |3`],
+    ]);
+    expect(writers.flatMap((w) => w.calls.map((c) => c.shape))).toStrictEqual(new Array(9).fill(SHAPE));
+    expect(backlog.finished.flatMap((c) => c.ids).sort()).toStrictEqual(['1-0', '2-0', '3-0', '4-0']);
+    expect(backlog.finished.reduce((n, c) => n + c.records, 0)).toBe(9);
+    expect(backlog.finished.reduce((n, c) => n + c.synced, 0)).toBe(9);
+    expect(pipeline.pending).toBe(0);
+    expect(touched).toStrictEqual([]);
+  });
+
+  it('writes the records queued for a partition as one batch, the last state of each key winning', async () => {
+    const { pipeline, writers, backlog } = setup();
+    pipeline.push([entry('1-0', up(A0, '1', 'k1'), up(A1, '1'), up(B0, '5')), entry('2-0', del(A0, 'k2'), up(A1, '2'))]);
+    await pipeline.stop();
+    expect(writers[0]?.calls).toStrictEqual([{
+      shape: SHAPE,
+      rows: [
+        { op: 'delete', key: A0, id: A0.slice(7), acks: ['k1', 'k2'] },
+        { op: 'upsert', key: B0, id: B0.slice(7), acks: [], values: [null, '5'], fields: new Map([['age', '5']]) },
+      ],
+    }]);
+    expect(writers[1]?.summary()).toStrictEqual([[`${A1} upsert |2`]]);
+    expect(backlog.finished).toStrictEqual([{
+      ids: ['1-0', '2-0'], synced: 3, records: 5, dead: [],
+      acks: [{ key: A0, ack: 'k1' }, { key: A0, ack: 'k2' }], version: '3',
+    }]);
+  });
+
+  it('spreads over as many writers as it is given', async () => {
+    const { pipeline, writers } = setup({ parallelism: 3 });
+    const keys = Array.from({ length: 30 }, (_, i) => `person:${i}`);
+    pipeline.push([entry('1-0', ...keys.map((k) => up(k, '1')))]);
+    await pipeline.stop();
+    const written = writers.map((w) => w.calls.flatMap((c) => c.rows.map((r) => r.key)));
+    written.forEach((ks, i) => {
+      expect(ks.length).toBeGreaterThan(0);
+      expect(ks).toStrictEqual(keys.filter((k) => partitionOf(k, 3) === i));
+    });
+  });
+});
+
+describe('WritePipeline completions', () => {
+  it('finishes an entry only once its records in both partitions are written', async () => {
+    const { pipeline, writers, backlog } = setup({ gated: true, batchSize: 1 });
+    const [w0, w1] = writers as [FakeWriter, FakeWriter];
+    pipeline.push([entry('1-0', up(A0, '1'), up(A1, '1')), entry('2-0', up(B0, '2'))]);
+    await settle();
+    expect([w0.calls.length, w1.calls.length]).toStrictEqual([1, 1]);
+
+    w0.open(0);
+    await settle();
+    expect(backlog.finished).toStrictEqual([]);
+    expect(w0.calls.length).toBe(2);
+
+    w0.open(1); // 2-0 is all in the first partition: it need not wait for 1-0
+    await settle();
+    expect(backlog.finished).toStrictEqual([{ ids: ['2-0'], synced: 1, records: 1, dead: [], acks: [], version: '3' }]);
+
+    w1.open(0);
+    await settle();
+    expect(backlog.finished).toStrictEqual([
+      { ids: ['2-0'], synced: 1, records: 1, dead: [], acks: [], version: '3' },
+      { ids: ['1-0'], synced: 2, records: 2, dead: [], acks: [], version: '3' },
+    ]);
+  });
+
+  it('reports synced rows, records, dead letters and acks exactly', async () => {
+    const refusal: DeadLetter = { key: A1, op: 'upsert', error: `key '${A1}': too long`, fields: { age: '6' }, acks: ['a2', 'a3'] };
+    const { pipeline, writers, backlog, touched } = setup({ gated: true });
+    const [w0, w1] = writers as [FakeWriter, FakeWriter];
+    pipeline.push([
+      entry('1-0', up(A0, '1', 'a1'), up(A1, '5', 'a2')),
+      entry('2-0', up(A1, '6', 'a3'), bad(B0, 'bad op')),
+      entry('3-0', del(B1, 'a4'), del(A0)),
+    ]);
+    await settle();
+    expect(w0.calls).toStrictEqual([{ shape: SHAPE, rows: [{ op: 'delete', key: A0, id: A0.slice(7), acks: ['a1'] }] }]);
+    expect(w1.calls).toStrictEqual([{
+      shape: SHAPE,
+      rows: [
+        { op: 'upsert', key: A1, id: A1.slice(7), acks: ['a2', 'a3'], values: [null, '6'], fields: new Map([['age', '6']]) },
+        { op: 'delete', key: B1, id: B1.slice(7), acks: ['a4'] },
+      ],
+    }]);
+
+    w0.open(0);
+    await settle();
+    expect(backlog.finished).toStrictEqual([]); // every entry has a record in the second partition
+    w1.open(0, [refusal]);
+    await settle();
+    expect(backlog.finished).toStrictEqual([{
+      ids: ['1-0', '2-0', '3-0'],
+      synced: 2,
+      records: 6,
+      dead: [
+        { key: B0, op: 'p', error: `key '${B0}': bad op`, acks: [] },
+        { key: A1, op: 'upsert', error: `key '${A1}': too long`, fields: { age: '6' }, acks: [] },
+      ],
+      acks: [
+        { key: A0, ack: 'a1' },
+        { key: A1, ack: 'a2', error: `key '${A1}': too long` },
+        { key: A1, ack: 'a3', error: `key '${A1}': too long` },
+        { key: B1, ack: 'a4' },
+      ],
+      version: '3',
+    }]);
+    expect(touched).toStrictEqual([]);
+  });
+
+  it('dead-letters the records the plan refuses, failing their acks', async () => {
+    const { pipeline, backlog, writers } = setup({ parallelism: 1 });
+    pipeline.push([decodeEntry(['1-0', ['person:', 'u:1:n1', 'age', '1', 'person:7', 't:1:t1', 't', 'list', 'person:8', 'u:1:', 'age', '8']])]);
+    await pipeline.stop();
+    expect(writers[0]?.summary()).toStrictEqual([['person:8 upsert |8']]);
+    expect(backlog.finished).toStrictEqual([{
+      ids: ['1-0'],
+      synced: 1,
+      records: 3,
+      dead: [
+        { key: 'person:', op: 'u', error: "key 'person:' has no id after 'person:'", acks: [] },
+        { key: 'person:7', op: 't', error: "key 'person:7' holds a list, not a hash; only hashes are synced", acks: [] },
+      ],
+      acks: [
+        { key: 'person:', ack: 'n1', error: "key 'person:' has no id after 'person:'" },
+        { key: 'person:7', ack: 't1', error: "key 'person:7' holds a list, not a hash; only hashes are synced" },
+      ],
+      version: '3',
+    }]);
+  });
+
+  it('acknowledges a record a replay found gone (op n) as done, without a row or a synced count', async () => {
+    const { pipeline, writers, backlog } = setup({ parallelism: 1 });
+    pipeline.push([{ id: '6-0', records: [{ id: '6-0', key: 'person:9', ack: 'g1', op: 'n' }, { id: '6-0', key: 'person:9', ack: '', op: 'n' }] }]);
+    await pipeline.stop();
+    expect(writers[0]?.calls).toStrictEqual([{ shape: SHAPE, rows: [] }]);
+    expect(backlog.finished).toStrictEqual([{
+      ids: ['6-0'], synced: 0, records: 2, dead: [], acks: [{ key: 'person:9', ack: 'g1' }], version: '3',
+    }]);
+  });
+
+  it("dead-letters a record of op 'p' with its message, writing nothing for it", async () => {
+    const { pipeline, writers, backlog } = setup();
+    pipeline.push([entry('5-0', bad(C1, "'#' op '?x' is not one of =, ~, + or -"))]);
+    await pipeline.stop();
+    expect(writers[0]?.calls).toStrictEqual([]);
+    expect(writers[1]?.calls).toStrictEqual([{ shape: SHAPE, rows: [] }]);
+    expect(backlog.finished).toStrictEqual([{
+      ids: ['5-0'], synced: 0, records: 1,
+      dead: [{ key: C1, op: 'p', error: `key '${C1}': '#' op '?x' is not one of =, ~, + or -`, acks: [] }],
+      acks: [], version: '3',
+    }]);
+  });
+
+  it('finishes an entry without records at once, while others wait for their writer', async () => {
+    const { pipeline, writers, backlog } = setup({ gated: true });
+    pipeline.push([entry('1-0', up(C0, '1')), { id: '2-0', records: [] }, decodeEntry(['3-0', null])]);
+    expect(backlog.finished).toStrictEqual([{ ids: ['2-0', '3-0'], synced: 0, records: 0, dead: [], acks: [], version: '3' }]);
+    await settle();
+    expect(backlog.finished).toHaveLength(1);
+    writers[0]?.open(0);
+    await settle();
+    expect(backlog.finished[1]).toStrictEqual({ ids: ['1-0'], synced: 1, records: 1, dead: [], acks: [], version: '3' });
+    expect(writers[1]?.calls).toStrictEqual([]);
+  });
+});
+
+describe('WritePipeline flow', () => {
+  it('stop() waits for the batch in flight and its acknowledgement; queued records stay pending', async () => {
+    const { pipeline, writers, backlog, abort } = setup({ gated: true, batchSize: 1 });
+    const w1 = writers[1] as FakeWriter;
+    pipeline.push([entry('1-0', up(A1, '1', 'a')), entry('2-0', up(B1, '2'))]);
+    await settle();
+    expect(w1.calls).toHaveLength(1);
+    expect(pipeline.pending).toBe(1);
+
+    abort.abort();
+    let stopped = false;
+    const stopping = pipeline.stop().then(() => { stopped = true; });
+    await settle();
+    expect(stopped).toBe(false);
+    expect(backlog.finished).toStrictEqual([]);
+
+    w1.open(0);
+    await stopping;
+    expect(backlog.finished).toStrictEqual([{ ids: ['1-0'], synced: 1, records: 1, dead: [], acks: [{ key: A1, ack: 'a' }], version: '3' }]);
+    expect(w1.calls).toHaveLength(1); // 2-0 was not written after the stop
+    expect(pipeline.pending).toBe(1);
+  });
+
+  it('stop() resolves at once when nothing is in flight', async () => {
+    const { pipeline, backlog } = setup();
+    await pipeline.stop();
+    expect(backlog.finished).toStrictEqual([]);
+  });
+
+  it('pause() lets the batch in flight finish and starts no other until resume()', async () => {
+    const { pipeline, writers, backlog } = setup({ gated: true, batchSize: 1 });
+    const w0 = writers[0] as FakeWriter;
+    pipeline.push([entry('1-0', up(A0, '1')), entry('2-0', up(B0, '2'))]);
+    pipeline.pause();
+    pipeline.push([entry('3-0', up(C0, '3'))]);
+    await settle();
+    expect(w0.summary()).toStrictEqual([[`${A0} upsert |1`]]);
+
+    w0.open(0);
+    await settle();
+    expect(backlog.finished.map((c) => c.ids)).toStrictEqual([['1-0']]);
+    expect(w0.calls).toHaveLength(1);
+    expect(pipeline.pending).toBe(2);
+
+    pipeline.resume();
+    await settle();
+    expect(w0.summary()).toStrictEqual([[`${A0} upsert |1`], [`${B0} upsert |2`]]);
+    w0.open(1);
+    await settle();
+    w0.open(2);
+    await settle();
+    expect(w0.summary()).toStrictEqual([[`${A0} upsert |1`], [`${B0} upsert |2`], [`${C0} upsert |3`]]);
+    expect(backlog.finished.map((c) => c.ids)).toStrictEqual([['1-0'], ['2-0'], ['3-0']]);
+    expect(pipeline.pending).toBe(0);
+  });
+
+  it('below() waits until fewer records than the limit are queued', async () => {
+    const { pipeline, writers } = setup({ gated: true, batchSize: 1 });
+    const w0 = writers[0] as FakeWriter;
+    pipeline.push([entry('1-0', up(A0, '1'), up(A0, '2'), up(A0, '3'))]);
+    expect(pipeline.pending).toBe(2);
+    await pipeline.below(3); // already below
+    let below = false;
+    const waiting = pipeline.below(2).then(() => { below = true; });
+    await settle();
+    expect(below).toBe(false);
+    w0.open(0);
+    await waiting;
+    expect(pipeline.pending).toBe(1);
+    expect(w0.calls).toHaveLength(2);
+  });
+});
