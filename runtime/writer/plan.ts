@@ -68,14 +68,18 @@ export function planBatch(entries: readonly BacklogEntry[], reg: Registration, t
     const acks = list.length === 1 ? (list[0]?.ack ? [list[0].ack] : NO_ACKS) : list.map((e) => e.ack).filter((a) => a !== '');
     const last = list[list.length - 1] as BacklogEntry;
     const id = idOf(key, reg.keysPrefix);
-    const reject = (error: string): void => void rejects.push({ key, op: last.op, error, acks });
-    if (id === undefined) reject(`key '${key}' has no id after '${reg.keysPrefix}:'`);
-    else if (last.op === 't') reject(last.type === 'hash' ? `key '${key}' is a hash too large to snapshot (more than 3500 fields)` : `key '${key}' holds a ${last.type}, not a hash; only hashes are synced`);
+    let error: string | undefined;
+    if (id === undefined) error = `key '${key}' has no id after '${reg.keysPrefix}:'`;
+    else if (last.op === 't') error = last.type === 'hash' ? `key '${key}' is a hash too large to snapshot (more than 3500 fields)` : `key '${key}' holds a ${last.type}, not a hash; only hashes are synced`;
     else if (last.op === 'n') for (const ack of acks) noops.push({ key, ack });
     else if (last.op === 'd') rows.push({ op: 'delete', key, id, acks });
-    else if (list.some((e) => e.op === 'w') && !targets.has(key)) reject(`key '${key}' is not a hash; a write-through can only merge into a hash`);
-    else if (last.op === 'u') rows.push({ op: 'upsert', key, id, acks, values: fields.map((f) => last.fields.get(f) ?? null), fields: last.fields });
-    else rows.push(mergeThrough(key, id, acks, list, targets.get(key) ?? null, fields));
+    else if (list.some((e) => e.op === 'w') && !targets.has(key)) error = `key '${key}' is not a hash; a write-through can only merge into a hash`;
+    else if (last.op === 'u') {
+      const values: DbValue[] = new Array(fields.length);
+      for (let i = 0; i < fields.length; i++) values[i] = last.fields.get(fields[i] as string) ?? null;
+      rows.push({ op: 'upsert', key, id, acks, values, fields: last.fields });
+    } else rows.push(mergeThrough(key, id as string, acks, list, targets.get(key) ?? null, fields));
+    if (error !== undefined) rejects.push({ key, op: last.op, error, acks });
   }
   return { columns, rows, rejects, noops };
 }

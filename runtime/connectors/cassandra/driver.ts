@@ -1,9 +1,8 @@
 import cassandra from 'cassandra-driver';
 import type { CassandraConnector } from '../../../recipes/connectors/cassandra.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
-import { SchemaMismatch } from '../../writer/prepare.ts';
 import type { ColumnInfo, ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
-import { cassandraErrorColumn, classifyCassandraError, CassandraValueError, cleanError } from './errors.ts';
+import { cassandraErrorColumn, classifyCassandraError, CassandraSchemaError, CassandraValueError, cleanError } from './errors.ts';
 import { cassandraTable, resolveName, splitTableName, type CassandraColumnRow } from './metadata.ts';
 import { cassandraReadRow, cassandraScanIds, cassandraStatements, type CqlTable } from './statements.ts';
 import { toCassandra, toText } from './values.ts';
@@ -30,6 +29,9 @@ export function contactPoints(points: readonly string[]): Array<{ readonly addre
 /**
  * Cassandra through cassandra-driver: one Client per session, prepared statements, each row of a
  * batch written by its own statement (rows are different partitions), {@link CONCURRENCY} at a time.
+ * The Client gets no `keyspace`: statements name `"keyspace"."table"` as resolved from
+ * system_schema, so a missing keyspace reads as a missing table (a schema problem the writer
+ * reports and retries) rather than as a failed connect.
  */
 export class CassandraDriver implements ConnectorDriver {
   constructor(private readonly spec: CassandraConnector) {}
@@ -60,6 +62,8 @@ export class CassandraDriver implements ConnectorDriver {
       protocolOptions: { port: points[0]?.port ?? DEFAULT_PORT },
       socketOptions: { connectTimeout: 10_000 },
       queryOptions: { consistency: CONSISTENCY, prepare: true },
+      // Maps bind (and read) as Map, so their keys keep their types; sets read as Set.
+      encoding: { map: Map, set: Set },
     });
     try {
       await client.connect();
@@ -140,7 +144,7 @@ class CassandraSession implements ConnectorSession {
     // Every value is converted before anything is sent: a row that cannot be bound fails alone.
     const bound = statements.map((s) => ({
       query: s.query,
-      params: s.params.map((v, i) => toCassandra(v, i === 0 ? target.pk : (target.columns[i - 1] as ColumnInfo))),
+      params: s.params.map((v, i) => (i === 0 ? toCassandra(v, target.pk, true) : toCassandra(v, target.columns[i - 1] as ColumnInfo))),
     }));
     try {
       await runAll(bound.length, CONCURRENCY, async (i) => {
@@ -162,7 +166,7 @@ class CassandraSession implements ConnectorSession {
         const id = ids[i] as string;
         let key: unknown;
         try {
-          key = toCassandra(id, target.pk);
+          key = toCassandra(id, target.pk, true);
         } catch (err) {
           if (err instanceof CassandraValueError) return; // no row can have this key
           throw err;
@@ -191,7 +195,7 @@ class CassandraSession implements ConnectorSession {
     const target = this.target(t);
     const s = cassandraScanIds(target.cql, after, limit);
     try {
-      const res = await this.client.execute(s.query, s.params.map((v) => toCassandra(v, target.pk)), { ...READ_OPTIONS, fetchSize: Math.max(1, Math.floor(limit)) });
+      const res = await this.client.execute(s.query, s.params.map((v) => toCassandra(v, target.pk, true)), { ...READ_OPTIONS, fetchSize: Math.max(1, Math.floor(limit)) });
       return res.rows.map((r) => toText(r.get(target.pk.name), target.pk) ?? '');
     } catch (err) {
       throw this.failed(err);
@@ -207,7 +211,7 @@ class CassandraSession implements ConnectorSession {
   private target(shape: TableShape): Target {
     const find = (c: string): ColumnInfo => {
       const col = this.table.columns.get(c.toLowerCase());
-      if (col === undefined) throw new SchemaMismatch(`table ${shape.table} has no column ${c}; add it, or fix the recipe's mappings`);
+      if (col === undefined) throw new CassandraSchemaError(`table ${shape.table} has no column ${c}; add it, or fix the recipe's mappings`);
       return col;
     };
     const pk = find(shape.pkColumn);

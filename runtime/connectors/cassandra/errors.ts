@@ -3,19 +3,29 @@ import type { FailureKind } from '../types.ts';
 
 const { NoHostAvailableError, ResponseError } = cassandra.errors;
 
-/** A value that cannot be bound for its column's CQL type: only its row is refused. */
+/**
+ * A value that cannot be bound for its column's CQL type: only its row is refused. The message is
+ * short for a mapped column (the writer prefixes field, column and type, see `columnOf`) and names
+ * the column for the key column (its value is the id, not a field).
+ */
 export class CassandraValueError extends Error {
   override readonly name = 'CassandraValueError';
 
   constructor(
     readonly column: string,
     readonly type: string,
+    readonly key: boolean,
     value: string,
     reason: string,
   ) {
     const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
-    super(`value '${shown}' cannot go into column ${column} (${type}): ${reason}`);
+    super(key ? `key column ${column} (${type}) cannot take id '${shown}': ${reason}` : `value '${shown}': ${reason}`);
   }
+}
+
+/** The table lacks a column the recipe writes or reads (it changed since it was described). */
+export class CassandraSchemaError extends Error {
+  override readonly name = 'CassandraSchemaError';
 }
 
 // Errors that mean the recipe and the table disagree: every row would fail alike.
@@ -49,6 +59,7 @@ const FUNCTION_FAILURE = 0x1400;
  */
 export function classifyCassandraError(err: unknown): FailureKind {
   if (err instanceof CassandraValueError) return 'record';
+  if (err instanceof CassandraSchemaError) return 'schema';
   if (err instanceof ResponseError) {
     const code = err.code;
     if (code === INVALID) return SCHEMA_INVALID.some((re) => re.test(err.message)) ? 'schema' : 'record';
@@ -67,7 +78,7 @@ export function classifyCassandraError(err: unknown): FailureKind {
 
 /** The column a record-level error names, when it says. */
 export function cassandraErrorColumn(err: unknown): string | undefined {
-  return err instanceof CassandraValueError ? err.column : undefined;
+  return err instanceof CassandraValueError && !err.key ? err.column : undefined;
 }
 
 /**

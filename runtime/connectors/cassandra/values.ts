@@ -3,7 +3,7 @@ import type { DbValue } from '../../writer/plan.ts';
 import type { ColumnInfo } from '../types.ts';
 import { CassandraValueError } from './errors.ts';
 
-const { BigDecimal, Duration, InetAddress, Integer, LocalDate, LocalTime, Long, TimeUuid, Uuid } = cassandra.types;
+const { BigDecimal, Duration, InetAddress, Integer, LocalDate, LocalTime, Long, TimeUuid, Tuple, Uuid, Vector } = cassandra.types;
 
 const TRUE = new Set(['true', 't', '1', 'yes', 'y', 'on']);
 const FALSE = new Set(['false', 'f', '0', 'no', 'n', 'off']);
@@ -13,31 +13,56 @@ const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 export function baseType(type: string): string {
   const t = type.trim().toLowerCase();
   const m = /^frozen<(.*)>$/.exec(t);
-  return m ? (m[1] as string).trim() : t;
+  return m ? baseType(m[1] as string) : t;
 }
+
+/** `map<text, list<int>>` -> `{ name: 'map', args: ['text', 'list<int>'] }`; a simple type has no args. */
+export function typeArgs(type: string): { name: string; args: string[] } {
+  const t = baseType(type);
+  const open = t.indexOf('<');
+  if (open === -1 || !t.endsWith('>')) return { name: t, args: [] };
+  const args: string[] = [];
+  let depth = 0;
+  let from = open + 1;
+  for (let i = from; i < t.length - 1; i++) {
+    const ch = t[i];
+    if (ch === '<') depth++;
+    else if (ch === '>') depth--;
+    else if (ch === ',' && depth === 0) {
+      args.push(t.slice(from, i).trim());
+      from = i + 1;
+    }
+  }
+  args.push(t.slice(from, t.length - 1).trim());
+  return { name: t.slice(0, open).trim(), args };
+}
+
+/** Why a value cannot be bound; turned into a {@link CassandraValueError} naming the column. */
+class Refused extends Error {}
+
+const refuse = (reason: string): never => {
+  throw new Refused(reason);
+};
 
 /**
  * Turns a value (already checked for its column's family, see convert.ts) into what
  * cassandra-driver binds for the column's CQL type. Throws {@link CassandraValueError} when it
- * cannot, so that only this row is refused.
+ * cannot, so that only this row is refused. `key`: the column is the partition key (its value is
+ * the id from the Redis key, not a hash field).
  */
-export function toCassandra(value: DbValue, col: ColumnInfo): unknown {
+export function toCassandra(value: DbValue, col: ColumnInfo, key = false): unknown {
   if (value === null) return null;
   try {
-    return convert(value, col);
+    return convert(value, col.type);
   } catch (err) {
-    if (err instanceof CassandraValueError) throw err;
-    throw new CassandraValueError(col.name, col.type, String(value), err instanceof Error ? err.message : String(err));
+    throw new CassandraValueError(col.name, col.type, key, String(value), err instanceof Error ? err.message : String(err));
   }
 }
 
-function convert(value: string | number | boolean, col: ColumnInfo): unknown {
-  const t = baseType(col.type);
+function convert(value: string | number | boolean, type: string): unknown {
+  const { name: t, args } = typeArgs(type);
   const text = String(value);
   const v = text.trim();
-  const refuse = (reason: string): never => {
-    throw new CassandraValueError(col.name, col.type, text, reason);
-  };
   switch (t) {
     case 'int':
     case 'smallint':
@@ -87,16 +112,56 @@ function convert(value: string | number | boolean, col: ColumnInfo): unknown {
     case 'inet':
       return InetAddress.fromString(v);
     case 'duration':
-      return Duration.fromString(v);
+      // The driver skips what it does not understand in the `1h30m` form: check it whole.
+      return /^-?P/.test(v) || /^-?(\d+(mo|ms|us|µs|ns|y|w|d|h|m|s))+$/i.test(v) ? Duration.fromString(v) : refuse('not a duration (1h30m, P1DT2H, ...)');
     case 'blob':
       // The hash holds text: its UTF-8 bytes are the value (read back as UTF-8).
       return Buffer.from(text, 'utf8');
     case 'ascii':
       // eslint-disable-next-line no-control-regex
       return /^[\x00-\x7f]*$/.test(text) ? text : refuse('not ASCII');
+    case 'list':
+    case 'set':
+      return jsonArray(v).map((e, i) => element(e, args[0] ?? 'text', `element ${i}`));
+    case 'vector': {
+      const a = jsonArray(v);
+      if (args[1] !== undefined && a.length !== Number(args[1])) refuse(`${a.length} elements, not ${args[1]}`);
+      return new Vector(a.map((e, i) => element(e, args[0] ?? 'float', `element ${i}`)), args[0]);
+    }
+    case 'tuple':
+      return Tuple.fromArray(jsonArray(v).map((e, i) => (e === null ? null : element(e, args[i] ?? 'text', `element ${i}`))));
+    case 'map': {
+      const obj = json(v);
+      if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return refuse('not a JSON object');
+      return new Map(Object.entries(obj as Record<string, unknown>).map(([k, e]) => [element(k, args[0] ?? 'text', `key '${k}'`), element(e, args[1] ?? 'text', `value of '${k}'`)]));
+    }
     default:
       // text, varchar, and anything the driver converts itself (or refuses with a TypeError).
       return text;
+  }
+}
+
+function json(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return refuse('not JSON');
+  }
+}
+
+/** A collection written as a JSON array, e.g. `[1,2]` or `["a","b"]`. */
+function jsonArray(v: string): unknown[] {
+  const a = json(v);
+  return Array.isArray(a) ? a : refuse('not a JSON array');
+}
+
+/** One element of a collection: JSON strings, numbers and booleans, nested collections as JSON. */
+function element(e: unknown, type: string, where: string): unknown {
+  if (e === null || e === undefined) return refuse(`${where} is null`);
+  try {
+    return convert(typeof e === 'object' ? JSON.stringify(e) : (e as string | number | boolean), type);
+  } catch (err) {
+    return refuse(`${where}: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
@@ -183,5 +248,6 @@ export function toText(value: unknown, col?: ColumnInfo): string | null {
       return typeof v === 'bigint' ? v.toString() : v;
     });
   }
-  return String(value); // Long, Integer, BigDecimal, LocalDate, LocalTime, Uuid, InetAddress, Duration, Tuple...
+  if (value instanceof Tuple) return toText(value.elements);
+  return String(value); // Long, Integer, BigDecimal, LocalDate, LocalTime, Uuid, InetAddress, Duration, Vector...
 }
