@@ -3,6 +3,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 const CHUNK = 1000;
+/** Most keys one drain pass snapshots (in chunks of CHUNK, sent together). */
+const PASS = 10_000;
+const KINDS = ['c', 'x', 'r'] as const;
+const KIND_CODE: Record<ChangeKind, number> = { c: 0, x: 1, r: 2 };
 
 /** Why a key is snapshotted: a change event, an expiry/eviction event, or a reconcile pass. */
 export type ChangeKind = 'c' | 'x' | 'r';
@@ -27,18 +31,31 @@ export function loadScript(name: string): Script {
 }
 
 /**
- * Runs `script` with `fixedKeys` and `fixedArgs` followed by the keys and the argument of each
- * item, in chunks (one atomic call per chunk).
+ * Runs `script` with `fixedKeys` and `fixedArgs` followed by the keys (`keys[i]`, then
+ * `partner(keys[i])` when given) and the argument of each item, in chunks: one atomic call per
+ * chunk, all chunks sent at once (Redis runs them in order, with no round trip between them).
  */
-export async function runPerKey(redis: Redis, script: Script, fixedKeys: readonly string[], fixedArgs: readonly string[], keys: readonly (readonly string[])[], args: readonly string[]): Promise<number> {
-  const client = redis as unknown as Record<string, (numKeys: number, ...a: string[]) => Promise<number>>;
+export async function runPerKey(
+  redis: Redis, script: Script, fixedKeys: readonly string[], fixedArgs: readonly string[],
+  keys: readonly string[], args: readonly string[], partner?: (key: string) => string,
+): Promise<number> {
+  const client = redis as unknown as Record<string, (...a: Array<string | number>) => Promise<number>>;
   if (typeof client[script.name] !== 'function') redis.defineCommand(script.name, { lua: script.lua });
-  const run = client[script.name] as (numKeys: number, ...a: string[]) => Promise<number>;
-  // Every chunk is sent at once: Redis runs them in order, without a round trip between them.
+  const run = client[script.name] as (...a: Array<string | number>) => Promise<number>;
+  const perItem = partner ? 2 : 1;
   const calls: Array<Promise<number>> = [];
   for (let i = 0; i < keys.length; i += CHUNK) {
-    const ks = keys.slice(i, i + CHUNK).flat();
-    calls.push(run.call(redis, fixedKeys.length + ks.length, ...fixedKeys, ...ks, ...fixedArgs, ...args.slice(i, i + CHUNK)));
+    const n = Math.min(CHUNK, keys.length - i);
+    // One flat argument list per call: no array per key on this hot path.
+    const callArgs: Array<string | number> = [fixedKeys.length + n * perItem, ...fixedKeys];
+    for (let j = i; j < i + n; j++) {
+      const k = keys[j] as string;
+      callArgs.push(k);
+      if (partner) callArgs.push(partner(k));
+    }
+    callArgs.push(...fixedArgs);
+    for (let j = i; j < i + n; j++) callArgs.push(args[j] as string);
+    calls.push(run.apply(redis, callArgs));
   }
   return (await Promise.all(calls)).reduce((a, b) => a + b, 0);
 }
@@ -50,15 +67,15 @@ export interface CaptureTarget {
   readonly keys: readonly string[];
   /** Arguments before the per-key ones. */
   readonly args: readonly string[];
-  /** The script's keys for one changed key (write-through also passes the target key). */
-  readonly keysOf: (key: string) => readonly string[];
+  /** Write-through passes each staging key's target key too. */
+  readonly partner?: (key: string) => string;
   /** False for a key that matches the pattern but is not one the registration covers. */
   readonly accepts: (key: string) => boolean;
 }
 
 /** Snapshots `keys` (each with why it changed and how many events were coalesced). */
 export function snapshotKeys(redis: Redis, target: CaptureTarget, keys: readonly string[], why: readonly string[]): Promise<number> {
-  return runPerKey(redis, target.script, target.keys, target.args, keys.map(target.keysOf), why);
+  return runPerKey(redis, target.script, target.keys, target.args, keys, why, target.partner);
 }
 
 /**
@@ -67,7 +84,8 @@ export function snapshotKeys(redis: Redis, target: CaptureTarget, keys: readonly
  * holds because each call is atomic and appends to the stream in execution order.
  */
 export class CaptureQueue {
-  private pending = new Map<string, { kind: ChangeKind; n: number }>();
+  /** Key -> events coalesced since its last snapshot, and the kind of the last one (see encode). */
+  private pending = new Map<string, number>();
   private running = false;
   private closed = false;
   private idle: Array<() => void> = [];
@@ -85,8 +103,8 @@ export class CaptureQueue {
 
   push(key: string, kind: ChangeKind): void {
     if (this.closed) return;
-    const prev = this.pending.get(key);
-    this.pending.set(key, { kind, n: (prev?.n ?? 0) + 1 });
+    // A number per key, not an object: a burst of a million events allocates nothing here.
+    this.pending.set(key, ((this.pending.get(key) ?? 0) & ~3) + 4 + KIND_CODE[kind]);
     if (!this.running) {
       this.running = true;
       setImmediate(() => void this.drain());
@@ -107,19 +125,28 @@ export class CaptureQueue {
 
   private async drain(): Promise<void> {
     while (this.pending.size > 0) {
-      const batch = this.pending;
-      this.pending = new Map();
+      // At most PASS keys per pass: bounded argument lists however long the burst.
+      const keys: string[] = [];
+      const why: string[] = [];
+      for (const [k, v] of this.pending) {
+        keys.push(k);
+        why.push(`${KINDS[v & 3]}${v >> 2}`);
+        this.pending.delete(k);
+        if (keys.length === PASS) break;
+      }
       try {
         const started = performance.now();
-        await snapshotKeys(this.redis, this.target, [...batch.keys()], [...batch.values()].map((v) => `${v.kind}${v.n}`));
-        this.log.trace({ keys: batch.size, ms: +(performance.now() - started).toFixed(1) }, 'captured');
+        await snapshotKeys(this.redis, this.target, keys, why);
+        this.log.trace({ keys: keys.length, ms: +(performance.now() - started).toFixed(1) }, 'captured');
       } catch (err) {
-        // Keep the keys (newer events win) and retry; a reconnect also triggers a reconcile.
-        for (const [k, v] of batch) {
+        // Keep the keys (newer events win, counts add up) and retry; a reconnect also reconciles.
+        keys.forEach((k, i) => {
+          const code = KIND_CODE[(why[i] as string)[0] as ChangeKind];
+          const n = Number((why[i] as string).slice(1));
           const newer = this.pending.get(k);
-          this.pending.set(k, newer ? { kind: newer.kind, n: newer.n + v.n } : v);
-        }
-        this.log.warn({ err: String(err), keys: batch.size }, 'capture failed; retrying');
+          this.pending.set(k, newer === undefined ? n * 4 + code : newer + n * 4);
+        });
+        this.log.warn({ err: String(err), keys: keys.length }, 'capture failed; retrying');
         await new Promise((r) => setTimeout(r, 500));
         if (this.closed) break;
       }

@@ -21,9 +21,9 @@ export function targetOfStaging(reg: Registration, staging: string): string | un
 /** How a registration's changed keys are snapshotted into its backlog. */
 export function captureTarget(reg: Registration, keys: Keys, stream: string): CaptureTarget {
   if (reg.kind === 'writeThrough') {
-    return { script: STAGE, keys: [stream, keys.status(reg.name)], args: [], keysOf: (k) => [k, targetOfStaging(reg, k) ?? k], accepts: (k) => targetOfStaging(reg, k) !== undefined };
+    return { script: STAGE, keys: [stream, keys.status(reg.name)], args: [], partner: (k) => targetOfStaging(reg, k) ?? k, accepts: (k) => targetOfStaging(reg, k) !== undefined };
   }
-  return { script: CAPTURE, keys: [stream, keys.echoes(reg.name), keys.status(reg.name)], args: [reg.onExpire === 'delete' ? '1' : '0'], keysOf: (k) => [k], accepts: () => true };
+  return { script: CAPTURE, keys: [stream, keys.echoes(reg.name), keys.status(reg.name)], args: [reg.onExpire === 'delete' ? '1' : '0'], accepts: () => true };
 }
 
 /**
@@ -31,5 +31,5 @@ export function captureTarget(reg: Registration, keys: Keys, stream: string): Ca
  * or a delete when gone): what `verify --fix`, `dlq --replay` and onFlush use.
  */
 export function resyncTarget(keys: Keys, name: string): CaptureTarget {
-  return { script: CAPTURE, keys: [keys.backlog(name), keys.echoes(name), keys.status(name)], args: ['0'], keysOf: (k) => [k], accepts: () => true };
+  return { script: CAPTURE, keys: [keys.backlog(name), keys.echoes(name), keys.status(name)], args: ['0'], accepts: () => true };
 }

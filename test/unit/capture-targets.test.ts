@@ -78,7 +78,7 @@ describe('captureTarget', () => {
     expect(keep.script).toStrictEqual({ name: 'capture', lua: lua('capture') });
     expect(keep.keys).toStrictEqual(['wb:backlog:WB', 'wb:echoes:WB', 'wb:status:WB']);
     expect(keep.args).toStrictEqual(['0']);
-    expect(keep.keysOf('person:1')).toStrictEqual(['person:1']);
+    expect(keep.partner).toBeUndefined();
     expect(keep.accepts('anything')).toBe(true);
     const deleting = captureTarget(behindDeleting, keys, 'wb:backlog:WBD');
     expect(deleting.args).toStrictEqual(['1']);
@@ -95,8 +95,8 @@ describe('captureTarget', () => {
     expect(t.script).toStrictEqual({ name: 'stage', lua: lua('stage') });
     expect(t.keys).toStrictEqual(['wb:backlog:WT', 'wb:status:WT']);
     expect(t.args).toStrictEqual([]);
-    expect(t.keysOf('__{person:1}')).toStrictEqual(['__{person:1}', 'person:1']);
-    expect(t.keysOf('person:1')).toStrictEqual(['person:1', 'person:1']);
+    expect(t.partner?.('__{person:1}')).toBe('person:1');
+    expect(t.partner?.('person:1')).toBe('person:1');
     expect([t.accepts('__{person:1}'), t.accepts('person:1')]).toStrictEqual([true, false]);
   });
 });
@@ -107,7 +107,7 @@ describe('resyncTarget', () => {
     expect(t.script).toStrictEqual({ name: 'capture', lua: lua('capture') });
     expect(t.keys).toStrictEqual(['wb:backlog:WT', 'wb:echoes:WT', 'wb:status:WT']);
     expect(t.args).toStrictEqual(['0']);
-    expect(t.keysOf('person:1')).toStrictEqual(['person:1']);
+    expect(t.partner).toBeUndefined();
     expect(t.accepts('__{person:1}')).toBe(true);
   });
 });

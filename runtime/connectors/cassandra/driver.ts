@@ -65,16 +65,45 @@ export class CassandraDriver implements ConnectorDriver {
       // Maps bind (and read) as Map, so their keys keep their types; sets read as Set.
       encoding: { map: Map, set: Set },
     });
+    const stop = guardHosts(client);
     try {
       await client.connect();
       const wanted = splitTableName(table, c.keyspace);
       const { name, info } = await describeTable(client, wanted.keyspace, wanted.table);
-      return new CassandraSession(client, name, info);
+      return new CassandraSession(client, stop, name, info);
     } catch (err) {
-      await client.shutdown().catch(() => undefined);
+      await stop();
       throw cleanError(err);
     }
   }
+}
+
+type DriverHost = { shutdown?: (waitForPending: boolean) => Promise<void> };
+
+function shutDownHost(host: unknown): void {
+  const h = host as DriverHost;
+  if (typeof h.shutdown === 'function') h.shutdown(false).catch(() => undefined);
+}
+
+/**
+ * Returns the function that stops the Client for good. cassandra-driver 4.10 leaks
+ * hosts when its control connection reconnects from scratch (all contact points were down, e.g. a
+ * single node dropped its connections): a new Host replaces the old one, whose pool keeps
+ * reconnecting (1 s up to 10 min) unstopped; and when that happens during `shutdown()`, the new
+ * Host is added after the pools were shut down. Either would hold timers and sockets for ever, one
+ * per lost session: removed hosts are stopped at once, and hosts added once stopping are too.
+ */
+function guardHosts(client: cassandra.Client): () => Promise<void> {
+  let stopping = false;
+  client.on('hostRemove', shutDownHost);
+  client.on('hostAdd', (host: unknown) => {
+    if (stopping) shutDownHost(host);
+  });
+  return async () => {
+    stopping = true;
+    await client.shutdown().catch(() => undefined);
+    for (const host of client.hosts?.values() ?? []) shutDownHost(host);
+  };
 }
 
 /**
@@ -129,6 +158,7 @@ class CassandraSession implements ConnectorSession {
 
   constructor(
     private readonly client: cassandra.Client,
+    private readonly stop: () => Promise<void>,
     private readonly name: { readonly keyspace: string; readonly table: string },
     readonly table: TableInfo,
   ) {}
@@ -204,7 +234,7 @@ class CassandraSession implements ConnectorSession {
 
   async close(): Promise<void> {
     this.broken = true;
-    await this.client.shutdown().catch(() => undefined);
+    await this.stop();
   }
 
   /** Cassandra's names and types for the recipe's columns; a column gone since connect is a schema problem. */
