@@ -12,6 +12,8 @@ import type { Connector } from '../../../recipes/options.ts';
  */
 export interface ConnectorHarness {
   readonly name: string;
+  /** False when the database has no length limit on text (Cassandra): a long value is then not refused. */
+  readonly limitsText?: boolean;
   /** Undefined when the server answers; otherwise why the suite is skipped for it. */
   unavailable(): Promise<string | undefined>;
   /**
