@@ -112,20 +112,26 @@ async function catchUp(redis: Redis, db: Pool, rt: Runtime, n: number, label: st
   await table(db, tableName);
   await uploadRecipe(name, `cu${label}`, tableName, MAPPINGS);
   await cutDatabase(redis, db);
+  let captureMax = 0;
+  const sampler = setInterval(() => (captureMax = Math.max(captureMax, rt.memory().rssMb)), 100);
   await writeHashes(redis, `cu${label}`, n);
   await until('capture done', async () => {
     const before = await backlogOf(redis, name);
     await sleep(500);
     return (await backlogOf(redis, name)) === before && before > 0;
   }, 600_000, 0);
+  clearInterval(sampler);
   const queuedMemory = rt.memory();
   await redis.hset(`${NS}:params`, 'BenchPassword', BENCH_PASSWORD);
+  let drainMax = 0;
+  const drainSampler = setInterval(() => (drainMax = Math.max(drainMax, rt.memory().rssMb)), 100);
   const started = performance.now();
   await until('drained', async () => (await count(db, tableName)) === n, 600_000, 50);
+  clearInterval(drainSampler);
   const rate = n / ((performance.now() - started) / 1000);
   const memory = rt.memory();
-  results[`catchUp${label}`] = { changes: n, drainRowsPerSec: Math.round(rate), rssWithBacklogMb: queuedMemory.rssMb, peakRssMb: memory.peakMb };
-  log(`catch-up of ${n}: ${Math.round(rate)} rows/s; runtime RSS ${queuedMemory.rssMb} MB with the backlog queued, peak ${memory.peakMb} MB`);
+  results[`catchUp${label}`] = { changes: n, drainRowsPerSec: Math.round(rate), rssWithBacklogMb: queuedMemory.rssMb, maxRssCapturingMb: captureMax, maxRssDrainingMb: drainMax, peakRssMb: memory.peakMb };
+  log(`catch-up of ${n}: ${Math.round(rate)} rows/s; runtime RSS ${queuedMemory.rssMb} MB with the backlog queued (max ${captureMax} MB while capturing, ${drainMax} MB while draining, peak ${memory.peakMb} MB)`);
   await db.query(`DROP TABLE ${tableName}`);
 }
 
