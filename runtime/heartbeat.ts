@@ -40,6 +40,18 @@ export async function claimRuntimeId(redis: Redis, keys: Keys, id: string): Prom
     await new Promise((r) => setTimeout(r, 500));
   }
   await redis.sadd(keys.runtimes(), id);
+  // One runtime per namespace: two would both capture every change and could commit one key's
+  // snapshots out of order. A crashed one's heartbeat expires within 15 s; wait that long.
+  for (let i = 0; ; i++) {
+    const others = (await liveRuntimes(redis, keys)).filter((r) => r.id !== id);
+    if (others.length === 0) break;
+    if (i === 40) {
+      await redis.del(key);
+      const o = others[0] as RuntimeInfo;
+      throw new RuntimeIdInUse(`namespace '${keys.ns}' is already served by runtime '${o.id}' (pid ${o.pid} on ${o.host}); run one runtime per namespace, or use another --namespace`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
   return me;
 }
 
