@@ -1,15 +1,9 @@
 import type { Credential } from '../credential.ts';
-import { BaseConnector, credential, isOptionsObject, type ConnectionSpec } from './base.ts';
-import { parseHostDb } from './host-db.ts';
+import { BaseConnector } from './base.ts';
+import { HostDbConnection, type HostDbConnectionOptions } from './host-db-connection.ts';
 
 /** The single-object form of {@link MySqlConnection}. */
-export interface MySqlConnectionOptions {
-  readonly user: Credential;
-  readonly password: Credential;
-  readonly host: string;
-  readonly port?: number;
-  readonly database: string;
-}
+export type MySqlConnectionOptions = HostDbConnectionOptions;
 
 /**
  * How to reach a MySQL or MariaDB server. Pure data: nothing connects until the runtime does.
@@ -17,13 +11,8 @@ export interface MySqlConnectionOptions {
  * @example
  * new MySqlConnection(() => configGet('MySqlUser'), () => configGet('MySqlPassword'), 'localhost:3306/test')
  */
-export class MySqlConnection implements ConnectionSpec {
+export class MySqlConnection extends HostDbConnection {
   readonly kind = 'mysql';
-  readonly user: Credential;
-  readonly password: Credential;
-  readonly host: string;
-  readonly port: number;
-  readonly database: string;
 
   /**
    * @param user - user name, or a function returning it at each connection attempt
@@ -33,20 +22,7 @@ export class MySqlConnection implements ConnectionSpec {
   constructor(user: Credential, password: Credential, db: string);
   constructor(options: MySqlConnectionOptions);
   constructor(user: Credential | MySqlConnectionOptions, password?: Credential, db?: string) {
-    const o = isOptionsObject(user) ? user : undefined;
-    this.user = credential(o ? o['user'] : user, 'MySqlConnection user');
-    this.password = credential(o ? o['password'] : password, 'MySqlConnection password');
-    const parsed = o
-      ? parseHostDb(`${String(o['host'])}:${String(o['port'] ?? 3306)}/${String(o['database'])}`, 3306, 'MySqlConnection host/port/database')
-      : parseHostDb(db, 3306, 'MySqlConnection db');
-    this.host = parsed.host;
-    this.port = parsed.port;
-    this.database = parsed.database;
-  }
-
-  /** `host:port/database`, safe to log (no credentials). */
-  describe(): string {
-    return `${this.host}:${this.port}/${this.database}`;
+    super(3306, user, password, db);
   }
 }
 

@@ -1,15 +1,9 @@
 import type { Credential } from '../credential.ts';
-import { BaseConnector, credential, isOptionsObject, type ConnectionSpec } from './base.ts';
-import { parseHostDb } from './host-db.ts';
+import { BaseConnector } from './base.ts';
+import { HostDbConnection, type HostDbConnectionOptions } from './host-db-connection.ts';
 
 /** The single-object form of {@link PostgresConnection}. */
-export interface PostgresConnectionOptions {
-  readonly user: Credential;
-  readonly password: Credential;
-  readonly host: string;
-  readonly port?: number;
-  readonly database: string;
-}
+export type PostgresConnectionOptions = HostDbConnectionOptions;
 
 /**
  * How to reach a PostgreSQL server.
@@ -17,13 +11,8 @@ export interface PostgresConnectionOptions {
  * @example
  * new PostgresConnection(() => configGet('PgUser'), () => configGet('PgPassword'), 'localhost:5432/test')
  */
-export class PostgresConnection implements ConnectionSpec {
+export class PostgresConnection extends HostDbConnection {
   readonly kind = 'postgres';
-  readonly user: Credential;
-  readonly password: Credential;
-  readonly host: string;
-  readonly port: number;
-  readonly database: string;
 
   /**
    * @param user - user name, or a function returning it at each connection attempt
@@ -33,19 +22,7 @@ export class PostgresConnection implements ConnectionSpec {
   constructor(user: Credential, password: Credential, db: string);
   constructor(options: PostgresConnectionOptions);
   constructor(user: Credential | PostgresConnectionOptions, password?: Credential, db?: string) {
-    const o = isOptionsObject(user) ? user : undefined;
-    this.user = credential(o ? o['user'] : user, 'PostgresConnection user');
-    this.password = credential(o ? o['password'] : password, 'PostgresConnection password');
-    const parsed = o
-      ? parseHostDb(`${String(o['host'])}:${String(o['port'] ?? 5432)}/${String(o['database'])}`, 5432, 'PostgresConnection host/port/database')
-      : parseHostDb(db, 5432, 'PostgresConnection db');
-    this.host = parsed.host;
-    this.port = parsed.port;
-    this.database = parsed.database;
-  }
-
-  describe(): string {
-    return `${this.host}:${this.port}/${this.database}`;
+    super(5432, user, password, db);
   }
 }
 

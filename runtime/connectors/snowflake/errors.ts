@@ -48,23 +48,4 @@ export function classifySnowflakeError(err: unknown): FailureKind {
   return 'schema';
 }
 
-/**
- * Removes a secret from an error's message and stack before it travels (logs, `wb-cli status`).
- * The driver does not echo passwords, but a wrapped error could.
- */
-export function redactSecret(err: unknown, secret: string): unknown {
-  if (secret === '') return err;
-  const clean = (s: string): string => s.split(secret).join('***');
-  if (typeof err === 'string') return clean(err);
-  if (!(err instanceof Error) || !(err.message.includes(secret) || err.stack?.includes(secret))) return err;
-  try {
-    err.message = clean(err.message);
-    if (err.stack !== undefined) err.stack = clean(err.stack);
-  } catch {
-    // read-only: replaced below
-  }
-  if (!err.message.includes(secret) && !err.stack?.includes(secret)) return err;
-  const copy = new Error(clean(err.message));
-  Object.assign(copy, { code: (err as { code?: unknown }).code, sqlState: (err as { sqlState?: unknown }).sqlState });
-  return copy;
-}
+export { redactSecret } from '../redact.ts';
