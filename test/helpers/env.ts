@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
-import { cli } from './processes.ts';
+import { cli, startRuntime, type RuntimeProcess } from './processes.ts';
 import { uid } from './wait.ts';
 
 export const REDIS_URL = process.env['WB_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -79,6 +79,19 @@ export default writeBehind({
 });
 `);
     return path;
+  }
+
+  /**
+   * The usual start of a test: a fresh table, the MySQL parameters, a runtime, and a recipe
+   * uploaded and loaded. Returns the running runtime.
+   */
+  async startWithRecipe(recipe: Parameters<TestEnv['writeRecipe']>[0] = { version: '1' }): Promise<RuntimeProcess> {
+    await this.createTable();
+    await this.tuneCredentials();
+    const rt = await startRuntime(this.runtimeArgs());
+    const up = await this.cli(['upload', this.writeRecipe(recipe)]);
+    if (up.code !== 0) throw new Error(`upload failed: ${up.stderr}`);
+    return rt;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestEnv } from '../helpers/env.ts';
-import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import type { RuntimeProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('records that cannot be synced', () => {
@@ -8,10 +8,7 @@ describe('records that cannot be synced', () => {
   let rt: RuntimeProcess;
 
   beforeAll(async () => {
-    await env.createTable();
-    await env.tuneCredentials();
-    rt = await startRuntime(env.runtimeArgs());
-    expect((await env.cli(['upload', env.writeRecipe({ version: '1' })])).code).toBe(0);
+    rt = await env.startWithRecipe();
   });
 
   afterAll(async () => {

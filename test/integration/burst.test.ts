@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestEnv } from '../helpers/env.ts';
-import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import type { RuntimeProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('a burst of 10,000 keys', () => {
@@ -8,10 +8,7 @@ describe('a burst of 10,000 keys', () => {
   let rt: RuntimeProcess;
 
   beforeAll(async () => {
-    await env.createTable();
-    await env.tuneCredentials();
-    rt = await startRuntime(env.runtimeArgs());
-    expect((await env.cli(['upload', env.writeRecipe({ version: '1' })])).code).toBe(0);
+    rt = await env.startWithRecipe();
   });
 
   afterAll(async () => {

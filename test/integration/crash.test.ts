@@ -11,10 +11,7 @@ describe('kill -9 of the runtime under load', () => {
   let rt: RuntimeProcess;
 
   beforeAll(async () => {
-    await env.createTable();
-    await env.tuneCredentials();
-    rt = await startRuntime(env.runtimeArgs());
-    expect((await env.cli(['upload', env.writeRecipe({ version: '1', mappings: MAPPINGS })])).code).toBe(0);
+    rt = await env.startWithRecipe({ version: '1', mappings: MAPPINGS });
   });
 
   afterAll(async () => {

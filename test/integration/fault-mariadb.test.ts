@@ -1,7 +1,7 @@
 import { execSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestEnv } from '../helpers/env.ts';
-import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import type { RuntimeProcess } from '../helpers/processes.ts';
 import { BackgroundWriter, expectVerifyClean } from '../helpers/verify.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -19,10 +19,7 @@ describe('MariaDB stopped for 30 s while a writer keeps writing', () => {
   let rt: RuntimeProcess;
 
   beforeAll(async () => {
-    await env.createTable();
-    await env.tuneCredentials();
-    rt = await startRuntime(env.runtimeArgs());
-    expect((await env.cli(['upload', env.writeRecipe({ version: '1' })])).code).toBe(0);
+    rt = await env.startWithRecipe();
   });
 
   afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestEnv } from '../helpers/env.ts';
-import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import type { RuntimeProcess } from '../helpers/processes.ts';
 import { freePort, TestRedis } from '../helpers/redis-server.ts';
 import { BackgroundWriter, expectVerifyClean } from '../helpers/verify.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -15,10 +15,7 @@ describe('Redis faults', () => {
     beforeAll(async () => {
       await server.start();
       env = new TestEnv(server.url);
-      await env.createTable();
-      await env.tuneCredentials();
-      rt = await startRuntime(env.runtimeArgs());
-      expect((await env.cli(['upload', env.writeRecipe({ version: '1' })])).code).toBe(0);
+      rt = await env.startWithRecipe();
     });
 
     afterAll(async () => {
@@ -55,10 +52,7 @@ describe('Redis faults', () => {
     beforeAll(async () => {
       await server.start();
       env = new TestEnv(server.url);
-      await env.createTable();
-      await env.tuneCredentials();
-      rt = await startRuntime(env.runtimeArgs());
-      expect((await env.cli(['upload', env.writeRecipe({ version: '1' })])).code).toBe(0);
+      rt = await env.startWithRecipe();
     });
 
     afterAll(async () => {
@@ -95,10 +89,7 @@ describe('Redis faults', () => {
     beforeAll(async () => {
       await server.start();
       env = new TestEnv(server.url);
-      await env.createTable();
-      await env.tuneCredentials();
-      rt = await startRuntime(env.runtimeArgs());
-      expect((await env.cli(['upload', env.writeRecipe({ version: '1' })])).code).toBe(0);
+      rt = await env.startWithRecipe();
     });
 
     afterAll(async () => {

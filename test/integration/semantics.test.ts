@@ -9,10 +9,7 @@ describe('more commands, onExpire delete, reconcile', () => {
   const key = (id: string) => `${env.prefix}:${id}`;
 
   beforeAll(async () => {
-    await env.createTable();
-    await env.tuneCredentials();
-    rt = await startRuntime(env.runtimeArgs());
-    expect((await env.cli(['upload', env.writeRecipe({ version: '1', extra: "onExpire: 'delete'," })])).code).toBe(0);
+    rt = await env.startWithRecipe({ version: '1', extra: "onExpire: 'delete'," });
   });
 
   afterAll(async () => {

@@ -9,10 +9,7 @@ describe('wb-cli verify and the sweep', () => {
   let rt: RuntimeProcess;
 
   beforeAll(async () => {
-    await env.createTable();
-    await env.tuneCredentials();
-    rt = await startRuntime(env.runtimeArgs());
-    expect((await env.cli(['upload', env.writeRecipe({ version: '1' })])).code).toBe(0);
+    rt = await env.startWithRecipe();
     for (let i = 0; i < 50; i++) await env.redis.hset(`${env.prefix}:${i}`, 'first_name', `f${i}`, 'age', String(i));
     await waitFor('50 rows', async () => (await env.count()) === 50);
   });
@@ -69,10 +66,7 @@ describe('1,000 bad records mixed into 100,000 good ones', () => {
   const bad = (i: number) => i % 101 === 50; // 1,000 of 101,000
 
   beforeAll(async () => {
-    await env.createTable();
-    await env.tuneCredentials();
-    rt = await startRuntime(env.runtimeArgs());
-    expect((await env.cli(['upload', env.writeRecipe({ version: '1' })])).code).toBe(0);
+    rt = await env.startWithRecipe();
   });
 
   afterAll(async () => {
