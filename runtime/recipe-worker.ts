@@ -50,7 +50,9 @@ export class RecipeWorker {
     private readonly opts: WorkerOptions,
   ) {
     this.backlog = new Backlog(redis, keys, reg.name);
-    this.capture = new CaptureQueue(redis, captureTarget(reg, keys, this.backlog.stream), log);
+    this.capture = new CaptureQueue(redis, captureTarget(reg, keys, this.backlog.stream), log, () => {
+      this.reconcile('capture overflow').catch((err) => this.log.error({ err: errorText(err) }, 'reconcile failed'));
+    });
     const partitions = Math.min(reg.parallelism, maxParallelism(reg.connector));
     this.writers = Array.from({ length: partitions }, () =>
       new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry));

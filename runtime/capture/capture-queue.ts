@@ -88,12 +88,20 @@ export class CaptureQueue {
   private pending = new Map<string, number>();
   private running = false;
   private closed = false;
+  private overflowed = false;
   private idle: Array<() => void> = [];
 
+  /**
+   * @param onOverflow - called once the queue has drained after events were dropped because more
+   *   than `maxPending` distinct keys waited: a reconcile then catches up with them (memory stays
+   *   bounded however fast the application writes).
+   */
   constructor(
     private readonly redis: Redis,
     private readonly target: CaptureTarget,
     private readonly log: Logger,
+    private readonly onOverflow: () => void = () => undefined,
+    private readonly maxPending = 200_000,
   ) {}
 
   /** Whether the registration covers this key (the pattern may match more). */
@@ -103,6 +111,11 @@ export class CaptureQueue {
 
   push(key: string, kind: ChangeKind): void {
     if (this.closed) return;
+    if (this.pending.size >= this.maxPending && !this.pending.has(key)) {
+      if (!this.overflowed) this.log.warn({ maxPending: this.maxPending }, 'capture is behind: dropping events, a reconcile will catch up once it drains');
+      this.overflowed = true;
+      return;
+    }
     // A number per key, not an object: a burst of a million events allocates nothing here.
     this.pending.set(key, ((this.pending.get(key) ?? 0) & ~3) + 4 + KIND_CODE[kind]);
     if (!this.running) {
@@ -152,6 +165,10 @@ export class CaptureQueue {
       }
     }
     this.running = false;
+    if (this.overflowed && !this.closed) {
+      this.overflowed = false;
+      this.onOverflow();
+    }
     for (const resolve of this.idle.splice(0)) resolve();
   }
 }
