@@ -41,6 +41,7 @@ export async function verifyRecipe(redis: Redis, keys: Keys, reg: Registration, 
     missing: { count: 0, sample: [] }, differing: { count: 0, sample: [] }, extra: { count: 0, sample: [] }, notHash: { count: 0, sample: [] },
   };
   const fixer = resyncTarget(keys, reg.name);
+  const familyOf = (column: string) => session.table.columns.get(column.toLowerCase())?.family;
   const enqueue = async (list: string[]): Promise<void> => {
     if (opts.fix && list.length) await snapshotKeys(redis, fixer, list, list.map(() => 'c0'));
   };
@@ -70,7 +71,7 @@ export async function verifyRecipe(redis: Redis, keys: Keys, reg: Registration, 
         toFix.push(key);
         return;
       }
-      const columns = diffRow(expectedRow(hash as Record<string, string>, reg.mappings), row);
+      const columns = diffRow(expectedRow(hash as Record<string, string>, reg.mappings), row, familyOf);
       if (columns.length) {
         note(report.differing, { id, columns });
         toFix.push(key);
