@@ -122,7 +122,7 @@ export class RecipeWorker {
   private async run(reader: Redis): Promise<void> {
     const { consumer } = this.opts;
     // Enough records queued to keep every partition busy, few enough to keep memory flat.
-    const highWater = this.reg.batchSize * this.writers.length * 4;
+    const highWater = this.reg.batchSize * this.writers.length * 2;
     let lastClaim = 0;
     // Our own pending entries first (left by a crash or by the previous version), oldest first.
     for (let after = '0'; !this.abort.signal.aborted; ) {
@@ -198,4 +198,4 @@ export class RecipeWorker {
 }
 
 /** Stream entries per read; each holds the records of one capture call (up to ~1,000). */
-const READ_COUNT = 4;
+const READ_COUNT = 2;
