@@ -9,7 +9,7 @@ import { capturePattern, captureTarget } from './capture/targets.ts';
 import { driverFor, maxParallelism } from './connectors/drivers.ts';
 import type { Keys } from './keys.ts';
 import { verifyRecipe } from './verify/verify.ts';
-import { sleep } from './writer/backoff.ts';
+import { retryForever, sleep } from './writer/backoff.ts';
 import { WritePipeline } from './writer/pipeline.ts';
 import { refreshEntries } from './writer/redis-state.ts';
 import { errorText, TableWriter } from './writer/table-writer.ts';
@@ -157,7 +157,7 @@ export class RecipeWorker {
     if (!redelivered || this.reg.kind === 'writeThrough') return this.pipeline.push(entries);
     const fresh: StreamEntry[] = [];
     for (const e of entries) {
-      const records = await this.untilDone(() => refreshEntries(this.redis, e.records));
+      const records = await retryForever(() => refreshEntries(this.redis, e.records), this.log);
       fresh.push({ id: e.id, records });
     }
     this.pipeline.push(fresh);
@@ -177,16 +177,6 @@ export class RecipeWorker {
     }
   }
 
-  private async untilDone<T>(step: () => Promise<T>): Promise<T> {
-    for (;;) {
-      try {
-        return await step();
-      } catch (err) {
-        this.log.warn({ err: errorText(err) }, 'redis step failed; retrying');
-        await sleep(1000);
-      }
-    }
-  }
 
   private async reportProblem(message: string | undefined): Promise<void> {
     const key = this.keys.status(this.reg.name);

@@ -1,3 +1,5 @@
+import type { Logger } from 'pino';
+
 /** Exponential backoff from `minMs` doubling up to `maxMs`; `reset()` after a success. */
 export class Backoff {
   private attempt = 0;
@@ -30,4 +32,19 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * Retries a Redis step every second until it succeeds: used after rows are committed, where
+ * giving up (and losing the acknowledgement or the dead letters) is not an option.
+ */
+export async function retryForever<T>(step: () => Promise<T>, log: Logger): Promise<T> {
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis step failed; retrying');
+      await sleep(1000);
+    }
+  }
 }

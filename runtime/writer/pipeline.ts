@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registration } from '../../recipes/options.ts';
 import type { AckOutcome, Backlog, DeadLetter } from '../backlog/backlog.ts';
 import type { BacklogEntry, StreamEntry } from '../backlog/entry.ts';
-import { sleep } from './backoff.ts';
+import { retryForever } from './backoff.ts';
 import { planBatch } from './plan.ts';
 import { applyThrough, readTargets } from './redis-state.ts';
 import { errorText, WriterStopped, type TableWriter } from './table-writer.ts';
@@ -129,14 +129,14 @@ export class WritePipeline {
 
   private async write(writer: TableWriter, items: readonly Item[]): Promise<void> {
     const records = items.map((it) => it.record);
-    const targets = this.reg.kind === 'writeThrough' ? await this.untilDone(() => readTargets(this.redis, records)) : undefined;
+    const targets = this.reg.kind === 'writeThrough' ? await retryForever(() => readTargets(this.redis, records), this.log) : undefined;
     const plan = planBatch(records, this.reg, targets);
     const refused = await writer.write({ table: this.reg.connector.table, pkColumn: this.reg.connector.pkColumn, columns: plan.columns }, plan.rows);
     const failed = new Map<string, DeadLetter>();
     for (const d of [...plan.rejects.filter((r) => r.op !== 'p'), ...refused]) failed.set(d.key, d);
     const written = plan.rows.filter((r) => !failed.has(r.key));
     // Write-through: Redis gets the change only now that the database has it.
-    await this.untilDone(() => applyThrough(this.redis, written));
+    await retryForever(() => applyThrough(this.redis, written), this.log);
     const writtenKeys = new Set(written.map((r) => r.key));
     // A `p` record is a report, not a state: it never stands for its key's outcome.
     const lastOfKey = new Map(items.filter((it) => it.record.op !== 'p').map((it) => [it.record.key, it]));
@@ -165,14 +165,14 @@ export class WritePipeline {
     this.finishing = (async () => {
       while (this.ready.length > 0) {
         const done = this.ready.splice(0);
-        await this.untilDone(() => this.backlog.finish({
+        await retryForever(() => this.backlog.finish({
           ids: done.map((t) => t.id),
           synced: done.reduce((n, t) => n + t.synced, 0),
           records: done.reduce((n, t) => n + t.records, 0),
           dead: done.flatMap((t) => t.dead),
           acks: done.flatMap((t) => t.acks),
           version: this.reg.version,
-        }));
+        }), this.log);
       }
     })().finally(() => {
       this.finishing = undefined;
@@ -180,15 +180,4 @@ export class WritePipeline {
     });
   }
 
-  /** Retries a Redis step until it succeeds: the rows are committed, losing what follows is not an option. */
-  private async untilDone<T>(step: () => Promise<T>): Promise<T> {
-    for (;;) {
-      try {
-        return await step();
-      } catch (err) {
-        this.log.warn({ err: errorText(err) }, 'redis step failed; retrying');
-        await sleep(1000);
-      }
-    }
-  }
 }

@@ -1,3 +1,4 @@
+import { lastPerId } from '../last-per-id.ts';
 import type { DbValue, RowWrite } from '../../writer/plan.ts';
 import type { ColumnInfo } from '../types.ts';
 
@@ -94,15 +95,6 @@ export function oracleBindValue(value: DbValue, col: ColumnInfo): OracleBind {
   return text;
 }
 
-/** The last write of each id: a batch should hold one per key, but a delete must not run before its upsert. */
-export function lastPerId(rows: readonly RowWrite[]): RowWrite[] {
-  const last = new Map<string, RowWrite>();
-  for (const r of rows) {
-    last.delete(r.id);
-    last.set(r.id, r);
-  }
-  return [...last.values()];
-}
 
 /** The MERGE and DELETE calls for one batch (either absent when it has no such rows). Pure. */
 export function oracleWrite(t: OracleTarget, rows: readonly RowWrite[]): { merge?: OracleBatch; delete?: OracleBatch } {
@@ -159,3 +151,5 @@ export function oracleScanIds(t: OracleTarget, after: string | undefined, limit:
     binds: after === undefined ? [] : [oracleBindValue(after, t.pk)],
   };
 }
+
+export { lastPerId };

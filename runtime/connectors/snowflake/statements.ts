@@ -1,3 +1,4 @@
+import { lastPerId } from '../last-per-id.ts';
 import type { DbValue, RowWrite } from '../../writer/plan.ts';
 import type { ColumnInfo } from '../types.ts';
 
@@ -53,18 +54,6 @@ function sourceValue(col: ColumnInfo, position: number): string {
   return c;
 }
 
-/**
- * The last write of each id: a MERGE source with a key twice fails (100090) or inserts it twice,
- * and a delete must not run before its upsert. The writer already sends one row per key.
- */
-export function lastPerId(rows: readonly RowWrite[]): RowWrite[] {
-  const last = new Map<string, RowWrite>();
-  for (const r of rows) {
-    last.delete(r.id);
-    last.set(r.id, r);
-  }
-  return [...last.values()];
-}
 
 /** One set-based MERGE over a bound VALUES source of `count` rows. */
 export function snowflakeMerge(t: SnowflakeTarget, count: number): string {
@@ -122,3 +111,5 @@ export function snowflakeScanIds(t: SnowflakeTarget, after: string | undefined, 
   const where = after === undefined ? '' : ` WHERE ${pk} > ?`;
   return { sql: `SELECT ${pk} FROM ${t.table}${where} ORDER BY ${pk} LIMIT ${Math.max(0, Math.floor(limit))}`, binds: after === undefined ? [] : [after] };
 }
+
+export { lastPerId };
