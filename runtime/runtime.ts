@@ -140,6 +140,7 @@ export class Runtime {
     } catch {
       return;
     }
+    this.log.debug({ nonce: msg.nonce, names: msg.names }, 'control message');
     if (msg.op === 'sync') this.requestSync(msg.nonce && msg.names ? { nonce: msg.nonce, names: msg.names } : undefined);
   }
 

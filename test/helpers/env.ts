@@ -89,8 +89,12 @@ export default writeBehind({
     await this.createTable();
     await this.tuneCredentials();
     const rt = await startRuntime(this.runtimeArgs());
-    const up = await this.cli(['upload', this.writeRecipe(recipe)]);
-    if (up.code !== 0) throw new Error(`upload failed: ${up.stderr}`);
+    // A loaded 2-core CI machine (Cassandra, MariaDB restarts) can be slow to answer: wait longer than the default.
+    const up = await this.cli(['upload', this.writeRecipe(recipe), '--timeout', '30']);
+    if (up.code !== 0) {
+      await rt.stop();
+      throw new Error(`upload failed: ${up.stderr}\nruntime log:\n${rt.lines.join('\n')}`);
+    }
     return rt;
   }
 
