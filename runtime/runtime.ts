@@ -148,7 +148,14 @@ export class Runtime {
   private requestSync(ask?: { nonce: string; names: readonly string[] }, startup = false): void {
     this.syncing = this.syncing
       .then(() => (this.state === 'stopping' ? undefined : this.sync(ask, startup)))
-      .catch((err) => this.log.error({ err: errorText(err) }, 'recipe sync failed'));
+      .catch(async (err) => {
+        const error = errorText(err);
+        this.log.error({ err: error }, 'recipe sync failed');
+        // An upload waiting for this sync hears why instead of timing out.
+        for (const name of ask?.names ?? []) {
+          await this.verdict(ask!.nonce, name, '?', 'failed', `recipe sync failed: ${error}`).catch(() => undefined);
+        }
+      });
   }
 
   private async sync(ask: { nonce: string; names: readonly string[] } | undefined, startup: boolean): Promise<void> {
@@ -260,6 +267,7 @@ export class Runtime {
   }
 
   private async verdict(nonce: string, name: string, version: string, status: 'loaded' | 'failed', error: string): Promise<void> {
+    this.log.debug({ nonce, recipe: name, version, status }, 'verdict');
     await this.redis.xadd(this.keys.verdicts(), 'MAXLEN', '~', '1000', '*',
       'nonce', nonce, 'name', name, 'version', version, 'status', status, 'error', error, 'runtime', this.opts.id);
   }

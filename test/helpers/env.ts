@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
-import { cli, startRuntime, type RuntimeProcess } from './processes.ts';
+import { cli, startRuntime, type CliResult, type RuntimeProcess } from './processes.ts';
 import { uid } from './wait.ts';
 
 export const REDIS_URL = process.env['WB_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -89,13 +89,28 @@ export default writeBehind({
     await this.createTable();
     await this.tuneCredentials();
     const rt = await startRuntime(this.runtimeArgs());
-    // A loaded 2-core CI machine (Cassandra, MariaDB restarts) can be slow to answer: wait longer than the default.
-    const up = await this.cli(['upload', this.writeRecipe(recipe), '--timeout', '30']);
-    if (up.code !== 0) {
+    try {
+      await this.upload(this.writeRecipe(recipe), rt);
+    } catch (err) {
       await rt.stop();
-      throw new Error(`upload failed: ${up.stderr}\nruntime log:\n${rt.lines.join('\n')}`);
+      throw err;
     }
     return rt;
+  }
+
+  /**
+   * Uploads a recipe that must load. A loaded 2-core CI machine (Cassandra, MariaDB restarts) can
+   * be slow to answer, so it waits 30 s for the verdict; on failure it throws with everything the
+   * CLI printed and the runtime's log, so a failure explains itself.
+   */
+  async upload(file: string, rt?: RuntimeProcess, extra: readonly string[] = []): Promise<CliResult> {
+    const started = Date.now();
+    const up = await this.cli(['upload', file, '--timeout', '30', ...extra]);
+    if (up.code !== 0) {
+      const log = rt ? `\nruntime log:\n${rt.lines.join('\n')}` : '';
+      throw new Error(`upload exited ${up.code} after ${Date.now() - started} ms\nstdout: ${up.stdout}\nstderr: ${up.stderr}${log}`);
+    }
+    return up;
   }
 
   async close(): Promise<void> {

@@ -75,7 +75,9 @@ export class RuntimeProcess {
 
 /** Starts the real `wb-runtime` bin and waits until it logs that it is running. */
 export async function startRuntime(args: readonly string[]): Promise<RuntimeProcess> {
-  const child = spawn(process.execPath, [BIN('wb-runtime'), '--retry-max-ms', '1000', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Debug level: control messages and verdicts are in the log a failing test prints.
+  const level = args.includes('--log-level') ? [] : ['--log-level', 'debug'];
+  const child = spawn(process.execPath, [BIN('wb-runtime'), '--retry-max-ms', '1000', ...level, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const rt = new RuntimeProcess(child);
   const deadline = Date.now() + 20_000;
   while (!rt.hasLog((r) => r['msg'] === 'runtime running')) {

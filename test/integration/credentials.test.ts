@@ -15,7 +15,7 @@ describe('a wrong MySQL password, then the right one', () => {
     expect((await env.cli(['tune', 'param', 'MySqlUser', 'root'])).code).toBe(0);
     expect((await env.cli(['tune', 'param', 'MySqlPassword', '--stdin'], `${SECRET}\n`)).code).toBe(0);
     rt = await startRuntime(env.runtimeArgs());
-    expect((await env.cli(['upload', env.writeRecipe({ version: '1' })])).code).toBe(0);
+    await env.upload(env.writeRecipe({ version: '1' }), rt);
   });
 
   afterAll(async () => {

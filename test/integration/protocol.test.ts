@@ -27,11 +27,11 @@ describe("RGSync's # protocol", () => {
     // One runtime, one namespace, two recipes: the write-through one is written by hand.
     await behind.tuneCredentials();
     rt = await startRuntime(behind.runtimeArgs());
-    expect((await behind.cli(['upload', behind.writeRecipe({ version: '1' })])).code).toBe(0);
+    await behind.upload(behind.writeRecipe({ version: '1' }), rt);
     const file = through.writeRecipe({ version: '1' });
     const { readFileSync, writeFileSync } = await import('node:fs');
     writeFileSync(file, readFileSync(file, 'utf8').replace(/writeBehind/g, 'writeThrough'));
-    const up = await behind.cli(['upload', file]);
+    const up = await behind.upload(file, rt);
     expect(up.stdout).toContain(`${through.name} version 1 loaded`);
   });
 

@@ -51,7 +51,7 @@ export default writeBehind({
 });
 `);
       rt = await startRuntime(env.runtimeArgs());
-      const up = await env.cli(['upload', file]);
+      const up = await env.upload(file, rt);
       expect(up.stdout).toContain('PersonsWriteBehind version 1 loaded');
     }, 120_000);
 
