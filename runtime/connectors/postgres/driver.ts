@@ -75,11 +75,22 @@ class PostgresSession implements ConnectorSession {
   async write(batch: WriteBatch): Promise<void> {
     const b = this.spell(batch);
     const binary = new Set(b.columns.flatMap((col, i) => (this.family(col) === 'binary' ? [i] : [])));
+    const statements = pgStatements(b, { binary });
     try {
+      if (statements.length === 1) {
+        // One statement outside a transaction block is its own transaction: one round trip.
+        const [only] = statements as [(typeof statements)[number]];
+        await this.client.query(only.sql, [...only.params]);
+        return;
+      }
       await this.client.query('BEGIN');
-      for (const s of pgStatements(b, { binary })) await this.client.query(s.sql, [...s.params]);
+      for (const s of statements) await this.client.query(s.sql, [...s.params]);
       await this.client.query('COMMIT');
     } catch (err) {
+      if (statements.length === 1) {
+        if (classifyPgError(err) === 'connection') this.broken = true;
+        throw err;
+      }
       if (classifyPgError(err) === 'connection') this.broken = true;
       else await this.client.query('ROLLBACK').catch(() => { this.broken = true; });
       throw err;

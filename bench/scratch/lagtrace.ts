@@ -1,0 +1,66 @@
+import { Redis } from 'ioredis';
+import type { RowDataPacket } from 'mysql2/promise';
+import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, REDIS_URL, Runtime, sleep, startRedis, until, uploadRecipe } from '../lib.ts';
+
+const rate = Number(process.env['RATE'] ?? 1000);
+const secs = Number(process.env['SECS'] ?? 10);
+const server = await startRedis();
+const redis = new Redis(REDIS_URL);
+const watcher = new Redis(REDIS_URL);
+const db = mysqlPool();
+await redis.hset(`${NS}:params`, 'BenchUser', BENCH_USER, 'BenchPassword', BENCH_PASSWORD);
+const rt = await Runtime.start();
+const name = 'bench_lagtrace';
+await db.query(`DROP TABLE IF EXISTS ${name}`);
+await db.query(`CREATE TABLE ${name} (id VARCHAR(64) PRIMARY KEY, first VARCHAR(64), sent BIGINT, arrived TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))`);
+await uploadRecipe('LagTrace', 'lt', name, { first_name: 'first', sent: 'sent' });
+await redis.hset('lt:warm', 'first_name', 'w', 'sent', String(Date.now()));
+await until('warm', async () => (await count(db, name)) === 1, 30000, 20);
+const captured = new Map<string, number>();
+let stop = false;
+const stream = `${NS}:backlog:LagTrace`;
+const watch = (async () => {
+  let last = '$';
+  while (!stop) {
+    const res = (await watcher.xread('COUNT', 100, 'BLOCK', 200, 'STREAMS', stream, last)) as Array<[string, Array<[string, string[]]>]> | null;
+    for (const [id, fields] of res?.[0]?.[1] ?? []) {
+      last = id;
+      const ms = Number(id.split('-')[0]);
+      for (let i = 0; i < fields.length; i += 2) captured.set(fields[i] as string, ms);
+    }
+  }
+})();
+const total = rate * secs;
+const cpu0 = rt.cpuSeconds();
+const started = Date.now();
+let sent = 0;
+while (sent < total) {
+  const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
+  if (due > sent) {
+    const p = redis.pipeline();
+    for (; sent < due; sent++) p.hset(`lt:${sent}`, 'first_name', 'x', 'sent', String(Date.now()));
+    await p.exec();
+  }
+  await sleep(1);
+}
+await until('rows', async () => (await count(db, name)) === total + 1, 60000, 50);
+console.log('runtime cpu', (rt.cpuSeconds() - cpu0).toFixed(2), 's for', total, 'changes in', ((Date.now() - started) / 1000).toFixed(1), 's');
+stop = true;
+await watch;
+const [rows] = await db.query<RowDataPacket[]>(`SELECT id, sent, ROUND(UNIX_TIMESTAMP(arrived) * 1000) AS arrived FROM ${name} WHERE id <> 'warm'`);
+const cap: number[] = [], wr: number[] = [], all: number[] = [];
+const worst: Array<[number, number, number]> = [];
+for (const r of rows) {
+  const c = captured.get(`lt:${r['id']}`);
+  const s = Number(r['sent']), a = Number(r['arrived']);
+  all.push(a - s);
+  if (c !== undefined) { cap.push(c - s); wr.push(a - c); worst.push([a - s, c - s, a - c]); }
+}
+const fmt = (xs: number[]) => { xs.sort((a, b) => a - b); return `p50 ${percentile(xs, 50)} p90 ${percentile(xs, 90)} p99 ${percentile(xs, 99)} max ${xs[xs.length - 1]} (n=${xs.length})`; };
+console.log('total  ', fmt(all));
+console.log('capture', fmt(cap));
+console.log('write  ', fmt(wr));
+worst.sort((a, b) => b[0] - a[0]);
+console.log('worst (total, capture, write):', JSON.stringify(worst.slice(0, 15)));
+await rt.stop();
+redis.disconnect(); watcher.disconnect(); await db.end(); server.kill('SIGKILL');
