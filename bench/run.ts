@@ -170,13 +170,21 @@ async function main(): Promise<void> {
     if (want('footprint')) await footprint(redis, db);
     const rt = await Runtime.start();
     try {
+      // The runtime's resident memory after each phase: growth that stays would be a leak.
+      const rss: Record<string, number> = { start: rt.memory().rssMb };
       if (want('throughput')) await throughput(redis, db, rt);
+      rss['afterThroughput'] = rt.memory().rssMb;
       if (want('lag')) {
         await lag(redis, db, 1000);
         await lag(redis, db, 5000);
       }
+      rss['afterLag'] = rt.memory().rssMb;
       if (want('catchup')) await catchUp(redis, db, rt, CATCHUP, 'drain');
+      rss['afterCatchUp'] = rt.memory().rssMb;
       if (want('backlog')) await catchUp(redis, db, rt, BACKLOG, 'million');
+      rss['afterBacklog'] = rt.memory().rssMb;
+      results['runtimeRssMb'] = rss;
+      log(`runtime RSS by phase (MB): ${JSON.stringify(rss)}`);
     } finally {
       await rt.stop();
     }

@@ -8,7 +8,7 @@ import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, stop } from 'esbuild';
 
 /**
  * The bundle lives outside the package, so each package import is pinned to the file this
@@ -46,6 +46,7 @@ export async function launch(entry) {
     logLevel: 'silent',
     plugins: [pinToSources],
   });
+  await stop(); // esbuild's service process is not needed for the rest of a long life
   const hash = createHash('sha256');
   for (const f of result.outputFiles) hash.update(f.path).update(f.contents);
   const dir = join(tmpdir(), `wbsync-bundle-${hash.digest('hex').slice(0, 16)}`);

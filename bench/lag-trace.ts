@@ -1,9 +1,12 @@
+// Where light-load latency goes: a steady writer (WB_BENCH_RATE changes/s for WB_BENCH_SECONDS s; 1000 and 10)
+// against a fresh runtime; each change's delay is split at the moment capture appended it to the
+// backlog (the stream entry id's clock). Run: node --import tsx bench/lag-trace.ts
 import { Redis } from 'ioredis';
 import type { RowDataPacket } from 'mysql2/promise';
-import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, REDIS_URL, Runtime, sleep, startRedis, until, uploadRecipe } from '../lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, REDIS_URL, Runtime, sleep, startRedis, until, uploadRecipe } from './lib.ts';
 
-const rate = Number(process.env['RATE'] ?? 1000);
-const secs = Number(process.env['SECS'] ?? 10);
+const rate = Number(process.env['WB_BENCH_RATE'] ?? 1000);
+const secs = Number(process.env['WB_BENCH_SECONDS'] ?? 10);
 const server = await startRedis();
 const redis = new Redis(REDIS_URL);
 const watcher = new Redis(REDIS_URL);
