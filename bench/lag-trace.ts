@@ -3,7 +3,7 @@
 // backlog (the stream entry id's clock). Run: node --import tsx bench/lag-trace.ts
 import { Redis } from 'ioredis';
 import type { RowDataPacket } from 'mysql2/promise';
-import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, REDIS_URL, Runtime, sleep, startRedis, until, uploadRecipe } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, redisCpu, REDIS_URL, Runtime, sleep, startRedis, until, uploadRecipe } from './lib.ts';
 
 const rate = Number(process.env['WB_BENCH_RATE'] ?? 1000);
 const secs = Number(process.env['WB_BENCH_SECONDS'] ?? 10);
@@ -35,6 +35,7 @@ const watch = (async () => {
 })();
 const total = rate * secs;
 const cpu0 = rt.cpuSeconds();
+const redis0 = await redisCpu(redis);
 const started = Date.now();
 let sent = 0;
 while (sent < total) {
@@ -47,7 +48,7 @@ while (sent < total) {
   await sleep(1);
 }
 await until('rows', async () => (await count(db, name)) === total + 1, 60000, 50);
-console.log('runtime cpu', (rt.cpuSeconds() - cpu0).toFixed(2), 's for', total, 'changes in', ((Date.now() - started) / 1000).toFixed(1), 's');
+console.log(`runtime CPU ${(rt.cpuSeconds() - cpu0).toFixed(2)} s, Redis CPU ${((await redisCpu(redis)) - redis0).toFixed(2)} s for ${total} changes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 stop = true;
 await watch;
 const [rows] = await db.query<RowDataPacket[]>(`SELECT id, sent, ROUND(UNIX_TIMESTAMP(arrived) * 1000) AS arrived FROM ${name} WHERE id <> 'warm'`);

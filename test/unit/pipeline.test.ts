@@ -84,14 +84,15 @@ function untouchedRedis() {
   return { redis, touched };
 }
 
-function setup(opts: { parallelism?: number; batchSize?: number; gated?: boolean; refuse?: Array<(rows: readonly RowWrite[]) => DeadLetter[]> } = {}) {
+function setup(opts: { parallelism?: number; batchSize?: number; gated?: boolean; refuse?: Array<(rows: readonly RowWrite[]) => DeadLetter[]>; lingerMs?: number } = {}) {
   const parallelism = opts.parallelism ?? 2;
   const reg = writeBehind({ name: 'Persons', version: '3', connector, keysPrefix: 'person', mappings, parallelism, batchSize: opts.batchSize ?? 500 });
   const writers = Array.from({ length: parallelism }, (_, i) => new FakeWriter(opts.gated ?? false, opts.refuse?.[i]));
   const backlog = new FakeBacklog();
   const { redis, touched } = untouchedRedis();
   const abort = new AbortController();
-  const pipeline = new WritePipeline(reg, redis, backlog as unknown as Backlog, writers as unknown as TableWriter[], log, abort.signal);
+  // No linger unless a test is about it: completions then happen as soon as they can.
+  const pipeline = new WritePipeline(reg, redis, backlog as unknown as Backlog, writers as unknown as TableWriter[], log, abort.signal, opts.lingerMs ?? 0);
   return { pipeline, writers, backlog, touched, abort };
 }
 
@@ -322,6 +323,42 @@ describe('WritePipeline completions', () => {
     await settle();
     expect(backlog.finished[1]).toStrictEqual({ ids: ['1-0'], synced: 1, records: 1, dead: [], acks: [], version: '3' });
     expect(writers[1]?.calls).toStrictEqual([]);
+  });
+});
+
+describe('WritePipeline finish linger', () => {
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  it('gathers entries finished within the linger into one completion', async () => {
+    const { pipeline, backlog } = setup({ lingerMs: 30 });
+    pipeline.push([entry('1-0', up(A0, '1'))]);
+    await settle();
+    pipeline.push([entry('2-0', up(A1, '2'))]);
+    await settle();
+    expect(backlog.finished).toStrictEqual([]);
+    await sleep(60);
+    expect(backlog.finished).toStrictEqual([{ ids: ['1-0', '2-0'], synced: 2, records: 2, dead: [], acks: [], version: '3' }]);
+  });
+
+  it('finishes an entry that owes a # ack at once, taking the lingering ones along', async () => {
+    const { pipeline, backlog } = setup({ lingerMs: 10_000 });
+    pipeline.push([entry('1-0', up(A0, '1'))]);
+    await settle();
+    expect(backlog.finished).toStrictEqual([]);
+    pipeline.push([entry('2-0', up(A1, '2', '7'))]);
+    await settle();
+    expect(backlog.finished).toStrictEqual([{ ids: ['1-0', '2-0'], synced: 2, records: 2, dead: [], acks: [{ key: A1, ack: '7' }], version: '3' }]);
+  });
+
+  it('stop() finishes lingering entries without waiting for the linger', async () => {
+    const { pipeline, backlog } = setup({ lingerMs: 10_000 });
+    pipeline.push([entry('1-0', up(A0, '1'))]);
+    await settle();
+    expect(backlog.finished).toStrictEqual([]);
+    const started = Date.now();
+    await pipeline.stop();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(backlog.finished).toStrictEqual([{ ids: ['1-0'], synced: 1, records: 1, dead: [], acks: [], version: '3' }]);
   });
 });
 
