@@ -3,7 +3,7 @@
 // No build step after `npm ci`: the bundle is built at start (a fraction of a second) and kept
 // under the OS temp folder, named by its content hash, so concurrent starts never clash.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -30,8 +30,27 @@ const pinToSources = {
   },
 };
 
-/** Bundles `entry` (relative to the package root) and imports it. */
+/**
+ * Bundles `entry` (relative to the package root) and imports it. Should bundling or the temp
+ * folder fail, it says so on stderr and runs the sources through tsx instead: slower to start
+ * and heavier, but running.
+ */
 export async function launch(entry) {
+  let file;
+  try {
+    file = await bundle(entry);
+  } catch (err) {
+    process.stderr.write(`wbsync: could not bundle ${entry} (${err instanceof Error ? err.message : String(err)}); running it through tsx\n`);
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import(new URL(`../${entry}`, import.meta.url).href);
+    return;
+  }
+  await import(pathToFileURL(file).href);
+}
+
+/** Builds the bundle of `entry` (once per content) and returns the path of its main file. */
+async function bundle(entry) {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const out = join(root, 'out'); // nothing is written there: the files are placed below
   const result = await build({
@@ -60,8 +79,9 @@ export async function launch(entry) {
     try {
       renameSync(staging, dir);
     } catch (err) {
+      rmSync(staging, { recursive: true, force: true });
       if (!existsSync(dir)) throw err; // another start won the race with the same content
     }
   }
-  await import(pathToFileURL(join(dir, basename(entry).replace(/\.ts$/, '.js'))).href);
+  return join(dir, basename(entry).replace(/\.ts$/, '.js'));
 }
