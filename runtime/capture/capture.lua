@@ -41,13 +41,28 @@ local function flush()
   end
 end
 
+-- Headers without an ack, by op and pair count: built once per call, not once per record.
+local headers = { u = {}, d = {}, t = {}, p = {} }
+
 local function record(key, op, ackId, pairs)
   local np = #pairs
   if nargs + 2 + np > MAX_ARGS then flush() end
-  args[nargs + 1] = key
-  args[nargs + 2] = op .. ':' .. (np / 2) .. ':' .. ackId
-  for i = 1, np do args[nargs + 2 + i] = pairs[i] end
-  nargs = nargs + 2 + np
+  local n = nargs
+  args[n + 1] = key
+  if ackId == '' then
+    local byCount = headers[op]
+    local h = byCount[np]
+    if not h then
+      h = op .. ':' .. (np / 2) .. ':'
+      byCount[np] = h
+    end
+    args[n + 2] = h
+  else
+    args[n + 2] = op .. ':' .. (np / 2) .. ':' .. ackId
+  end
+  n = n + 2
+  for i = 1, np do args[n + i] = pairs[i] end
+  nargs = n + np
   added = added + 1
 end
 
@@ -152,9 +167,13 @@ local function capture(key, why, n)
   end
 end
 
+local sub, byte = string.sub, string.byte
+local WHY = { [99] = 'c', [120] = 'x', [114] = 'r' }
 for i = 4, #KEYS do
   local arg = ARGV[i - 2]
-  capture(KEYS[i], string.sub(arg, 1, 1), tonumber(string.sub(arg, 2)) or 1)
+  local why = WHY[byte(arg, 1)] or sub(arg, 1, 1)
+  -- The event count matters only to echo tracking: parsed only when there are echoes.
+  capture(KEYS[i], why, haveEchoes and (tonumber(sub(arg, 2)) or 1) or 1)
 end
 flush()
 if added > 0 then redis.call('HINCRBY', KEYS[3], 'queued', added) end
