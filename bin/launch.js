@@ -1,9 +1,11 @@
 // Runs a TypeScript entry point of this package as one plain-JavaScript bundle built by esbuild,
 // so a long-running process carries no TypeScript loader (tsx keeps a loader thread of ~30 MB).
 // No build step after `npm ci`: the bundle is built at start (a fraction of a second) and kept
-// under the OS temp folder, named by its content hash, so concurrent starts never clash.
+// in the package's own `.cache/runtime/<content hash>/`, so concurrent starts never clash and
+// nobody else can put code there; where the package folder is read-only, in a private temp
+// folder of this process, removed when it exits.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -66,16 +68,30 @@ async function bundle(entry) {
     plugins: [pinToSources],
   });
   await stop(); // esbuild's service process is not needed for the rest of a long life
-  const hash = createHash('sha256');
-  for (const f of result.outputFiles) hash.update(f.path).update(f.contents);
-  const dir = join(tmpdir(), `wbsync-bundle-${hash.digest('hex').slice(0, 16)}`);
-  if (!existsSync(dir)) {
-    const staging = `${dir}.${process.pid}`;
+  const place = (dir) => {
     for (const f of result.outputFiles) {
-      const path = join(staging, f.path.slice(out.length));
+      const path = join(dir, f.path.slice(out.length));
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, f.contents);
     }
+    return join(dir, basename(entry).replace(/\.ts$/, '.js'));
+  };
+  const hash = createHash('sha256');
+  for (const f of result.outputFiles) hash.update(f.path).update(f.contents);
+  const cache = join(root, '.cache', 'runtime');
+  try {
+    mkdirSync(cache, { recursive: true });
+    accessSync(cache, constants.W_OK);
+  } catch {
+    // A read-only install: a folder only this process knows, gone when it exits.
+    const dir = mkdtempSync(join(tmpdir(), 'wbsync-runtime-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    return place(dir);
+  }
+  const dir = join(cache, hash.digest('hex').slice(0, 16));
+  if (!existsSync(dir)) {
+    const staging = `${dir}.${process.pid}`;
+    place(staging);
     try {
       renameSync(staging, dir);
     } catch (err) {
