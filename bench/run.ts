@@ -154,6 +154,35 @@ async function footprint(redis: Redis, db: Pool): Promise<void> {
   log(`Redis footprint: ${synced.toFixed(2)} s CPU synced vs ${base.toFixed(2)} s bare HSETs, ratio ${(synced / base).toFixed(2)}`);
 }
 
+interface Verdict {
+  readonly measure: string;
+  readonly result: string;
+  readonly target: string;
+  readonly met: boolean;
+}
+
+/** The issue's targets against this run's figures (only the phases that ran). */
+function targets(): Verdict[] {
+  const out: Verdict[] = [];
+  const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+  const tp = results['throughput'] as { ratio: number; wbsyncRowsPerSec: number; referenceRowsPerSec: number } | undefined;
+  if (tp) out.push({ measure: 'throughput ratio (wbsync / reference loader)', result: `${tp.ratio} (${n(tp.wbsyncRowsPerSec)} / ${n(tp.referenceRowsPerSec)} rows/s)`, target: '>= 0.8', met: tp.ratio >= 0.8 });
+  for (const [rate, limit] of [[1000, 15], [5000, 30]] as const) {
+    const lagAt = results[`lag${rate}`] as { p99: number } | undefined;
+    if (lagAt) out.push({ measure: `lag p99 at ${n(rate)} changes/s`, result: `${lagAt.p99} ms`, target: `<= ${limit} ms`, met: lagAt.p99 <= limit });
+  }
+  const drain = results['catchUpdrain'] as { drainRowsPerSec: number } | undefined;
+  if (drain) out.push({ measure: 'catch-up drain', result: `${n(drain.drainRowsPerSec)} rows/s`, target: '>= 50,000 rows/s', met: drain.drainRowsPerSec >= 50_000 });
+  const fp = results['footprint'] as { ratio: number } | undefined;
+  if (fp) out.push({ measure: 'Redis footprint ratio', result: String(fp.ratio), target: '<= 4', met: fp.ratio <= 4 });
+  const million = results['catchUpmillion'] as { rssWithBacklogMb: number; maxRssCapturingMb: number; maxRssDrainingMb: number } | undefined;
+  if (million) {
+    const peak = Math.max(million.rssWithBacklogMb, million.maxRssCapturingMb, million.maxRssDrainingMb);
+    out.push({ measure: 'runtime RSS, 1,000,000-change backlog', result: `${million.rssWithBacklogMb} MB queued, ${peak} MB at most`, target: '<= 200 MB', met: peak <= 200 });
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const server = await startRedis();
   const redis = new Redis(REDIS_URL);
@@ -193,11 +222,20 @@ async function main(): Promise<void> {
     await db.end();
     server.kill('SIGKILL');
   }
+  const verdicts = targets();
+  results['targets'] = verdicts;
   mkdirSync(`${ROOT}bench/results`, { recursive: true });
   writeFileSync(`${ROOT}bench/results/latest.json`, `${JSON.stringify(results, null, 2)}\n`);
   log('\nsummary');
-  for (const [k, v] of Object.entries(results)) log(`  ${k.padEnd(18)} ${JSON.stringify(v)}`);
-  log(`written to bench/results/latest.json`);
+  for (const [k, v] of Object.entries(results)) if (k !== 'targets') log(`  ${k.padEnd(18)} ${JSON.stringify(v)}`);
+  log('');
+  const rows = [['measure', 'result', 'target', 'met'], ...verdicts.map((v) => [v.measure, v.result, v.target, v.met ? 'yes' : 'NO'])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const [i, r] of rows.entries()) {
+    log(r.map((c, j) => c.padEnd(widths[j]!)).join('  '));
+    if (i === 0) log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+  log(`\nwritten to bench/results/latest.json`);
 }
 
 await main();
