@@ -35,7 +35,9 @@ export class TestEnv {
   }
 
   cli(args: readonly string[], input?: string): ReturnType<typeof cli> {
-    return cli([...args, ...this.flags], input);
+    // A loaded 2-core CI machine can be slow to answer: uploads wait 30 s for the verdict.
+    const wait = args[0] === 'upload' && !args.includes('--timeout') ? ['--timeout', '30'] : [];
+    return cli([...args, ...wait, ...this.flags], input);
   }
 
   async createTable(columns = 'first VARCHAR(20), last VARCHAR(255), age INT'): Promise<void> {
@@ -105,7 +107,7 @@ export default writeBehind({
    */
   async upload(file: string, rt?: RuntimeProcess, extra: readonly string[] = []): Promise<CliResult> {
     const started = Date.now();
-    const up = await this.cli(['upload', file, '--timeout', '30', ...extra]);
+    const up = await this.cli(['upload', file, ...extra]);
     if (up.code !== 0) {
       const log = rt ? `\nruntime log:\n${rt.lines.join('\n')}` : '';
       throw new Error(`upload exited ${up.code} after ${Date.now() - started} ms\nstdout: ${up.stdout}\nstderr: ${up.stderr}${log}`);
