@@ -117,3 +117,32 @@ describe('upload with no runtime connected', () => {
     expect(JSON.parse((await env.cli(['list', '--json'])).stdout)).toMatchObject([{ name: env.name, version: '1', state: 'not loaded' }]);
   });
 });
+
+describe('upload while the runtime does not answer', () => {
+  const env = new TestEnv();
+  let rt: RuntimeProcess;
+
+  beforeAll(async () => {
+    await env.createTable();
+    await env.tuneCredentials();
+    rt = await startRuntime(env.runtimeArgs());
+  });
+
+  afterAll(async () => {
+    if (rt.pid) process.kill(rt.pid, 'SIGCONT');
+    await rt.stop();
+    await env.close();
+  });
+
+  it('stores the recipe, exits 1 after --timeout saying so, and the runtime loads it once it answers', async () => {
+    process.kill(rt.pid as number, 'SIGSTOP'); // alive by its heartbeat, but hung
+    const up = await env.cli(['upload', env.writeRecipe({ version: '1' }), '--timeout', '1']);
+    expect(up.code).toBe(1);
+    expect(up.stdout).toContain(`registered ${env.name} version 1`);
+    expect(up.stderr).toContain(`stored, but no runtime reported loading ${env.name} within 1s`);
+    process.kill(rt.pid as number, 'SIGCONT');
+    await waitFor('recipe loaded', () => rt.hasLog((r) => r['msg'] === 'recipe loaded' && r['recipe'] === env.name));
+    await env.redis.hset(`${env.prefix}:1`, 'first_name', 'Ann');
+    expect(await waitFor('row 1', () => env.row('1'))).toMatchObject({ first: 'Ann' });
+  });
+});
