@@ -10,6 +10,7 @@ const N = Number(process.env['WB_BENCH_N'] ?? 100_000);
 const LAG_SECONDS = Number(process.env['WB_BENCH_LAG_SECONDS'] ?? 20);
 const CATCHUP = Number(process.env['WB_BENCH_CATCHUP'] ?? 200_000);
 const BACKLOG = Number(process.env['WB_BENCH_BACKLOG'] ?? 1_000_000);
+const ROUNDS = Number(process.env['WB_BENCH_ROUNDS'] ?? 5);
 const MAPPINGS = { first_name: 'first', last_name: 'last', age: 'age' };
 const results: Record<string, unknown> = {};
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -47,12 +48,12 @@ async function wbsyncRun(redis: Redis, db: Pool, rt: Runtime, round: number): Pr
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 async function throughput(redis: Redis, db: Pool, rt: Runtime): Promise<void> {
-  // Alternate the reference loader and wbsync, three rounds each, and compare medians: the
-  // database's own pace drifts (flushing, checkpoints) more than either program does.
+  // Alternate the reference loader and wbsync, five rounds each, and compare medians: the
+  // database's own pace (flushing, checkpoints) and a shared VM's drift more than either program.
   await writeHashes(redis, 'ref', N);
   const refs: number[] = [];
   const runs: Array<Awaited<ReturnType<typeof wbsyncRun>>> = [];
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     await table(db, 'bench_ref');
     refs.push(await referenceLoad(redis, db, 'ref', N, 'bench_ref'));
     runs.push(await wbsyncRun(redis, db, rt, round));
@@ -65,7 +66,7 @@ async function throughput(redis: Redis, db: Pool, rt: Runtime): Promise<void> {
     rounds: { wbsync: runs.map((r) => Math.round(r.rowsPerSec)), reference: refs.map(Math.round) },
     writerMs: Math.round(mid.writerMs), runtimeCpuSec: +mid.runtimeCpu.toFixed(2), redisCpuSec: +mid.redisCpu.toFixed(2),
   };
-  log(`throughput: wbsync ${Math.round(wbsync)} rows/s, reference loader ${Math.round(reference)} rows/s, ratio ${(wbsync / reference).toFixed(2)} (medians of 3; wbsync ${runs.map((r) => Math.round(r.rowsPerSec)).join('/')}, reference ${refs.map(Math.round).join('/')}; runtime CPU ${mid.runtimeCpu.toFixed(2)} s, Redis CPU ${mid.redisCpu.toFixed(2)} s, application writes ${Math.round(mid.writerMs)} ms)`);
+  log(`throughput: wbsync ${Math.round(wbsync)} rows/s, reference loader ${Math.round(reference)} rows/s, ratio ${(wbsync / reference).toFixed(2)} (medians of ${ROUNDS}; wbsync ${runs.map((r) => Math.round(r.rowsPerSec)).join('/')}, reference ${refs.map(Math.round).join('/')}; runtime CPU ${mid.runtimeCpu.toFixed(2)} s, Redis CPU ${mid.redisCpu.toFixed(2)} s, application writes ${Math.round(mid.writerMs)} ms)`);
 }
 
 async function lag(redis: Redis, db: Pool, rate: number): Promise<void> {
