@@ -5,7 +5,7 @@ import type { RowDataPacket } from 'mysql2';
 import type { ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
 import { mysqlErrorColumn, mysqlTable, type MysqlColumnRow } from './metadata.ts';
 import { classifyMysqlError } from './errors.ts';
-import { mysqlReadRows, mysqlScanIds, mysqlStatements, type Statement } from './statements.ts';
+import { mysqlReadRows, mysqlScanIds, mysqlStatements } from './statements.ts';
 
 /** MySQL/MariaDB through mysql2: one connection, strict SQL mode, one transaction per batch. */
 export class MySqlDriver implements ConnectorDriver {
@@ -66,23 +66,14 @@ class MySqlSession implements ConnectorSession {
     const statements = mysqlStatements(batch);
     // One statement is atomic on its own (autocommit is on for the session): one round trip
     // instead of three, which is most of a light load's latency.
-    if (statements.length === 1) {
-      const [only] = statements as [Statement];
-      try {
-        await this.conn.query(only.sql, [...only.params]);
-      } catch (err) {
-        if (classifyMysqlError(err) === 'connection') this.broken = true;
-        throw err;
-      }
-      return;
-    }
+    const tx = statements.length > 1;
     try {
-      await this.conn.query('START TRANSACTION');
+      if (tx) await this.conn.query('START TRANSACTION');
       for (const s of statements) await this.conn.query(s.sql, [...s.params]);
-      await this.conn.query('COMMIT');
+      if (tx) await this.conn.query('COMMIT');
     } catch (err) {
       if (classifyMysqlError(err) === 'connection') this.broken = true;
-      else await this.conn.query('ROLLBACK').catch(() => { this.broken = true; });
+      else if (tx) await this.conn.query('ROLLBACK').catch(() => { this.broken = true; });
       throw err;
     }
   }

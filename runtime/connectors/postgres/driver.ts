@@ -76,23 +76,15 @@ class PostgresSession implements ConnectorSession {
     const b = this.spell(batch);
     const binary = new Set(b.columns.flatMap((col, i) => (this.family(col) === 'binary' ? [i] : [])));
     const statements = pgStatements(b, { binary });
+    // One statement outside a transaction block is its own transaction: one round trip.
+    const tx = statements.length > 1;
     try {
-      if (statements.length === 1) {
-        // One statement outside a transaction block is its own transaction: one round trip.
-        const [only] = statements as [(typeof statements)[number]];
-        await this.client.query(only.sql, [...only.params]);
-        return;
-      }
-      await this.client.query('BEGIN');
+      if (tx) await this.client.query('BEGIN');
       for (const s of statements) await this.client.query(s.sql, [...s.params]);
-      await this.client.query('COMMIT');
+      if (tx) await this.client.query('COMMIT');
     } catch (err) {
-      if (statements.length === 1) {
-        if (classifyPgError(err) === 'connection') this.broken = true;
-        throw err;
-      }
       if (classifyPgError(err) === 'connection') this.broken = true;
-      else await this.client.query('ROLLBACK').catch(() => { this.broken = true; });
+      else if (tx) await this.client.query('ROLLBACK').catch(() => { this.broken = true; });
       throw err;
     }
   }
