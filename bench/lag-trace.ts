@@ -3,7 +3,7 @@
 // backlog (the stream entry id's clock). Run: node --import tsx bench/lag-trace.ts
 import { Redis } from 'ioredis';
 import type { RowDataPacket } from 'mysql2/promise';
-import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, redisCpu, REDIS_URL, Runtime, sleep, startRedis, until, uploadRecipe } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, redisCpu, REDIS_URL, Runtime, startRedis, steadyWrites, table, until, uploadRecipe } from './lib.ts';
 
 const rate = Number(process.env['WB_BENCH_RATE'] ?? 1000);
 const secs = Number(process.env['WB_BENCH_SECONDS'] ?? 10);
@@ -14,8 +14,7 @@ const db = mysqlPool();
 await redis.hset(`${NS}:params`, 'BenchUser', BENCH_USER, 'BenchPassword', BENCH_PASSWORD);
 const rt = await Runtime.start();
 const name = 'bench_lagtrace';
-await db.query(`DROP TABLE IF EXISTS ${name}`);
-await db.query(`CREATE TABLE ${name} (id VARCHAR(64) PRIMARY KEY, first VARCHAR(64), sent BIGINT, arrived TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))`);
+await table(db, name, ', sent BIGINT, arrived TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)');
 await uploadRecipe('LagTrace', 'lt', name, { first_name: 'first', sent: 'sent' });
 await redis.hset('lt:warm', 'first_name', 'w', 'sent', String(Date.now()));
 await until('warm', async () => (await count(db, name)) === 1, 30000, 20);
@@ -37,16 +36,7 @@ const total = rate * secs;
 const cpu0 = rt.cpuSeconds();
 const redis0 = await redisCpu(redis);
 const started = Date.now();
-let sent = 0;
-while (sent < total) {
-  const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
-  if (due > sent) {
-    const p = redis.pipeline();
-    for (; sent < due; sent++) p.hset(`lt:${sent}`, 'first_name', 'x', 'sent', String(Date.now()));
-    await p.exec();
-  }
-  await sleep(1);
-}
+await steadyWrites(redis, 'lt', rate, total);
 await until('rows', async () => (await count(db, name)) === total + 1, 60000, 50);
 console.log(`runtime CPU ${(rt.cpuSeconds() - cpu0).toFixed(2)} s, Redis CPU ${((await redisCpu(redis)) - redis0).toFixed(2)} s for ${total} changes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 stop = true;

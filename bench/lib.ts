@@ -45,6 +45,12 @@ export async function redisCpu(redis: Redis): Promise<number> {
   return get('used_cpu_user') + get('used_cpu_sys');
 }
 
+/** CPU seconds (user + system) process `pid` has used so far. */
+export function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 /** A wb-runtime child process pointed at the bench Redis. */
 export class Runtime {
   private constructor(readonly child: ChildProcess) {}
@@ -62,8 +68,7 @@ export class Runtime {
 
   /** CPU seconds (user + system) the runtime has used so far. */
   cpuSeconds(): number {
-    const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    return processCpuSeconds(this.child.pid as number);
   }
 
   /** Peak and current resident memory in MB (VmHWM / VmRSS). */
@@ -106,4 +111,37 @@ export default writeBehind({ name: '${name}', version: '1', keysPrefix: '${prefi
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** A fresh bench table: the three mapped columns, plus `extra` column definitions. */
+export async function table(db: Pool, name: string, extra = ''): Promise<void> {
+  await db.query(`DROP TABLE IF EXISTS ${name}`);
+  await db.query(`CREATE TABLE ${name} (id VARCHAR(64) PRIMARY KEY, first VARCHAR(64), last VARCHAR(64), age INT${extra})`);
+}
+
+/** Pipelined HSETs of `n` distinct keys `{prefix}:{i}`, 1,000 per round trip. */
+export async function writeHashes(redis: Redis, prefix: string, n: number, from = 0): Promise<void> {
+  for (let start = from; start < from + n; start += 1000) {
+    const p = redis.pipeline();
+    for (let i = start; i < Math.min(from + n, start + 1000); i++) p.hset(`${prefix}:${i}`, 'first_name', `first${i}`, 'last_name', `last${i}`, 'age', String(i % 100));
+    await p.exec();
+  }
+}
+
+/**
+ * A steady writer: `total` changes at `rate` per second to `{prefix}:{i}`, each carrying its send
+ * time in the mapped field `sent`, so the table can measure lag against its own clock.
+ */
+export async function steadyWrites(redis: Redis, prefix: string, rate: number, total: number): Promise<void> {
+  const started = Date.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
+    if (due > sent) {
+      const p = redis.pipeline();
+      for (; sent < due; sent++) p.hset(`${prefix}:${sent}`, 'first_name', 'x', 'sent', String(Date.now()));
+      await p.exec();
+    }
+    await sleep(1);
+  }
 }

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
-import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, redisCpu, REDIS_URL, ROOT, Runtime, sleep, startRedis, until, uploadRecipe } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, redisCpu, REDIS_URL, ROOT, Runtime, sleep, startRedis, steadyWrites, table, until, uploadRecipe, writeHashes } from './lib.ts';
 import { referenceLoad } from './reference-loader.ts';
 
 const N = Number(process.env['WB_BENCH_N'] ?? 100_000);
@@ -14,20 +14,6 @@ const ROUNDS = Number(process.env['WB_BENCH_ROUNDS'] ?? 5);
 const MAPPINGS = { first_name: 'first', last_name: 'last', age: 'age' };
 const results: Record<string, unknown> = {};
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
-
-async function table(db: Pool, name: string, extra = ''): Promise<void> {
-  await db.query(`DROP TABLE IF EXISTS ${name}`);
-  await db.query(`CREATE TABLE ${name} (id VARCHAR(64) PRIMARY KEY, first VARCHAR(64), last VARCHAR(64), age INT${extra})`);
-}
-
-/** Pipelined HSETs of `n` distinct keys `{prefix}:{i}`, 1,000 per round trip. */
-async function writeHashes(redis: Redis, prefix: string, n: number, from = 0): Promise<void> {
-  for (let start = from; start < from + n; start += 1000) {
-    const p = redis.pipeline();
-    for (let i = start; i < Math.min(from + n, start + 1000); i++) p.hset(`${prefix}:${i}`, 'first_name', `first${i}`, 'last_name', `last${i}`, 'age', String(i % 100));
-    await p.exec();
-  }
-}
 
 /** One wbsync run: time from the first HSET until the last row is in MariaDB. */
 async function wbsyncRun(redis: Redis, db: Pool, rt: Runtime, round: number): Promise<{ rowsPerSec: number; runtimeCpu: number; redisCpu: number; writerMs: number }> {
@@ -77,17 +63,7 @@ async function lag(redis: Redis, db: Pool, rate: number): Promise<void> {
   await redis.hset(`lag${rate}:warm`, 'first_name', 'w', 'sent', String(Date.now()));
   await until('warm-up row', async () => (await count(db, name)) === 1, 30_000, 20);
   const total = rate * LAG_SECONDS;
-  const started = Date.now();
-  let sent = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
-    if (due > sent) {
-      const p = redis.pipeline();
-      for (; sent < due; sent++) p.hset(`lag${rate}:${sent}`, 'first_name', 'x', 'sent', String(Date.now()));
-      await p.exec();
-    }
-    await sleep(1);
-  }
+  await steadyWrites(redis, `lag${rate}`, rate, total);
   await until('lag rows', async () => (await count(db, name)) === total + 1, 60_000, 50);
   const [rows] = await db.query<RowDataPacket[]>(`SELECT ROUND(UNIX_TIMESTAMP(arrived) * 1000) - sent AS lag FROM ${name} WHERE id <> 'warm'`);
   const lags = rows.map((r) => Number(r['lag'])).sort((a, b) => a - b);
