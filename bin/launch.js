@@ -13,9 +13,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, stop } from 'esbuild';
 
 /**
- * The bundle lives outside the package, so each package import is pinned to the file this
- * package resolves it to, and each source's `import.meta.url` stays its own (the Lua scripts
- * are read next to their sources).
+ * The bundle lives away from the sources (in `.cache`, or in a temp folder), so each package
+ * import is pinned to the file this package resolves it to, and each source's `import.meta.url`
+ * stays its own (the Lua scripts are read next to their sources).
  */
 const pinToSources = {
   name: 'pin-to-sources',
@@ -68,16 +68,14 @@ async function bundle(entry) {
     plugins: [pinToSources],
   });
   await stop(); // esbuild's service process is not needed for the rest of a long life
+  const main = basename(entry).replace(/\.ts$/, '.js');
   const place = (dir) => {
     for (const f of result.outputFiles) {
       const path = join(dir, f.path.slice(out.length));
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, f.contents);
     }
-    return join(dir, basename(entry).replace(/\.ts$/, '.js'));
   };
-  const hash = createHash('sha256');
-  for (const f of result.outputFiles) hash.update(f.path).update(f.contents);
   const cache = join(root, '.cache', 'runtime');
   try {
     mkdirSync(cache, { recursive: true });
@@ -86,8 +84,11 @@ async function bundle(entry) {
     // A read-only install: a folder only this process knows, gone when it exits.
     const dir = mkdtempSync(join(tmpdir(), 'wbsync-runtime-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    return place(dir);
+    place(dir);
+    return join(dir, main);
   }
+  const hash = createHash('sha256');
+  for (const f of result.outputFiles) hash.update(f.path).update(f.contents);
   const dir = join(cache, hash.digest('hex').slice(0, 16));
   if (!existsSync(dir)) {
     const staging = `${dir}.${process.pid}`;
@@ -99,5 +100,5 @@ async function bundle(entry) {
       if (!existsSync(dir)) throw err; // another start won the race with the same content
     }
   }
-  return join(dir, basename(entry).replace(/\.ts$/, '.js'));
+  return join(dir, main);
 }
