@@ -30,6 +30,9 @@ export class MySqlDriver implements ConnectorDriver {
     const conn = await createConnection({
       host: c.host, port: c.port, user, password, database: c.database,
       connectTimeout: 10_000, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true,
+      // No call-site stack captured per query: our errors name the table and key, and the
+      // capture cost ~5 % of the runtime's CPU under light traffic (measured with --cpu-prof).
+      trace: false,
     });
     try {
       // A value that does not fit must fail, not be silently truncated or coerced.
