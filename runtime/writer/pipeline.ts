@@ -24,7 +24,7 @@ interface Item {
 }
 
 /** How long a finish waits for more finished entries when nothing owes an ack (see scheduleFinish). */
-const FINISH_LINGER_MS = 5;
+const FINISH_LINGER_MS = 25;
 
 /** FNV-1a: the same key always lands in the same partition, so its changes stay in order. */
 export function partitionOf(key: string, partitions: number): number {
