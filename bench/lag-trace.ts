@@ -33,6 +33,7 @@ const watch = (async () => {
   }
 })();
 const total = rate * secs;
+await redis.config('RESETSTAT');
 const cpu0 = rt.cpuSeconds();
 const redis0 = await redisCpu(redis);
 const started = Date.now();
@@ -41,6 +42,7 @@ await until('rows', async () => (await count(db, name)) === total + 1, 60000, 50
 console.log(`runtime CPU ${(rt.cpuSeconds() - cpu0).toFixed(2)} s, Redis CPU ${((await redisCpu(redis)) - redis0).toFixed(2)} s for ${total} changes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 stop = true;
 await watch;
+if (process.env['WB_BENCH_CMDSTATS']) console.log((await redis.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat')).join('\n'));
 const [rows] = await db.query<RowDataPacket[]>(`SELECT id, sent, ROUND(UNIX_TIMESTAMP(arrived) * 1000) AS arrived FROM ${name} WHERE id <> 'warm'`);
 const cap: number[] = [], wr: number[] = [], all: number[] = [];
 const worst: Array<[number, number, number]> = [];
