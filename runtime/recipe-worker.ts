@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
-import { Backlog } from './backlog/backlog.ts';
-import type { StreamEntry } from './backlog/entry.ts';
-import { CaptureQueue, type ChangeKind } from './capture/capture-queue.ts';
+import { Backlog, decodeAll } from './backlog/backlog.ts';
+import type { RawEntry, StreamEntry } from './backlog/entry.ts';
+import { InOrder } from './backlog/in-order.ts';
+import { CaptureQueue, leftBehind, type CaptureResult, type ChangeKind, type Delivery, type FollowRead } from './capture/capture-queue.ts';
 import { reconcileKeys } from './capture/reconcile.ts';
 import { capturePattern, captureTarget } from './capture/targets.ts';
 import { driverFor, maxParallelism } from './connectors/drivers.ts';
@@ -20,8 +21,6 @@ export interface WorkerOptions {
   readonly retry: { readonly minMs: number; readonly maxMs: number };
   /** Entries another consumer left pending this long are taken over. */
   readonly claimIdleMs: number;
-  /** Opens a dedicated connection for blocking reads. */
-  readonly openReader: () => Redis;
 }
 
 /** The life of a worker: one explicit state at a time. */
@@ -38,9 +37,17 @@ export class RecipeWorker {
   private readonly abort = new AbortController();
   private readonly writers: TableWriter[];
   private readonly pipeline: WritePipeline;
-  private reader: Redis | undefined;
+  /** New entries reach the writer in the order Redis delivered them (see InOrder). */
+  private readonly order: InOrder<RawEntry[]>;
+  /** Enough records queued to keep every partition busy, few enough to keep memory flat. */
+  private readonly highWater: number;
   private loop: Promise<void> | undefined;
   private paused = false;
+  /** Set once the entries pending from before are replayed: from then on captures deliver. */
+  private live = false;
+  /** The backlog may hold undelivered entries: the read loop should look now. */
+  private nudged = false;
+  private wakeReader: (() => void) | undefined;
 
   constructor(
     readonly reg: Registration,
@@ -52,11 +59,58 @@ export class RecipeWorker {
     this.backlog = new Backlog(redis, keys, reg.name);
     this.capture = new CaptureQueue(redis, captureTarget(reg, keys, this.backlog.stream), log, () => {
       this.reconcile('capture overflow').catch((err) => this.log.error({ err: errorText(err) }, 'reconcile failed'));
-    });
+    }, undefined, this.delivery());
     const partitions = Math.min(reg.parallelism, maxParallelism(reg.connector));
     this.writers = Array.from({ length: partitions }, () =>
       new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry));
     this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal);
+    this.highWater = reg.batchSize * this.writers.length * 2;
+    this.order = new InOrder((raw) => {
+      const { entries } = decodeAll(raw);
+      if (entries.length) this.pipeline.push(entries);
+    });
+  }
+
+  /**
+   * A capture call reads the entries it added right behind itself, on the same connection, and
+   * hands them to the writer: no separate read per change. It does so only while the writer is
+   * live, unpaused and has room; whatever it leaves in the backlog, the read loop takes.
+   */
+  private delivery(): Delivery {
+    return {
+      begin: (): FollowRead | undefined => {
+        if (!this.live || this.paused || this.abort.signal.aborted || this.pipeline.pending >= this.highWater) return undefined;
+        return { ticket: this.order.take(), stream: this.backlog.stream, consumer: this.opts.consumer, count: CAPTURE_READ_COUNT };
+      },
+      end: (read: FollowRead | undefined, result: CaptureResult | undefined): void => {
+        if (read) this.order.complete(read.ticket, result?.entries);
+        if (leftBehind(read, result)) this.nudge();
+      },
+    };
+  }
+
+  /** Tells the read loop that the backlog may hold entries no capture delivered. */
+  nudge(): void {
+    this.nudged = true;
+    this.wakeReader?.();
+  }
+
+  /** Waits until nudged, stopped, or `ms` passed. */
+  private async idle(ms: number): Promise<void> {
+    if (!this.nudged && !this.abort.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          this.abort.signal.removeEventListener('abort', done);
+          this.wakeReader = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        this.abort.signal.addEventListener('abort', done, { once: true });
+        this.wakeReader = done;
+      });
+    }
+    this.nudged = false;
   }
 
   /** Pausing stops writing (capture goes on into the backlog); in-flight batches finish. */
@@ -77,16 +131,15 @@ export class RecipeWorker {
   async reconcile(reason: string): Promise<void> {
     const started = Date.now();
     const target = captureTarget(this.reg, this.keys, this.backlog.stream);
-    const n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted);
+    const n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge());
     this.log.info({ reason, keys: n, ms: Date.now() - started }, 'reconciled');
   }
 
   async start(): Promise<void> {
     await this.backlog.ensureGroup();
-    this.reader = this.opts.openReader();
     this.state = 'running';
     await this.redis.hset(this.keys.status(this.reg.name), { version: this.reg.version, state: 'loaded', runtime: this.opts.consumer, error: '' });
-    this.loop = this.run(this.reader);
+    this.loop = this.run();
   }
 
   /** Stops after the batches in flight; what is not written stays pending for the next version. */
@@ -95,7 +148,6 @@ export class RecipeWorker {
     this.state = 'draining';
     await this.capture.close();
     this.abort.abort();
-    this.reader?.disconnect();
     await this.loop;
     await this.pipeline.stop();
     await Promise.all(this.writers.map((w) => w.close()));
@@ -113,39 +165,54 @@ export class RecipeWorker {
     const session = await driverFor(this.reg.connector).connect(this.reg.connector.table);
     try {
       const report = await verifyRecipe(this.redis, this.keys, this.reg, session, { fix: true, deleteExtra: true });
+      this.nudge();
       this.log.warn({ deletes: report.deleteEnqueued }, 'rows of flushed keys queued for delete');
     } finally {
       await session.close();
     }
   }
 
-  private async run(reader: Redis): Promise<void> {
+  private async run(): Promise<void> {
     const { consumer } = this.opts;
-    // Enough records queued to keep every partition busy, few enough to keep memory flat.
-    const highWater = this.reg.batchSize * this.writers.length * 2;
     let lastClaim = 0;
     // Our own pending entries first (left by a crash or by the previous version), oldest first.
     for (let after = '0'; !this.abort.signal.aborted; ) {
-      await this.pipeline.below(highWater);
+      await this.pipeline.below(this.highWater);
       const res = await this.guard(() => this.backlog.readPending(consumer, READ_COUNT, after));
       if (res === undefined) continue;
       if (res.entries.length === 0) break;
       after = res.entries[res.entries.length - 1]?.id as string;
       await this.push(res.entries, true);
     }
+    this.live = true;
     while (!this.abort.signal.aborted) {
       if (this.paused) {
         await sleep(200, this.abort.signal);
         continue;
       }
-      await this.pipeline.below(highWater);
+      await this.pipeline.below(this.highWater);
       if (Date.now() - lastClaim > this.opts.claimIdleMs / 2) {
         lastClaim = Date.now();
         const claimed = await this.guard(() => this.backlog.claim(consumer, this.opts.claimIdleMs, READ_COUNT));
         if (claimed && claimed.entries.length) await this.push(claimed.entries, true);
       }
-      const res = await this.guard(() => this.backlog.read(reader, consumer, READ_COUNT, 1000));
-      if (res && res.entries.length) await this.push(res.entries, false);
+      // New entries no capture delivered (the writer was full or paused, the CLI's verify --fix
+      // or dlq --replay, a reconcile): read on the captures' connection, in their order.
+      const got = await this.guard(() => this.readNew(consumer));
+      if (got !== undefined && got < READ_COUNT) await this.idle(IDLE_POLL_MS);
+    }
+  }
+
+  /** One read of new entries, handed on in order with the captures' own; returns how many. */
+  private async readNew(consumer: string): Promise<number> {
+    this.nudged = false;
+    const ticket = this.order.take();
+    let raw: RawEntry[] | undefined;
+    try {
+      raw = await this.backlog.readRaw(consumer, READ_COUNT);
+      return raw.length;
+    } finally {
+      this.order.complete(ticket, raw);
     }
   }
 
@@ -189,3 +256,7 @@ export class RecipeWorker {
 
 /** Stream entries per read; each holds the records of one capture call (up to ~1,000). */
 const READ_COUNT = 2;
+/** Entries a capture call reads behind itself: usually the one it added. */
+const CAPTURE_READ_COUNT = 4;
+/** How often an idle read loop looks for entries nobody told it about. */
+const IDLE_POLL_MS = 1000;

@@ -30,8 +30,9 @@ export type RuntimeState = 'created' | 'starting' | 'running' | 'stopping' | 'st
 
 /** Control messages on the namespace's control channel. */
 export interface ControlMessage {
-  readonly op: 'sync';
-  /** When set, the runtime reports a verdict for each of `names` on the verdicts stream. */
+  /** sync: re-read the stored recipes; backlog: entries were queued for `names` (verify --fix, dlq --replay). */
+  readonly op: 'sync' | 'backlog';
+  /** With sync: the runtime reports a verdict for each of `names` on the verdicts stream. */
   readonly nonce?: string;
   readonly names?: readonly string[];
 }
@@ -142,6 +143,7 @@ export class Runtime {
     }
     this.log.debug({ nonce: msg.nonce, names: msg.names }, 'control message');
     if (msg.op === 'sync') this.requestSync(msg.nonce && msg.names ? { nonce: msg.nonce, names: msg.names } : undefined);
+    if (msg.op === 'backlog') for (const name of msg.names ?? []) this.workers.get(name)?.nudge();
   }
 
   /** Serializes registry syncs: each one reconciles running workers with stored recipes. */
@@ -223,7 +225,6 @@ export class Runtime {
       consumer: this.opts.id,
       retry: this.opts.retry,
       claimIdleMs: this.opts.claimIdleMs,
-      openReader: () => connectRedis(this.opts.flags, { maxRetriesPerRequest: null }),
     };
     const worker = new RecipeWorker(reg, this.redis, this.keys, this.log.child({ recipe: reg.name, version: reg.version }), options);
     this.workers.set(reg.name, worker); // from here on, events go to the new version's capture

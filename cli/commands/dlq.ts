@@ -55,6 +55,8 @@ export const dlq = new Command('dlq')
           await redis.xdel(stream, ...page.map(([id]) => id));
           replayed += page.length;
         }
+        // The runtime reads them at once instead of at its next idle poll.
+        await redis.publish(keys.control(), JSON.stringify({ op: 'backlog', names: [name] }));
         return say(`replayed ${replayed} dead letters of ${name}: their keys are queued again`);
       }
       const limit = Number(opts.limit);

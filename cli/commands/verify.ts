@@ -28,6 +28,8 @@ export const verify = new Command('verify')
       } finally {
         await session.close();
       }
+      // The runtime reads what --fix queued at once instead of at its next idle poll.
+      if (opts.fix) await redis.publish(keys.control(), JSON.stringify({ op: 'backlog', names: [name] }));
       const backlog = await redis.xlen(keys.backlog(name));
       const unrepaired = report.notHash.count + (opts.fix ? (opts.deleteExtra ? 0 : report.extra.count) : report.missing.count + report.differing.count + report.extra.count);
       if (opts.json) say(JSON.stringify({ name, ...report, backlog, clean: isClean(report) }, null, 2));

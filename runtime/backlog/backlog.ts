@@ -60,12 +60,20 @@ export class Backlog {
     }
   }
 
-  /** New entries for `consumer`, waiting up to `blockMs` on the given (dedicated) connection. */
-  async read(reader: Redis, consumer: string, count: number, blockMs: number): Promise<ReadResult> {
-    const res = (await reader.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.stream, '>')) as
+  /**
+   * Up to `count` new entries for `consumer`, without waiting: captures usually deliver their
+   * entries themselves (see CaptureQueue's Delivery), this read takes the rest.
+   */
+  async read(consumer: string, count: number): Promise<ReadResult> {
+    return decodeAll(await this.readRaw(consumer, count));
+  }
+
+  /** The same read, not yet decoded. */
+  async readRaw(consumer: string, count: number): Promise<RawEntry[]> {
+    const res = (await this.redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', this.stream, '>')) as
       | Array<[string, RawEntry[]]>
       | null;
-    return decodeAll(res?.[0]?.[1] ?? []);
+    return res?.[0]?.[1] ?? [];
   }
 
   /** Entries delivered to `consumer` earlier and never acknowledged (a crash or a stop). */
@@ -114,6 +122,6 @@ export class Backlog {
   }
 }
 
-function decodeAll(raw: RawEntry[]): ReadResult {
+export function decodeAll(raw: RawEntry[]): ReadResult {
   return { entries: raw.map(decodeEntry) };
 }

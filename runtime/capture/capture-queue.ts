@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RawEntry } from '../backlog/entry.ts';
+import { GROUP } from '../keys.ts';
 
 const CHUNK = 1000;
 /** Most keys one drain pass snapshots (in chunks of CHUNK, sent together). */
@@ -30,20 +32,39 @@ export function loadScript(name: string): Script {
   return { name, lua: readFileSync(new URL(`./${name}.lua`, import.meta.url), 'utf8') };
 }
 
+/** A read of the backlog's new entries for `consumer`, sent right behind a capture call. */
+export interface FollowRead {
+  /** The delivery's own mark of this read's place in its order. */
+  readonly ticket: number;
+  readonly stream: string;
+  readonly consumer: string;
+  readonly count: number;
+}
+
+/** What a capture call did: records appended, and the entries of its follow read. */
+export interface CaptureResult {
+  readonly added: number;
+  /** The follow read's entries; undefined when none was asked or it failed. */
+  readonly entries: RawEntry[] | undefined;
+  /** The first failure of a script call (the others and the read may still have run). */
+  readonly error?: Error;
+}
+
 /**
  * Runs `script` with `fixedKeys` and `fixedArgs` followed by the keys (`keys[i]`, then
  * `partner(keys[i])` when given) and the argument of each item, in chunks: one atomic call per
- * chunk, all chunks sent at once (Redis runs them in order, with no round trip between them).
+ * chunk, all chunks sent in one write (Redis runs them in order, with no round trip between
+ * them), then `read`, if given: on the same connection, so it sees every entry the calls added.
  */
 export async function runPerKey(
   redis: Redis, script: Script, fixedKeys: readonly string[], fixedArgs: readonly string[],
-  keys: readonly string[], args: readonly string[], partner?: (key: string) => string,
-): Promise<number> {
-  const client = redis as unknown as Record<string, (...a: Array<string | number>) => Promise<number>>;
-  if (typeof client[script.name] !== 'function') redis.defineCommand(script.name, { lua: script.lua });
-  const run = client[script.name] as (...a: Array<string | number>) => Promise<number>;
+  keys: readonly string[], args: readonly string[], partner?: (key: string) => string, read?: FollowRead,
+): Promise<CaptureResult> {
+  if (typeof (redis as unknown as Record<string, unknown>)[script.name] !== 'function') redis.defineCommand(script.name, { lua: script.lua });
+  const batch = redis.pipeline();
+  const run = (batch as unknown as Record<string, (...a: Array<string | number>) => unknown>)[script.name] as (...a: Array<string | number>) => unknown;
   const perItem = partner ? 2 : 1;
-  const calls: Array<Promise<number>> = [];
+  let calls = 0;
   for (let i = 0; i < keys.length; i += CHUNK) {
     const n = Math.min(CHUNK, keys.length - i);
     // One flat argument list per call: no array per key on this hot path.
@@ -55,9 +76,24 @@ export async function runPerKey(
     }
     callArgs.push(...fixedArgs);
     for (let j = i; j < i + n; j++) callArgs.push(args[j] as string);
-    calls.push(run.apply(redis, callArgs));
+    run.apply(batch, callArgs);
+    calls++;
   }
-  return (await Promise.all(calls)).reduce((a, b) => a + b, 0);
+  if (read) batch.xreadgroup('GROUP', GROUP, read.consumer, 'COUNT', read.count, 'STREAMS', read.stream, '>');
+  const results = (await batch.exec()) ?? [];
+  let added = 0;
+  let error: Error | undefined;
+  for (let i = 0; i < calls; i++) {
+    const [err, n] = results[i] ?? [new Error('no reply'), 0];
+    if (err) error ??= err;
+    else added += Number(n);
+  }
+  let entries: RawEntry[] | undefined;
+  if (read) {
+    const [err, res] = results[calls] ?? [new Error('no reply'), null];
+    if (!err) entries = (res as Array<[string, RawEntry[]]> | null)?.[0]?.[1] ?? [];
+  }
+  return error ? { added, entries, error } : { added, entries };
 }
 
 /** What a recipe's capture needs to snapshot keys into its backlog. */
@@ -73,9 +109,34 @@ export interface CaptureTarget {
   readonly accepts: (key: string) => boolean;
 }
 
-/** Snapshots `keys` (each with why it changed and how many events were coalesced). */
-export function snapshotKeys(redis: Redis, target: CaptureTarget, keys: readonly string[], why: readonly string[]): Promise<number> {
-  return runPerKey(redis, target.script, target.keys, target.args, keys, why, target.partner);
+/** Snapshots `keys` (each with why it changed and how many events were coalesced); returns the records added. */
+export async function snapshotKeys(redis: Redis, target: CaptureTarget, keys: readonly string[], why: readonly string[]): Promise<number> {
+  const res = await runPerKey(redis, target.script, target.keys, target.args, keys, why, target.partner);
+  if (res.error) throw res.error;
+  return res.added;
+}
+
+/**
+ * Whether a capture call may have left new entries in the backlog that nobody read: it failed,
+ * added records with no read behind it, its read failed or filled its count (more may wait), or
+ * its read found nothing although records were added (the script ran after the read: ioredis
+ * resends a script Redis had forgotten).
+ */
+export function leftBehind(read: FollowRead | undefined, result: CaptureResult | undefined): boolean {
+  if (result === undefined || result.error !== undefined) return true;
+  if (read === undefined) return result.added > 0;
+  const delivered = result.entries?.length;
+  return delivered === undefined || delivered >= read.count || (result.added > 0 && delivered === 0);
+}
+
+/**
+ * Lets a capture hand its new entries straight to the writer: `begin` is asked right before a
+ * call is sent and returns the read to send behind it (undefined: none, the writer has no room);
+ * `end` gets what the call did, whether it succeeded or not, so every read is answered.
+ */
+export interface Delivery {
+  begin(): FollowRead | undefined;
+  end(read: FollowRead | undefined, result: CaptureResult | undefined): void;
 }
 
 /**
@@ -102,6 +163,7 @@ export class CaptureQueue {
     private readonly log: Logger,
     private readonly onOverflow: () => void = () => undefined,
     private readonly maxPending = 200_000,
+    private readonly delivery?: Delivery,
   ) {}
 
   /** Whether the registration covers this key (the pattern may match more). */
@@ -147,10 +209,18 @@ export class CaptureQueue {
         this.pending.delete(k);
         if (keys.length === PASS) break;
       }
+      const { target } = this;
       try {
         const started = performance.now();
-        await snapshotKeys(this.redis, this.target, keys, why);
-        this.log.trace({ keys: keys.length, ms: +(performance.now() - started).toFixed(1) }, 'captured');
+        const read = this.delivery?.begin();
+        let res: CaptureResult | undefined;
+        try {
+          res = await runPerKey(this.redis, target.script, target.keys, target.args, keys, why, target.partner, read);
+        } finally {
+          this.delivery?.end(read, res);
+        }
+        if (res.error) throw res.error;
+        this.log.trace({ keys: keys.length, delivered: res.entries?.length, ms: +(performance.now() - started).toFixed(1) }, 'captured');
       } catch (err) {
         // Keep the keys (newer events win, counts add up) and retry; a reconnect also reconciles.
         keys.forEach((k, i) => {

@@ -3,9 +3,10 @@ import { snapshotKeys, type CaptureTarget } from './capture-queue.ts';
 
 /**
  * Re-snapshots every key matching `pattern` into the backlog, so that changes made while no
- * subscription was listening are not lost. Returns how many keys were scanned.
+ * subscription was listening are not lost; `queued` is told after each page it added to the
+ * backlog. Returns how many keys were scanned.
  */
-export async function reconcileKeys(redis: Redis, pattern: string, target: CaptureTarget, isStopped: () => boolean): Promise<number> {
+export async function reconcileKeys(redis: Redis, pattern: string, target: CaptureTarget, isStopped: () => boolean, queued: () => void = () => undefined): Promise<number> {
   let cursor = '0';
   let scanned = 0;
   do {
@@ -13,7 +14,7 @@ export async function reconcileKeys(redis: Redis, pattern: string, target: Captu
     const keys = found.filter(target.accepts);
     cursor = next;
     if (keys.length) {
-      await snapshotKeys(redis, target, keys, keys.map(() => 'r0'));
+      if ((await snapshotKeys(redis, target, keys, keys.map(() => 'r0'))) > 0) queued();
       scanned += keys.length;
     }
   } while (cursor !== '0' && !isStopped());

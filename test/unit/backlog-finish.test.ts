@@ -146,8 +146,8 @@ describe('Backlog reads', () => {
         ['3-0', ['bad']],
       ]]],
     });
-    const res = await new Backlog({} as Redis, new Keys('wb'), 'R').read(redis, 'c1', 10, 500);
-    expect(calls).toStrictEqual([['xreadgroup', 'GROUP', 'writers', 'c1', 'COUNT', 10, 'BLOCK', 500, 'STREAMS', 'wb:backlog:R', '>']]);
+    const res = await new Backlog(redis, new Keys('wb'), 'R').read('c1', 10);
+    expect(calls).toStrictEqual([['xreadgroup', 'GROUP', 'writers', 'c1', 'COUNT', 10, 'STREAMS', 'wb:backlog:R', '>']]);
     expect(res).toStrictEqual({
       entries: [
         { id: '1-0', records: [
@@ -163,7 +163,7 @@ describe('Backlog reads', () => {
   it('read and readPending return no entries when there is nothing', async () => {
     const { redis, calls } = readingRedis({ xreadgroup: null });
     const backlog = new Backlog(redis, new Keys('wb'), 'R');
-    expect(await backlog.read(redis, 'c1', 5, 100)).toStrictEqual({ entries: [] });
+    expect(await backlog.read('c1', 5)).toStrictEqual({ entries: [] });
     expect(await backlog.readPending('c1', 5, '4-0')).toStrictEqual({ entries: [] });
     expect(calls[1]).toStrictEqual(['xreadgroup', 'GROUP', 'writers', 'c1', 'COUNT', 5, 'STREAMS', 'wb:backlog:R', '4-0']);
   });

@@ -1,21 +1,36 @@
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { CaptureQueue, loadScript, type CaptureTarget } from '../../runtime/capture/capture-queue.ts';
+import { CaptureQueue, leftBehind, loadScript, type CaptureResult, type CaptureTarget, type FollowRead } from '../../runtime/capture/capture-queue.ts';
 
-/** A Redis stand-in that records the keys of every capture call. */
-function fakeRedis(): { redis: Redis; calls: string[][] } {
+/** A Redis stand-in that records the keys of every capture call (sent in a pipeline) and every read behind one. */
+function fakeRedis(opts: { failures?: number } = {}): { redis: Redis; calls: string[][]; reads: unknown[][] } {
   const calls: string[][] = [];
+  const reads: unknown[][] = [];
+  let script = '';
+  let failures = opts.failures ?? 0;
   const fake: Record<string, unknown> = {
     defineCommand(name: string) {
-      fake[name] = async (numKeys: number, ...args: string[]) => {
-        const keys = args.slice(3, numKeys); // after the stream, echoes and status keys
-        calls.push(keys);
-        return keys.length;
+      script = name;
+      fake[name] = () => undefined;
+    },
+    pipeline() {
+      const replies: Array<[Error | null, unknown]> = [];
+      return {
+        [script]: (numKeys: number, ...args: string[]) => {
+          const keys = args.slice(3, numKeys); // after the stream, echoes and status keys
+          calls.push(keys);
+          replies.push(failures-- > 0 ? [new Error('OOM'), null] : [null, keys.length]);
+        },
+        xreadgroup: (...args: unknown[]) => {
+          reads.push(args);
+          replies.push([null, [['s', [['1-0', ['p:1', 'u:1:', 'a', '1']]]]]]);
+        },
+        exec: async () => replies,
       };
     },
   };
-  return { redis: fake as unknown as Redis, calls };
+  return { redis: fake as unknown as Redis, calls, reads };
 }
 
 const target: CaptureTarget = { script: loadScript('capture'), keys: ['s', 'e', 'st'], args: ['0'], accepts: () => true };
@@ -45,5 +60,59 @@ describe('CaptureQueue', () => {
     await q.flushed();
     expect(calls.flat()).toEqual(['p:a', 'p:b', 'p:c', 'p:f']);
     expect(overflows).toBe(1);
+  });
+});
+
+describe('CaptureQueue delivery', () => {
+  it('sends the read behind the call and hands its entries to end()', async () => {
+    const { redis, calls, reads } = fakeRedis();
+    const ended: Array<[FollowRead | undefined, CaptureResult | undefined]> = [];
+    const read: FollowRead = { ticket: 7, stream: 's', consumer: 'rt', count: 4 };
+    const q = new CaptureQueue(redis, target, silent, undefined, undefined, { begin: () => read, end: (r, res) => ended.push([r, res]) });
+    q.push('p:1', 'c');
+    await q.flushed();
+    expect(calls).toEqual([['p:1']]);
+    expect(reads).toEqual([['GROUP', 'writers', 'rt', 'COUNT', 4, 'STREAMS', 's', '>']]);
+    expect(ended).toEqual([[read, { added: 1, entries: [['1-0', ['p:1', 'u:1:', 'a', '1']]] }]]);
+  });
+
+  it('sends no read when begin() declines, and still reports the call', async () => {
+    const { redis, reads } = fakeRedis();
+    const ended: Array<[FollowRead | undefined, CaptureResult | undefined]> = [];
+    const q = new CaptureQueue(redis, target, silent, undefined, undefined, { begin: () => undefined, end: (r, res) => ended.push([r, res]) });
+    q.push('p:1', 'c');
+    await q.flushed();
+    expect(reads).toEqual([]);
+    expect(ended).toEqual([[undefined, { added: 1, entries: undefined }]]);
+  });
+
+  it('reports a failed call with its error, and retries the key', async () => {
+    const { redis, calls } = fakeRedis({ failures: 1 });
+    const ended: Array<CaptureResult | undefined> = [];
+    const q = new CaptureQueue(redis, target, silent, undefined, undefined, { begin: () => undefined, end: (_r, res) => ended.push(res) });
+    q.push('p:1', 'c');
+    await q.flushed();
+    expect(calls).toEqual([['p:1'], ['p:1']]);
+    expect(ended.map((r) => r?.error?.message ?? r?.added)).toEqual(['OOM', 1]);
+  });
+});
+
+describe('leftBehind', () => {
+  const read: FollowRead = { ticket: 0, stream: 's', consumer: 'c', count: 4 };
+  const entries = (n: number): CaptureResult['entries'] => Array.from({ length: n }, (_, i) => [`${i}-0`, []]);
+
+  it('is false when the read took what the call added', () => {
+    expect(leftBehind(read, { added: 3, entries: entries(1) })).toBe(false);
+    expect(leftBehind(read, { added: 0, entries: entries(0) })).toBe(false); // echoes only
+    expect(leftBehind(undefined, { added: 0, entries: undefined })).toBe(false);
+  });
+
+  it('is true when entries may wait unread', () => {
+    expect(leftBehind(read, undefined)).toBe(true); // the call failed
+    expect(leftBehind(read, { added: 1, entries: entries(1), error: new Error('x') })).toBe(true);
+    expect(leftBehind(undefined, { added: 2, entries: undefined })).toBe(true); // no read went along
+    expect(leftBehind(read, { added: 2, entries: undefined })).toBe(true); // the read failed
+    expect(leftBehind(read, { added: 2, entries: entries(4) })).toBe(true); // filled its count
+    expect(leftBehind(read, { added: 2, entries: entries(0) })).toBe(true); // ran before the script
   });
 });
