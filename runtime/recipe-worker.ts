@@ -127,18 +127,32 @@ export class RecipeWorker {
     if (this.capture.accepts(key)) this.capture.push(key, kind);
   }
 
-  /** Re-snapshots every key the registration covers (start-up, reconnect, new prefix). */
+  /**
+   * Re-snapshots every key the registration covers (start-up, reconnect, new prefix). The status
+   * hash says `reconciling` (the reason) meanwhile, then `reconciledAt` and `reconciledKeys`: a
+   * new recipe's existing keys are all queued once `reconciledAt` is set.
+   */
   async reconcile(reason: string): Promise<void> {
     const started = Date.now();
+    const status = this.keys.status(this.reg.name);
+    await this.redis.hset(status, 'reconciling', reason);
     const target = captureTarget(this.reg, this.keys, this.backlog.stream);
-    const n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge());
+    let n: number;
+    try {
+      n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge());
+    } catch (err) {
+      await this.redis.hset(status, 'reconciling', '').catch(() => undefined);
+      throw err;
+    }
+    if (this.abort.signal.aborted) return; // a stop: the next version (or start) reconciles and says so
+    await this.redis.hset(status, 'reconciling', '', 'reconciledAt', new Date().toISOString(), 'reconciledKeys', n);
     this.log.info({ reason, keys: n, ms: Date.now() - started }, 'reconciled');
   }
 
   async start(): Promise<void> {
     await this.backlog.ensureGroup();
     this.state = 'running';
-    await this.redis.hset(this.keys.status(this.reg.name), { version: this.reg.version, state: 'loaded', runtime: this.opts.consumer, error: '' });
+    await this.redis.hset(this.keys.status(this.reg.name), { version: this.reg.version, state: 'loaded', runtime: this.opts.consumer, error: '', reconciling: '' });
     this.loop = this.run();
   }
 

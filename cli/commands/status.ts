@@ -22,6 +22,7 @@ async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta) {
     backlog: Math.max(0, Number(s['queued'] ?? 0)), backlogEntries: backlog, oldestPendingMs: oldest, synced: Number(s['synced'] ?? 0), failures: Number(s['failures'] ?? 0),
     deadLettered: Number(s['deadLetters'] ?? 0), deadLetters,
     error: s['error'] || null, lastError: s['lastError'] || null, lastErrorAt: s['lastErrorAt'] || null,
+    reconciling: s['reconciling'] || null, reconciledAt: s['reconciledAt'] || null, reconciledKeys: s['reconciledKeys'] === undefined ? null : Number(s['reconciledKeys']),
   };
 }
 

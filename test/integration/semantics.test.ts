@@ -70,3 +70,31 @@ describe('more commands, onExpire delete, reconcile', () => {
     expect((await env.cli(['pause', 'NoSuchRecipe'])).code).toBe(1);
   });
 });
+
+describe('a recipe uploaded over keys that already exist', () => {
+  const env = new TestEnv();
+  let rt: RuntimeProcess;
+
+  afterAll(async () => {
+    await rt.stop();
+    await env.close();
+  });
+
+  it('queues them all, and status says when that initial reconcile is done and how many keys it took', async () => {
+    const tx = env.redis.multi();
+    for (let i = 0; i < 2500; i++) tx.hset(`${env.prefix}:pre${i}`, 'first_name', `p${i}`);
+    tx.hset(`${env.prefix}x:other`, 'first_name', 'not covered'); // another prefix
+    await tx.exec();
+    const before = Date.now();
+    rt = await env.startWithRecipe();
+    const status = await waitFor('reconcile done', async () => {
+      const s = JSON.parse((await env.cli(['status', '--json'])).stdout).recipes[0];
+      return s.reconciledAt ? s : undefined;
+    });
+    expect(status.reconciledKeys).toBe(2500);
+    expect(status.reconciling).toBeNull();
+    expect(Date.parse(status.reconciledAt)).toBeGreaterThanOrEqual(before - 1000);
+    await waitFor('2500 rows', async () => (await env.count()) === 2500);
+    expect(rt.hasLog((r) => r['msg'] === 'reconciled' && r['reason'] === 'new recipe' && r['keys'] === 2500)).toBe(true);
+  });
+});
