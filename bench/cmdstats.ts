@@ -3,7 +3,7 @@
 // node --import tsx bench/cmdstats.ts (WB_BENCH_QUIET=1 skips the command table).
 import { execSync } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, processCpuSeconds, redisCpu, REDIS_URL, Runtime, sleep, startRedis, table, until, uploadRecipe, writeHashes } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, processCpuSeconds, reconciled, redisCpu, REDIS_URL, Runtime, startRedis, table, until, uploadRecipe, writeHashes } from './lib.ts';
 const server = await startRedis();
 const redis = new Redis(REDIS_URL);
 const db = mysqlPool();
@@ -11,7 +11,7 @@ await redis.hset(`${NS}:params`, 'BenchUser', BENCH_USER, 'BenchPassword', BENCH
 const rt = await Runtime.start();
 await table(db, 'bench_cs');
 await uploadRecipe('Cs', 'cs', 'bench_cs', { first_name: 'first', last_name: 'last', age: 'age' });
-await sleep(300);
+await reconciled(redis, 'Cs');
 await redis.config('RESETSTAT');
 const mariadb = Number(execSync('pidof mariadbd || pidof mysqld').toString().trim().split(' ')[0]);
 const inserts = async (): Promise<number> => {

@@ -3,7 +3,7 @@
 // backlog (the stream entry id's clock). Run: node --import tsx bench/lag-trace.ts
 import { Redis } from 'ioredis';
 import type { RowDataPacket } from 'mysql2/promise';
-import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, redisCpu, REDIS_URL, Runtime, startRedis, steadyWrites, table, until, uploadRecipe } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, Runtime, startRedis, steadyWrites, table, until, uploadRecipe } from './lib.ts';
 
 const rate = Number(process.env['WB_BENCH_RATE'] ?? 1000);
 const secs = Number(process.env['WB_BENCH_SECONDS'] ?? 10);
@@ -16,6 +16,7 @@ const rt = await Runtime.start();
 const name = 'bench_lagtrace';
 await table(db, name, ', sent BIGINT, arrived TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)');
 await uploadRecipe('LagTrace', 'lt', name, { first_name: 'first', sent: 'sent' });
+await reconciled(redis, 'LagTrace');
 await redis.hset('lt:warm', 'first_name', 'w', 'sent', String(Date.now()));
 await until('warm', async () => (await count(db, name)) === 1, 30000, 20);
 const captured = new Map<string, number>();

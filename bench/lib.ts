@@ -108,6 +108,23 @@ export default writeBehind({ name: '${name}', version: '1', keysPrefix: '${prefi
   if (res !== 0) throw new Error(`bench: upload of ${name} failed`);
 }
 
+/**
+ * Waits until the runtime has finished the reconcile a new recipe starts with (a SCAN of the whole
+ * keyspace for its prefix): the figures then describe the steady state, not that one-off scan.
+ */
+export async function reconciled(redis: Redis, name: string): Promise<void> {
+  await until(`${name} reconciled`, async () => Boolean(await redis.hget(`${NS}:status:${name}`, 'reconciledAt')), 120_000, 20);
+}
+
+/** Removes a recipe with the real CLI (its runtime, if any, stops syncing it). */
+export async function unregisterRecipe(name: string): Promise<void> {
+  const res = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, [`${ROOT}bin/wb-cli.js`, 'unregister', name, '--url', REDIS_URL, '--namespace', NS], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
+  if (res !== 0) throw new Error(`bench: unregister of ${name} failed`);
+}
+
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
-import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, redisCpu, REDIS_URL, ROOT, Runtime, sleep, startRedis, steadyWrites, table, until, uploadRecipe, writeHashes } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, ROOT, Runtime, sleep, startRedis, steadyWrites, table, unregisterRecipe, until, uploadRecipe, writeHashes } from './lib.ts';
 import { referenceLoad } from './reference-loader.ts';
 
 const N = Number(process.env['WB_BENCH_N'] ?? 100_000);
@@ -20,7 +20,7 @@ async function wbsyncRun(redis: Redis, db: Pool, rt: Runtime, round: number): Pr
   const tableName = `bench_tp${round}`;
   await table(db, tableName);
   await uploadRecipe(`BenchThroughput${round}`, `tp${round}`, tableName, MAPPINGS, process.env['WB_BENCH_RECIPE'] ?? '');
-  await sleep(300);
+  await reconciled(redis, `BenchThroughput${round}`);
   const cpu0 = rt.cpuSeconds();
   const redisCpu0 = await redisCpu(redis);
   const started = performance.now();
@@ -59,6 +59,7 @@ async function lag(redis: Redis, db: Pool, rate: number): Promise<void> {
   const name = `bench_lag_${rate}`;
   await table(db, name, ', sent BIGINT, arrived TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)');
   await uploadRecipe(`BenchLag${rate}`, `lag${rate}`, name, { ...MAPPINGS, sent: 'sent' });
+  await reconciled(redis, `BenchLag${rate}`);
   // Warm up (first connection, JIT) so the figures describe the steady state.
   await redis.hset(`lag${rate}:warm`, 'first_name', 'w', 'sent', String(Date.now()));
   await until('warm-up row', async () => (await count(db, name)) === 1, 30_000, 20);
@@ -88,6 +89,7 @@ async function catchUp(redis: Redis, db: Pool, rt: Runtime, n: number, label: st
   const tableName = `bench_catchup_${label}`;
   await table(db, tableName);
   await uploadRecipe(name, `cu${label}`, tableName, MAPPINGS);
+  await reconciled(redis, name);
   await cutDatabase(redis, db);
   let captureMax = 0;
   const sampler = setInterval(() => (captureMax = Math.max(captureMax, rt.memory().rssMb)), 100);
@@ -121,12 +123,14 @@ async function footprint(redis: Redis, db: Pool): Promise<void> {
   const rt = await Runtime.start();
   await table(db, 'bench_fp');
   await uploadRecipe('BenchFootprint', 'fp', 'bench_fp', MAPPINGS);
-  await sleep(500);
+  await reconciled(redis, 'BenchFootprint');
   cpu = await redisCpu(redis);
   await writeHashes(redis, 'fp', N);
   await until('footprint rows', async () => (await count(db, 'bench_fp')) === N, 300_000, 50);
   const synced = (await redisCpu(redis)) - cpu;
   await rt.stop();
+  // Otherwise the next runtime would start by reconciling these 100,000 keys during the next phase.
+  await unregisterRecipe('BenchFootprint');
   results['footprint'] = { changes: N, baselineCpuSec: +base.toFixed(3), syncedCpuSec: +synced.toFixed(3), ratio: +(synced / base).toFixed(2) };
   log(`Redis footprint: ${synced.toFixed(2)} s CPU synced vs ${base.toFixed(2)} s bare HSETs, ratio ${(synced / base).toFixed(2)}`);
 }
