@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
 import { Backlog, decodeAll } from './backlog/backlog.ts';
-import type { RawEntry, StreamEntry } from './backlog/entry.ts';
+import type { StreamEntry } from './backlog/entry.ts';
 import { InOrder } from './backlog/in-order.ts';
 import { CaptureQueue, leftBehind, type CaptureResult, type ChangeKind, type Delivery, type FollowRead } from './capture/capture-queue.ts';
 import { reconcileKeys } from './capture/reconcile.ts';
@@ -37,8 +37,8 @@ export class RecipeWorker {
   private readonly abort = new AbortController();
   private readonly writers: TableWriter[];
   private readonly pipeline: WritePipeline;
-  /** New entries reach the writer in the order Redis delivered them (see InOrder). */
-  private readonly order: InOrder<RawEntry[]>;
+  /** Entries reach the writer in the order Redis read them (see InOrder). */
+  private readonly order: InOrder<StreamEntry[]>;
   /** Enough records queued to keep every partition busy, few enough to keep memory flat. */
   private readonly highWater: number;
   private loop: Promise<void> | undefined;
@@ -65,8 +65,7 @@ export class RecipeWorker {
       new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry));
     this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal);
     this.highWater = reg.batchSize * this.writers.length * 2;
-    this.order = new InOrder((raw) => {
-      const { entries } = decodeAll(raw);
+    this.order = new InOrder((entries) => {
       if (entries.length) this.pipeline.push(entries);
     });
   }
@@ -83,7 +82,7 @@ export class RecipeWorker {
         return { ticket: this.order.take(), stream: this.backlog.stream, consumer: this.opts.consumer, count: CAPTURE_READ_COUNT };
       },
       end: (read: FollowRead | undefined, result: CaptureResult | undefined): void => {
-        if (read) this.order.complete(read.ticket, result?.entries);
+        if (read) this.order.complete(read.ticket, result?.entries && decodeAll(result.entries).entries);
         if (leftBehind(read, result)) this.nudge();
       },
     };
@@ -196,7 +195,7 @@ export class RecipeWorker {
       if (res === undefined) continue;
       if (res.entries.length === 0) break;
       after = res.entries[res.entries.length - 1]?.id as string;
-      await this.push(res.entries, true);
+      await this.pushRedelivered(res.entries);
     }
     this.live = true;
     while (!this.abort.signal.aborted) {
@@ -207,8 +206,16 @@ export class RecipeWorker {
       await this.pipeline.below(this.highWater);
       if (Date.now() - lastClaim > this.opts.claimIdleMs / 2) {
         lastClaim = Date.now();
-        const claimed = await this.guard(() => this.backlog.claim(consumer, this.opts.claimIdleMs, READ_COUNT));
-        if (claimed && claimed.entries.length) await this.push(claimed.entries, true);
+        // Entries left idle: another consumer's, or ours whose read reply a reconnect lost.
+        // All of them, a page at a time (the writer's room permitting); ours still being
+        // written are not taken twice.
+        for (;;) {
+          const claimed = await this.guard(() => this.backlog.claim(consumer, this.opts.claimIdleMs, READ_COUNT));
+          if (!claimed || claimed.entries.length === 0) break;
+          await this.pushRedelivered(claimed.entries.filter((e) => !this.pipeline.holds(e.id)));
+          if (claimed.entries.length < READ_COUNT || this.abort.signal.aborted) break;
+          await this.pipeline.below(this.highWater);
+        }
       }
       // New entries no capture delivered (the writer was full or paused, the CLI's verify --fix
       // or dlq --replay, a reconcile): read on the captures' connection, in their order.
@@ -221,12 +228,12 @@ export class RecipeWorker {
   private async readNew(consumer: string): Promise<number> {
     this.nudged = false;
     const ticket = this.order.take();
-    let raw: RawEntry[] | undefined;
+    let entries: StreamEntry[] | undefined;
     try {
-      raw = await this.backlog.readRaw(consumer, READ_COUNT);
-      return raw.length;
+      entries = (await this.backlog.read(consumer, READ_COUNT)).entries;
+      return entries.length;
     } finally {
-      this.order.complete(ticket, raw);
+      this.order.complete(ticket, entries);
     }
   }
 
@@ -234,14 +241,26 @@ export class RecipeWorker {
    * Entries delivered before (a crash, a stop, a claim) may be older than rows written since:
    * their keys are re-read so that a late replay never writes stale values.
    */
-  private async push(entries: StreamEntry[], redelivered: boolean): Promise<void> {
-    if (!redelivered || this.reg.kind === 'writeThrough') return this.pipeline.push(entries);
-    const fresh: StreamEntry[] = [];
-    for (const e of entries) {
-      const records = await retryForever(() => refreshEntries(this.redis, e.records), this.log);
-      fresh.push({ id: e.id, records });
+  private async pushRedelivered(entries: StreamEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    if (this.reg.kind === 'writeThrough') {
+      // Staged changes cannot be re-read; they still queue behind every read sent before.
+      this.order.complete(this.order.take(), entries);
+      return;
     }
-    this.pipeline.push(fresh);
+    // All keys re-read at once, with its place in the delivery order taken as the re-read is
+    // sent: a capture sent after it delivers a newer state, which must reach the writer later.
+    await retryForever(async () => {
+      const ticket = this.order.take();
+      let fresh: StreamEntry[] | undefined;
+      try {
+        const records = await refreshEntries(this.redis, entries.flatMap((e) => e.records));
+        let at = 0;
+        fresh = entries.map((e) => ({ id: e.id, records: records.slice(at, (at += e.records.length)) }));
+      } finally {
+        this.order.complete(ticket, fresh);
+      }
+    }, this.log);
   }
 
   /** Runs a Redis step; on failure (other than a stop) logs, waits and yields undefined. */

@@ -65,15 +65,10 @@ export class Backlog {
    * entries themselves (see CaptureQueue's Delivery), this read takes the rest.
    */
   async read(consumer: string, count: number): Promise<ReadResult> {
-    return decodeAll(await this.readRaw(consumer, count));
-  }
-
-  /** The same read, not yet decoded. */
-  async readRaw(consumer: string, count: number): Promise<RawEntry[]> {
     const res = (await this.redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', this.stream, '>')) as
       | Array<[string, RawEntry[]]>
       | null;
-    return res?.[0]?.[1] ?? [];
+    return decodeAll(res?.[0]?.[1] ?? []);
   }
 
   /** Entries delivered to `consumer` earlier and never acknowledged (a crash or a stop). */

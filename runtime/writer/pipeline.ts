@@ -49,6 +49,8 @@ export class WritePipeline {
   private stopping = false;
   private lingering: NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
+  /** Ids of the stream entries pushed and not yet acknowledged. */
+  private readonly held = new Set<string>();
 
   constructor(
     private readonly reg: Registration,
@@ -80,8 +82,14 @@ export class WritePipeline {
     return this.queued;
   }
 
+  /** Whether entry `id` was pushed and is not acknowledged yet (a claim may find it idle). */
+  holds(id: string): boolean {
+    return this.held.has(id);
+  }
+
   push(entries: readonly StreamEntry[]): void {
     for (const e of entries) {
+      this.held.add(e.id);
       const tracker: Tracker = { id: e.id, records: e.records.length, remaining: e.records.length, synced: 0, dead: [], acks: [] };
       if (e.records.length === 0) this.ready.push(tracker);
       for (const record of e.records) {
@@ -200,6 +208,7 @@ export class WritePipeline {
           acks: done.flatMap((t) => t.acks),
           version: this.reg.version,
         }), this.log);
+        for (const t of done) this.held.delete(t.id);
       }
     })().finally(() => {
       this.finishing = undefined;

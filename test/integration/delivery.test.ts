@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Backlog } from '../../runtime/backlog/backlog.ts';
-import type { RawEntry } from '../../runtime/backlog/entry.ts';
+import { Backlog, decodeAll } from '../../runtime/backlog/backlog.ts';
+import type { StreamEntry } from '../../runtime/backlog/entry.ts';
 import { InOrder } from '../../runtime/backlog/in-order.ts';
 import { CaptureQueue, leftBehind, type FollowRead } from '../../runtime/capture/capture-queue.ts';
 import { captureTarget } from '../../runtime/capture/targets.ts';
@@ -25,14 +25,14 @@ describe('captures that read their own entries (real Redis)', () => {
     const backlog = new Backlog(redis, keys, reg.name);
     await backlog.ensureGroup();
     const handed: string[] = [];
-    const order = new InOrder<RawEntry[]>((raw) => handed.push(...raw.map(([entryId]) => entryId)));
+    const order = new InOrder<StreamEntry[]>((entries) => handed.push(...entries.map((e) => e.id)));
     let nudges = 0;
     let every = 0;
     const q = new CaptureQueue(redis, captureTarget(reg, keys, backlog.stream), pino({ level: 'silent' }), undefined, undefined, {
       // Every third call goes without a read, so the plain reads below have entries to take.
       begin: () => (every++ % 3 === 2 ? undefined : { ticket: order.take(), stream: backlog.stream, consumer: 'c1', count: 2 }),
       end: (read: FollowRead | undefined, res) => {
-        if (read) order.complete(read.ticket, res?.entries);
+        if (read) order.complete(read.ticket, res?.entries && decodeAll(res.entries).entries);
         if (leftBehind(read, res)) nudges++;
       },
     });
@@ -44,7 +44,7 @@ describe('captures that read their own entries (real Redis)', () => {
         // their handlers is then up to ioredis's promise chains, and InOrder must not care.
         await new Promise((r) => setImmediate(r));
         const ticket = order.take();
-        void backlog.readRaw('c1', 1).then((raw) => order.complete(ticket, raw));
+        void backlog.read('c1', 1).then((r) => order.complete(ticket, r.entries));
       }
       if (round % 7 === 0) await new Promise((r) => setImmediate(r));
     }
@@ -52,9 +52,9 @@ describe('captures that read their own entries (real Redis)', () => {
     // Whatever is still undelivered: what a nudged read loop would take.
     for (;;) {
       const ticket = order.take();
-      const raw = await backlog.readRaw('c1', 10);
-      order.complete(ticket, raw);
-      if (raw.length === 0) break;
+      const { entries } = await backlog.read('c1', 10);
+      order.complete(ticket, entries);
+      if (entries.length === 0) break;
     }
     const all = ((await redis.xrange(backlog.stream, '-', '+')) as Array<[string, string[]]>).map(([entryId]) => entryId);
     expect(all.length).toBeGreaterThan(50);

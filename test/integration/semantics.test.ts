@@ -98,3 +98,35 @@ describe('a recipe uploaded over keys that already exist', () => {
     expect(rt.hasLog((r) => r['msg'] === 'reconciled' && r['reason'] === 'new recipe' && r['keys'] === 2500)).toBe(true);
   });
 });
+
+describe('entries read for the runtime whose reply it never got (a reconnect lost it)', () => {
+  const env = new TestEnv();
+  let rt: RuntimeProcess;
+  const key = (id: string) => `${env.prefix}:${id}`;
+
+  afterAll(async () => {
+    await rt.stop();
+    await env.close();
+  });
+
+  it('are claimed back once idle and written with the current state, after newer entries of the same keys', async () => {
+    await env.createTable();
+    await env.tuneCredentials();
+    rt = await startRuntime(env.runtimeArgs(['--claim-idle-ms', '1000']));
+    await env.upload(env.writeRecipe({ version: '1' }), rt);
+    expect((await env.cli(['pause', env.name])).code).toBe(0);
+    await waitFor('state paused', async () => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0].state === 'paused');
+    for (let i = 0; i < 5; i++) await env.redis.hset(key(`s${i}`), 'first_name', `old${i}`);
+    await waitFor('5 captured', async () => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0].backlog === 5);
+    // Read them as the runtime's consumer: now pending for it, though it never saw them.
+    const stream = `${env.ns}:backlog:${env.name}`;
+    const taken = (await env.redis.xreadgroup('GROUP', 'writers', `rt-${env.id}`, 'COUNT', 100, 'STREAMS', stream, '>')) as Array<[string, unknown[]]>;
+    expect(taken[0]?.[1].length).toBeGreaterThan(0);
+    await env.redis.hset(key('s0'), 'first_name', 'new0'); // a newer entry for s0, read normally
+    expect((await env.cli(['resume', env.name])).code).toBe(0);
+    await waitFor('5 rows', async () => (await env.count()) === 5, 20_000);
+    await waitFor('backlog acknowledged', async () => (await env.redis.xlen(stream)) === 0, 20_000);
+    expect((await env.rows()).map((r) => [r['id'], r['first']])).toEqual([['s0', 'new0'], ['s1', 'old1'], ['s2', 'old2'], ['s3', 'old3'], ['s4', 'old4']]);
+    expect(((await env.redis.xpending(stream, 'writers')) as [number])[0]).toBe(0);
+  });
+});

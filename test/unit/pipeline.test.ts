@@ -202,6 +202,21 @@ describe('WritePipeline routing', () => {
 });
 
 describe('WritePipeline completions', () => {
+  it('holds an entry from its push until it is acknowledged, so a claim does not take it twice', async () => {
+    const { pipeline, writers } = setup({ gated: true, batchSize: 1 });
+    const [w0, w1] = writers as [FakeWriter, FakeWriter];
+    expect(pipeline.holds('1-0')).toBe(false);
+    pipeline.push([entry('1-0', up(A0, '1'), up(A1, '1'))]);
+    await settle();
+    expect(pipeline.holds('1-0')).toBe(true);
+    w0.open(0);
+    await settle();
+    expect(pipeline.holds('1-0')).toBe(true); // its record in the other partition is not written yet
+    w1.open(0);
+    await settle();
+    expect(pipeline.holds('1-0')).toBe(false);
+  });
+
   it('finishes an entry only once its records in both partitions are written', async () => {
     const { pipeline, writers, backlog } = setup({ gated: true, batchSize: 1 });
     const [w0, w1] = writers as [FakeWriter, FakeWriter];
