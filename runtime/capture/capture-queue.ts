@@ -50,16 +50,29 @@ export interface CaptureResult {
   readonly error?: Error;
 }
 
+/** What a recipe's capture needs to snapshot keys into its backlog. */
+export interface CaptureTarget {
+  readonly script: Script;
+  /** Keys the script needs before the changed keys (the backlog stream, ...). */
+  readonly keys: readonly string[];
+  /** Arguments before the per-key ones. */
+  readonly args: readonly string[];
+  /** Write-through passes each staging key's target key too. */
+  readonly partner?: (key: string) => string;
+  /** False for a key that matches the pattern but is not one the registration covers. */
+  readonly accepts: (key: string) => boolean;
+}
+
 /**
- * Runs `script` with `fixedKeys` and `fixedArgs` followed by the keys (`keys[i]`, then
+ * Runs the target's script with its keys and arguments followed by the keys (`keys[i]`, then
  * `partner(keys[i])` when given) and the argument of each item, in chunks: one atomic call per
  * chunk, all chunks sent in one write (Redis runs them in order, with no round trip between
  * them), then `read`, if given: on the same connection, so it sees every entry the calls added.
  */
 export async function runPerKey(
-  redis: Redis, script: Script, fixedKeys: readonly string[], fixedArgs: readonly string[],
-  keys: readonly string[], args: readonly string[], partner?: (key: string) => string, read?: FollowRead,
+  redis: Redis, target: CaptureTarget, keys: readonly string[], args: readonly string[], read?: FollowRead,
 ): Promise<CaptureResult> {
+  const { script, keys: fixedKeys, args: fixedArgs, partner } = target;
   if (typeof (redis as unknown as Record<string, unknown>)[script.name] !== 'function') redis.defineCommand(script.name, { lua: script.lua });
   const batch = redis.pipeline();
   const run = (batch as unknown as Record<string, (...a: Array<string | number>) => unknown>)[script.name] as (...a: Array<string | number>) => unknown;
@@ -96,22 +109,9 @@ export async function runPerKey(
   return error ? { added, entries, error } : { added, entries };
 }
 
-/** What a recipe's capture needs to snapshot keys into its backlog. */
-export interface CaptureTarget {
-  readonly script: Script;
-  /** Keys the script needs before the changed keys (the backlog stream, ...). */
-  readonly keys: readonly string[];
-  /** Arguments before the per-key ones. */
-  readonly args: readonly string[];
-  /** Write-through passes each staging key's target key too. */
-  readonly partner?: (key: string) => string;
-  /** False for a key that matches the pattern but is not one the registration covers. */
-  readonly accepts: (key: string) => boolean;
-}
-
 /** Snapshots `keys` (each with why it changed and how many events were coalesced); returns the records added. */
 export async function snapshotKeys(redis: Redis, target: CaptureTarget, keys: readonly string[], why: readonly string[]): Promise<number> {
-  const res = await runPerKey(redis, target.script, target.keys, target.args, keys, why, target.partner);
+  const res = await runPerKey(redis, target, keys, why);
   if (res.error) throw res.error;
   return res.added;
 }
@@ -209,13 +209,12 @@ export class CaptureQueue {
         this.pending.delete(k);
         if (keys.length === PASS) break;
       }
-      const { target } = this;
       try {
         const started = performance.now();
         const read = this.delivery?.begin();
         let res: CaptureResult | undefined;
         try {
-          res = await runPerKey(this.redis, target.script, target.keys, target.args, keys, why, target.partner, read);
+          res = await runPerKey(this.redis, this.target, keys, why, read);
         } finally {
           this.delivery?.end(read, res);
         }
