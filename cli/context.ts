@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { Keys } from '../runtime/keys.ts';
+import type { ControlMessage } from '../runtime/runtime.ts';
 import { connectRedis } from '../runtime/redis/connect.ts';
 import { FlagError, redisTarget, type RedisFlags } from '../runtime/redis/flags.ts';
 import { CliError } from './output.ts';
@@ -37,4 +38,9 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
   } finally {
     redis.disconnect();
   }
+}
+
+/** Tells the namespace's runtimes something on its control channel. */
+export async function tellRuntimes(redis: Redis, keys: Keys, msg: ControlMessage): Promise<void> {
+  await redis.publish(keys.control(), JSON.stringify(msg));
 }

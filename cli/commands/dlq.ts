@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { snapshotKeys } from '../../runtime/capture/capture-queue.ts';
 import { resyncTarget } from '../../runtime/capture/targets.ts';
-import { withRedis } from '../context.ts';
+import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, printTable, say } from '../output.ts';
 import { loadStoredRecipe } from '../recipe-loader.ts';
 
@@ -56,7 +56,7 @@ export const dlq = new Command('dlq')
           replayed += page.length;
         }
         // The runtime reads them at once instead of at its next idle poll.
-        await redis.publish(keys.control(), JSON.stringify({ op: 'backlog', names: [name] }));
+        await tellRuntimes(redis, keys, { op: 'backlog', names: [name] });
         return say(`replayed ${replayed} dead letters of ${name}: their keys are queued again`);
       }
       const limit = Number(opts.limit);

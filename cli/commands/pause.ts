@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import type { ControlMessage } from '../../runtime/runtime.ts';
-import { withRedis } from '../context.ts';
+import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
 
 function toggle(name: 'pause' | 'resume', description: string): Command {
@@ -14,8 +13,7 @@ function toggle(name: 'pause' | 'resume', description: string): Command {
         }
         if (name === 'pause') await redis.sadd(keys.paused(), recipe);
         else await redis.srem(keys.paused(), recipe);
-        const msg: ControlMessage = { op: 'sync' };
-        await redis.publish(keys.control(), JSON.stringify(msg));
+        await tellRuntimes(redis, keys, { op: 'sync' });
         say(name === 'pause' ? `paused ${recipe}: changes are still captured into its backlog, nothing is written until wb-cli resume ${recipe}` : `resumed ${recipe}`);
       });
     });

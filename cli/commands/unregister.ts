@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { RecipeStore } from '../../runtime/registry/store.ts';
-import type { ControlMessage } from '../../runtime/runtime.ts';
-import { withRedis } from '../context.ts';
+import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
 
 export const unregister = new Command('unregister')
@@ -12,8 +11,7 @@ export const unregister = new Command('unregister')
       if (!(await new RecipeStore(redis, keys).remove(name))) {
         throw new CliError(`no recipe named '${name}' is registered; wb-cli list shows the registered ones`);
       }
-      const msg: ControlMessage = { op: 'sync' };
-      await redis.publish(keys.control(), JSON.stringify(msg));
+      await tellRuntimes(redis, keys, { op: 'sync' });
       say(`unregistered ${name}`);
     });
   });

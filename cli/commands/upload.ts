@@ -5,8 +5,7 @@ import type { Redis } from 'ioredis';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import type { Keys } from '../../runtime/keys.ts';
 import { RecipeStore, UploadRefused } from '../../runtime/registry/store.ts';
-import type { ControlMessage } from '../../runtime/runtime.ts';
-import { withRedis } from '../context.ts';
+import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
 import { checkRegistrations, loadRecipeFile } from './check.ts';
 
@@ -46,8 +45,7 @@ export const upload = new Command('upload')
       const names = results.map((r) => r.meta.name);
       const nonce = randomUUID();
       const since = `${Date.now() - 1}-0`;
-      const msg: ControlMessage = { op: 'sync', nonce, names };
-      await redis.publish(keys.control(), JSON.stringify(msg));
+      await tellRuntimes(redis, keys, { op: 'sync', nonce, names });
       if (runtimes.length === 0) {
         say('no runtime is connected; the recipe loads when wb-runtime starts');
         return;

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { driverFor } from '../../runtime/connectors/drivers.ts';
 import { isClean, verifyRecipe, type VerifyReport } from '../../runtime/verify/verify.ts';
 import { errorText } from '../../runtime/writer/table-writer.ts';
-import { withRedis } from '../context.ts';
+import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
 import { loadStoredRecipe } from '../recipe-loader.ts';
 
@@ -29,7 +29,7 @@ export const verify = new Command('verify')
         await session.close();
       }
       // The runtime reads what --fix queued at once instead of at its next idle poll.
-      if (opts.fix) await redis.publish(keys.control(), JSON.stringify({ op: 'backlog', names: [name] }));
+      if (opts.fix) await tellRuntimes(redis, keys, { op: 'backlog', names: [name] });
       const backlog = await redis.xlen(keys.backlog(name));
       const unrepaired = report.notHash.count + (opts.fix ? (opts.deleteExtra ? 0 : report.extra.count) : report.missing.count + report.differing.count + report.extra.count);
       if (opts.json) say(JSON.stringify({ name, ...report, backlog, clean: isClean(report) }, null, 2));
