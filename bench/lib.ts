@@ -101,11 +101,7 @@ export async function uploadRecipe(name: string, prefix: string, table: string, 
 const c = new MySqlConnection(() => configGet('BenchUser'), () => configGet('BenchPassword'), '127.0.0.1:3306/test');
 export default writeBehind({ name: '${name}', version: '1', keysPrefix: '${prefix}', mappings: ${JSON.stringify(mappings)}, connector: new MySqlConnector(c, '${table}', 'id'), ${extra} });
 `);
-  const res = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, [`${ROOT}bin/wb-cli.js`, 'upload', file, '--url', REDIS_URL, '--namespace', NS], { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('exit', (code) => resolve(code ?? 1));
-  });
-  if (res !== 0) throw new Error(`bench: upload of ${name} failed`);
+  await wbCli(['upload', file], `upload of ${name}`);
 }
 
 /**
@@ -118,11 +114,16 @@ export async function reconciled(redis: Redis, name: string): Promise<void> {
 
 /** Removes a recipe with the real CLI (its runtime, if any, stops syncing it). */
 export async function unregisterRecipe(name: string): Promise<void> {
+  await wbCli(['unregister', name], `unregister of ${name}`);
+}
+
+/** Runs the real wb-cli against the bench Redis and namespace; throws when it fails. */
+async function wbCli(args: readonly string[], what: string): Promise<void> {
   const res = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, [`${ROOT}bin/wb-cli.js`, 'unregister', name, '--url', REDIS_URL, '--namespace', NS], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(process.execPath, [`${ROOT}bin/wb-cli.js`, ...args, '--url', REDIS_URL, '--namespace', NS], { stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('exit', (code) => resolve(code ?? 1));
   });
-  if (res !== 0) throw new Error(`bench: unregister of ${name} failed`);
+  if (res !== 0) throw new Error(`bench: ${what} failed`);
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
