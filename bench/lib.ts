@@ -53,7 +53,11 @@ export function processCpuSeconds(pid: number): number {
 
 /** A wb-runtime child process pointed at the bench Redis. */
 export class Runtime {
-  private constructor(readonly child: ChildProcess) {}
+  readonly child: ChildProcess;
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
+  }
 
   static async start(extra: readonly string[] = []): Promise<Runtime> {
     const args = [`${ROOT}bin/wb-runtime.js`, '--url', REDIS_URL, '--namespace', NS, '--id', 'bench', '--retry-max-ms', '200', '--log-level', process.env['WB_BENCH_LOG_LEVEL'] ?? 'warn', ...extra];

@@ -1,11 +1,13 @@
 /** A failure the CLI reports as one clear line and an exit code (1 refused/failed, 2 usage). */
 export class CliError extends Error {
+  readonly exitCode: 1 | 2;
   override readonly name = 'CliError';
   constructor(
     message: string,
-    readonly exitCode: 1 | 2 = 1,
+    exitCode: 1 | 2 = 1,
   ) {
     super(message);
+    this.exitCode = exitCode;
   }
 }
 

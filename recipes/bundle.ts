@@ -4,12 +4,16 @@ import { build, type Message } from 'esbuild';
 
 /** The recipe could not be bundled; `problems` lists every offending location. */
 export class BundleError extends Error {
+  readonly file: string;
+  readonly problems: readonly string[];
   override readonly name = 'BundleError';
   constructor(
-    readonly file: string,
-    readonly problems: readonly string[],
+    file: string,
+    problems: readonly string[],
   ) {
     super(`cannot bundle ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.file = file;
+    this.problems = problems;
   }
 }
 

@@ -3,7 +3,11 @@
  * runtime never captures keys under its own namespace.
  */
 export class Keys {
-  constructor(readonly ns: string) {}
+  readonly ns: string;
+
+  constructor(ns: string) {
+    this.ns = ns;
+  }
 
   /** Hash: recipe name -> JSON metadata (version, sha, uploadedAt, file). */
   recipes(): string { return `${this.ns}:recipes`; }

@@ -31,6 +31,11 @@ export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
  * to its table in batches (writer), acknowledging entries only after the database committed.
  */
 export class RecipeWorker {
+  readonly reg: Registration;
+  private readonly redis: Redis;
+  private readonly keys: Keys;
+  private readonly log: Logger;
+  private readonly opts: WorkerOptions;
   state: WorkerState = 'created';
   readonly capture: CaptureQueue;
   private readonly backlog: Backlog;
@@ -50,12 +55,17 @@ export class RecipeWorker {
   private wakeReader: (() => void) | undefined;
 
   constructor(
-    readonly reg: Registration,
-    private readonly redis: Redis,
-    private readonly keys: Keys,
-    private readonly log: Logger,
-    private readonly opts: WorkerOptions,
+    reg: Registration,
+    redis: Redis,
+    keys: Keys,
+    log: Logger,
+    opts: WorkerOptions,
   ) {
+    this.reg = reg;
+    this.redis = redis;
+    this.keys = keys;
+    this.log = log;
+    this.opts = opts;
     this.backlog = new Backlog(redis, keys, reg.name);
     this.capture = new CaptureQueue(redis, captureTarget(reg, keys, this.backlog.stream), log, () => {
       this.reconcile('capture overflow').catch((err) => this.log.error({ err: errorText(err) }, 'reconcile failed'));

@@ -45,6 +45,8 @@ interface Outcome {
 
 /** Wires capture, backlog, writers and the recipe registry; one per process. */
 export class Runtime {
+  private readonly opts: RuntimeOptions;
+  private readonly log: Logger;
   state: RuntimeState = 'created';
   private readonly keys: Keys;
   private readonly redis: Redis;
@@ -63,9 +65,11 @@ export class Runtime {
   private readonly reconciles = new Set<Promise<void>>();
 
   constructor(
-    private readonly opts: RuntimeOptions,
-    private readonly log: Logger,
+    opts: RuntimeOptions,
+    log: Logger,
   ) {
+    this.opts = opts;
+    this.log = log;
     this.keys = new Keys(opts.flags.namespace);
     this.redis = connectRedis(opts.flags, { maxRetriesPerRequest: null });
     this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null });

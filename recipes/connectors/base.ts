@@ -34,6 +34,9 @@ export function isOptionsObject(value: unknown): value is Record<string, unknown
  */
 export abstract class BaseConnector<C extends ConnectionSpec = ConnectionSpec> {
   abstract readonly kind: ConnectorKind;
+  readonly connection: C;
+  readonly table: string;
+  readonly pkColumn: string;
 
   /**
    * @param connection - where the table lives
@@ -41,11 +44,14 @@ export abstract class BaseConnector<C extends ConnectionSpec = ConnectionSpec> {
    * @param pkColumn - primary-key column; it receives the id taken from the Redis key
    */
   constructor(
-    readonly connection: C,
-    readonly table: string,
-    readonly pkColumn: string,
+    connection: C,
+    table: string,
+    pkColumn: string,
     connectionClass: abstract new (...args: never[]) => C,
   ) {
+    this.connection = connection;
+    this.table = table;
+    this.pkColumn = pkColumn;
     const name = new.target.name;
     if (!(connection instanceof connectionClass)) throw new RecipeError(`${name} connection must be a ${connectionClass.name}`);
     nonEmpty(table, `${name} table`);

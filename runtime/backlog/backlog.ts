@@ -42,13 +42,19 @@ export interface ReadResult {
 
 /** A recipe's backlog stream, read through one consumer group. */
 export class Backlog {
+  private readonly redis: Redis;
+  private readonly keys: Keys;
+  private readonly recipe: string;
   readonly stream: string;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
-    private readonly recipe: string,
+    redis: Redis,
+    keys: Keys,
+    recipe: string,
   ) {
+    this.redis = redis;
+    this.keys = keys;
+    this.recipe = recipe;
     this.stream = keys.backlog(recipe);
   }
 

@@ -6,11 +6,14 @@
  * it is sent and completes it once answered, with undefined when it failed.
  */
 export class InOrder<T> {
+  private readonly deliver: (value: T) => void;
   private sent = 0;
   private next = 0;
   private readonly done = new Map<number, T | undefined>();
 
-  constructor(private readonly deliver: (value: T) => void) {}
+  constructor(deliver: (value: T) => void) {
+    this.deliver = deliver;
+  }
 
   take(): number {
     return this.sent++;

@@ -145,6 +145,12 @@ export interface Delivery {
  * holds because each call is atomic and appends to the stream in execution order.
  */
 export class CaptureQueue {
+  private readonly redis: Redis;
+  private readonly target: CaptureTarget;
+  private readonly log: Logger;
+  private readonly onOverflow: () => void;
+  private readonly maxPending: number;
+  private readonly delivery?: Delivery;
   /** Key -> events coalesced since its last snapshot, and the kind of the last one (see encode). */
   private pending = new Map<string, number>();
   private running = false;
@@ -158,13 +164,20 @@ export class CaptureQueue {
    *   bounded however fast the application writes).
    */
   constructor(
-    private readonly redis: Redis,
-    private readonly target: CaptureTarget,
-    private readonly log: Logger,
-    private readonly onOverflow: () => void = () => undefined,
-    private readonly maxPending = 200_000,
-    private readonly delivery?: Delivery,
-  ) {}
+    redis: Redis,
+    target: CaptureTarget,
+    log: Logger,
+    onOverflow: () => void = () => undefined,
+    maxPending = 200_000,
+    delivery?: Delivery,
+  ) {
+    this.redis = redis;
+    this.target = target;
+    this.log = log;
+    this.onOverflow = onOverflow;
+    this.maxPending = maxPending;
+    this.delivery = delivery;
+  }
 
   /** Whether the registration covers this key (the pattern may match more). */
   accepts(key: string): boolean {

@@ -3,10 +3,16 @@ import type { Keys } from '../keys.ts';
 
 /** The parameter store behind configGet: one Redis hash. Values are secrets; never log them. */
 export class ParamStore {
+  private readonly redis: Redis;
+  private readonly keys: Keys;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
-  ) {}
+    redis: Redis,
+    keys: Keys,
+  ) {
+    this.redis = redis;
+    this.keys = keys;
+  }
 
   async get(name: string): Promise<string | undefined> {
     return (await this.redis.hget(this.keys.params(), name)) ?? undefined;

@@ -19,10 +19,16 @@ export class UploadRefused extends Error {
 
 /** Recipes stored in Redis: metadata in one hash, each bundle in its own key. */
 export class RecipeStore {
+  private readonly redis: Redis;
+  private readonly keys: Keys;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
-  ) {}
+    redis: Redis,
+    keys: Keys,
+  ) {
+    this.redis = redis;
+    this.keys = keys;
+  }
 
   async list(): Promise<RecipeMeta[]> {
     const all = await this.redis.hgetall(this.keys.recipes());

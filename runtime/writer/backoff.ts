@@ -2,12 +2,17 @@ import type { Logger } from 'pino';
 
 /** Exponential backoff from `minMs` doubling up to `maxMs`; `reset()` after a success. */
 export class Backoff {
+  private readonly minMs: number;
+  private readonly maxMs: number;
   private attempt = 0;
 
   constructor(
-    private readonly minMs: number,
-    private readonly maxMs: number,
-  ) {}
+    minMs: number,
+    maxMs: number,
+  ) {
+    this.minMs = minMs;
+    this.maxMs = maxMs;
+  }
 
   next(): number {
     const ms = Math.min(this.maxMs, this.minMs * 2 ** this.attempt);

@@ -40,6 +40,13 @@ export function partitionOf(key: string, partitions: number): number {
  * acknowledged once all of its records are written or dead-lettered.
  */
 export class WritePipeline {
+  private readonly reg: Registration;
+  private readonly redis: Redis;
+  private readonly backlog: Backlog;
+  private readonly writers: readonly TableWriter[];
+  private readonly log: Logger;
+  private readonly signal: AbortSignal;
+  private readonly finishLingerMs: number;
   private readonly queues: Item[][];
   private readonly busy: Array<Promise<void> | undefined>;
   private ready: Tracker[] = [];
@@ -53,14 +60,21 @@ export class WritePipeline {
   private readonly held = new Set<string>();
 
   constructor(
-    private readonly reg: Registration,
-    private readonly redis: Redis,
-    private readonly backlog: Backlog,
-    private readonly writers: readonly TableWriter[],
-    private readonly log: Logger,
-    private readonly signal: AbortSignal,
-    private readonly finishLingerMs = FINISH_LINGER_MS,
+    reg: Registration,
+    redis: Redis,
+    backlog: Backlog,
+    writers: readonly TableWriter[],
+    log: Logger,
+    signal: AbortSignal,
+    finishLingerMs = FINISH_LINGER_MS,
   ) {
+    this.reg = reg;
+    this.redis = redis;
+    this.backlog = backlog;
+    this.writers = writers;
+    this.log = log;
+    this.signal = signal;
+    this.finishLingerMs = finishLingerMs;
     this.queues = writers.map(() => []);
     this.busy = writers.map(() => undefined);
     signal.addEventListener('abort', () => this.wake(), { once: true });

@@ -19,20 +19,32 @@ export type ProblemReporter = (message: string | undefined) => void;
  * and isolates refused records by bisection so that only they are dead-lettered.
  */
 export class TableWriter {
+  private readonly driver: ConnectorDriver;
+  /** Mapped columns and the hash field of each, in the same order (for messages). */
+  private readonly columns: readonly string[];
+  private readonly fields: readonly string[];
+  private readonly log: Logger;
+  private readonly report: ProblemReporter;
+  private readonly signal: AbortSignal;
   private session: ConnectorSession | undefined;
   private failing = false;
   private readonly backoff: Backoff;
 
   constructor(
-    private readonly driver: ConnectorDriver,
-    /** Mapped columns and the hash field of each, in the same order (for messages). */
-    private readonly columns: readonly string[],
-    private readonly fields: readonly string[],
-    private readonly log: Logger,
-    private readonly report: ProblemReporter,
-    private readonly signal: AbortSignal,
+    driver: ConnectorDriver,
+    columns: readonly string[],
+    fields: readonly string[],
+    log: Logger,
+    report: ProblemReporter,
+    signal: AbortSignal,
     retry: { minMs: number; maxMs: number },
   ) {
+    this.driver = driver;
+    this.columns = columns;
+    this.fields = fields;
+    this.log = log;
+    this.report = report;
+    this.signal = signal;
     this.backoff = new Backoff(retry.minMs, retry.maxMs);
   }
 

@@ -11,6 +11,7 @@ export const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', password: ''
 
 /** One test's isolated world: its own namespace, key prefix, table and runtime id. */
 export class TestEnv {
+  readonly redisUrl: string;
   readonly id = uid();
   readonly ns = `wbt${this.id}`;
   readonly prefix = `p${this.id}`;
@@ -20,7 +21,8 @@ export class TestEnv {
   readonly db: Pool = createPool({ ...MYSQL, connectionLimit: 2 });
   readonly dir = mkdtempSync(join(tmpdir(), 'wbsync-'));
 
-  constructor(readonly redisUrl = REDIS_URL) {
+  constructor(redisUrl = REDIS_URL) {
+    this.redisUrl = redisUrl;
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
     this.redis.on('error', () => undefined); // tests that restart Redis expect errors meanwhile
   }

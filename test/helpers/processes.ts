@@ -26,10 +26,12 @@ export function cli(args: readonly string[], input?: string): Promise<CliResult>
 
 /** A running `wb-runtime` child process with its JSON log lines. */
 export class RuntimeProcess {
+  private readonly child: ChildProcess;
   readonly lines: string[] = [];
   private readonly exited: Promise<number | null>;
 
-  constructor(private readonly child: ChildProcess) {
+  constructor(child: ChildProcess) {
+    this.child = child;
     let buf = '';
     child.stdout?.on('data', (d: Buffer) => {
       buf += d.toString();

@@ -7,13 +7,18 @@ import { waitFor } from './wait.ts';
 
 /** A redis-server owned by one test (its own port and folder), which it may kill and restart. */
 export class TestRedis {
+  readonly port: number;
+  private readonly args: readonly string[];
   readonly dir = mkdtempSync(join(tmpdir(), 'wbsync-redis-'));
   private child: ChildProcess | undefined;
 
   constructor(
-    readonly port: number,
-    private readonly args: readonly string[] = [],
-  ) {}
+    port: number,
+    args: readonly string[] = [],
+  ) {
+    this.port = port;
+    this.args = args;
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;

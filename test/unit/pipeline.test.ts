@@ -34,13 +34,18 @@ function deferred<T>(): Deferred<T> {
  * gated, only once the test opens the call's gate.
  */
 class FakeWriter {
+  private readonly gated: boolean;
+  private readonly refuse: (rows: readonly RowWrite[]) => DeadLetter[];
   readonly calls: Array<{ shape: unknown; rows: readonly RowWrite[] }> = [];
   readonly gates: Array<Deferred<DeadLetter[]>> = [];
 
   constructor(
-    private readonly gated = false,
-    private readonly refuse: (rows: readonly RowWrite[]) => DeadLetter[] = () => [],
-  ) {}
+    gated = false,
+    refuse: (rows: readonly RowWrite[]) => DeadLetter[] = () => [],
+  ) {
+    this.gated = gated;
+    this.refuse = refuse;
+  }
 
   async write(shape: unknown, rows: readonly RowWrite[]): Promise<DeadLetter[]> {
     this.calls.push({ shape, rows });

@@ -34,7 +34,11 @@ export function contactPoints(points: readonly string[]): Array<{ readonly addre
  * reports and retries) rather than as a failed connect.
  */
 export class CassandraDriver implements ConnectorDriver {
-  constructor(private readonly spec: CassandraConnector) {}
+  private readonly spec: CassandraConnector;
+
+  constructor(spec: CassandraConnector) {
+    this.spec = spec;
+  }
 
   describe(): string {
     return this.spec.describe();
@@ -151,17 +155,26 @@ interface Target {
 }
 
 class CassandraSession implements ConnectorSession {
+  private readonly client: cassandra.Client;
+  private readonly stop: () => Promise<void>;
+  private readonly name: { readonly keyspace: string; readonly table: string };
+  readonly table: TableInfo;
   broken = false;
   // Cassandra checks little (text has no length limit, a bound value is already typed): the
   // writer converts values by family first, and this session binds them as the driver's types.
   readonly checksValues = false;
 
   constructor(
-    private readonly client: cassandra.Client,
-    private readonly stop: () => Promise<void>,
-    private readonly name: { readonly keyspace: string; readonly table: string },
-    readonly table: TableInfo,
-  ) {}
+    client: cassandra.Client,
+    stop: () => Promise<void>,
+    name: { readonly keyspace: string; readonly table: string },
+    table: TableInfo,
+  ) {
+    this.client = client;
+    this.stop = stop;
+    this.name = name;
+    this.table = table;
+  }
 
   /**
    * Writes every row, {@link CONCURRENCY} statements at a time, and waits for all of them. Not

@@ -9,17 +9,23 @@ const { NoHostAvailableError, ResponseError } = cassandra.errors;
  * the column for the key column (its value is the id, not a field).
  */
 export class CassandraValueError extends Error {
+  readonly column: string;
+  readonly type: string;
+  readonly key: boolean;
   override readonly name = 'CassandraValueError';
 
   constructor(
-    readonly column: string,
-    readonly type: string,
-    readonly key: boolean,
+    column: string,
+    type: string,
+    key: boolean,
     value: string,
     reason: string,
   ) {
     const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
     super(key ? `key column ${column} (${type}) cannot take id '${shown}': ${reason}` : `value '${shown}': ${reason}`);
+    this.column = column;
+    this.type = type;
+    this.key = key;
   }
 }
 

@@ -9,7 +9,11 @@ import { mysqlReadRows, mysqlScanIds, mysqlStatements } from './statements.ts';
 
 /** MySQL/MariaDB through mysql2: one connection, strict SQL mode, one transaction per batch. */
 export class MySqlDriver implements ConnectorDriver {
-  constructor(private readonly spec: MySqlConnector) {}
+  private readonly spec: MySqlConnector;
+
+  constructor(spec: MySqlConnector) {
+    this.spec = spec;
+  }
 
   describe(): string {
     return this.spec.describe();
@@ -53,14 +57,18 @@ export class MySqlDriver implements ConnectorDriver {
 }
 
 class MySqlSession implements ConnectorSession {
+  private readonly conn: Connection;
+  readonly table: TableInfo;
   broken = false;
   // Strict mode refuses what does not fit and names the column: its error is the clearest one.
   readonly checksValues = true;
 
   constructor(
-    private readonly conn: Connection,
-    readonly table: TableInfo,
+    conn: Connection,
+    table: TableInfo,
   ) {
+    this.conn = conn;
+    this.table = table;
     // An idle connection that drops emits 'error'; without a listener it would crash the process.
     conn.on('error', () => { this.broken = true; });
   }

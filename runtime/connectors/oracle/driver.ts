@@ -18,7 +18,11 @@ const IN_LIST_MAX = 1000;
  * read with fixed NLS formats, one transaction per batch of single-row MERGE and DELETE calls.
  */
 export class OracleDriver implements ConnectorDriver {
-  constructor(private readonly spec: OracleConnector) {}
+  private readonly spec: OracleConnector;
+
+  constructor(spec: OracleConnector) {
+    this.spec = spec;
+  }
 
   describe(): string {
     return this.spec.describe();
@@ -90,16 +94,23 @@ function asText(v: unknown): string | null {
 }
 
 class OracleSession implements ConnectorSession {
+  private readonly conn: Connection;
+  readonly table: TableInfo;
+  /** The quoted table name, as the dictionary spells it. */
+  private readonly tableSql: string;
   broken = false;
   // Values arrive converted by the writer, which names field and column when one does not fit.
   readonly checksValues = false;
 
   constructor(
-    private readonly conn: Connection,
-    readonly table: TableInfo,
-    /** The quoted table name, as the dictionary spells it. */
-    private readonly tableSql: string,
-  ) {}
+    conn: Connection,
+    table: TableInfo,
+    tableSql: string,
+  ) {
+    this.conn = conn;
+    this.table = table;
+    this.tableSql = tableSql;
+  }
 
   async write(batch: WriteBatch): Promise<void> {
     const t = oracleTarget(this.table, this.tableSql, batch);

@@ -12,7 +12,11 @@ const CLOSE_TIMEOUT_MS = 5_000;
 
 /** PostgreSQL through pg: one client per session, one transaction per batch. */
 export class PostgresDriver implements ConnectorDriver {
-  constructor(private readonly spec: PostgresConnector) {}
+  private readonly spec: PostgresConnector;
+
+  constructor(spec: PostgresConnector) {
+    this.spec = spec;
+  }
 
   describe(): string {
     return this.spec.describe();
@@ -52,6 +56,8 @@ export class PostgresDriver implements ConnectorDriver {
 }
 
 class PostgresSession implements ConnectorSession {
+  private readonly client: Client;
+  private readonly requested: string;
   broken = false;
   // pg's value errors do not name the column: converting first gives the clearer dead letter.
   readonly checksValues = false;
@@ -60,10 +66,12 @@ class PostgresSession implements ConnectorSession {
   private readonly name: string | undefined;
 
   constructor(
-    private readonly client: Client,
-    private readonly requested: string,
+    client: Client,
+    requested: string,
     described: PgTable,
   ) {
+    this.client = client;
+    this.requested = requested;
     this.table = described.info;
     this.name = described.name;
     // A dropped idle connection (pg_terminate_backend, server restart) emits 'error' then 'end';

@@ -46,7 +46,11 @@ const AS_TEXT: Partial<StatementOption> = { rowMode: 'array', fetchAsString: ['N
 
 /** Snowflake through snowflake-sdk: one session, one transaction per batch of set-based MERGE and DELETE. */
 export class SnowflakeDriver implements ConnectorDriver {
-  constructor(private readonly spec: SnowflakeConnector) {}
+  private readonly spec: SnowflakeConnector;
+
+  constructor(spec: SnowflakeConnector) {
+    this.spec = spec;
+  }
 
   describe(): string {
     return this.spec.describe();
@@ -99,16 +103,23 @@ function destroy(conn: Connection): void {
 }
 
 class SnowflakeSession implements ConnectorSession {
+  private readonly conn: Connection;
+  readonly table: TableInfo;
+  /** The quoted table name, as INFORMATION_SCHEMA spells it. */
+  private readonly tableSql: string;
   private failed = false;
   // Values arrive converted by the writer, which names field and column when one does not fit.
   readonly checksValues = false;
 
   constructor(
-    private readonly conn: Connection,
-    readonly table: TableInfo,
-    /** The quoted table name, as INFORMATION_SCHEMA spells it. */
-    private readonly tableSql: string,
-  ) {}
+    conn: Connection,
+    table: TableInfo,
+    tableSql: string,
+  ) {
+    this.conn = conn;
+    this.table = table;
+    this.tableSql = tableSql;
+  }
 
   get broken(): boolean {
     return this.failed || !this.conn.isUp();

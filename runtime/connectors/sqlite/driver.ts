@@ -14,7 +14,11 @@ const BUSY_TIMEOUT_MS = 1_000;
 
 /** SQLite through better-sqlite3: one database handle per session, one transaction per batch. */
 export class SqliteDriver implements ConnectorDriver {
-  constructor(private readonly spec: SqliteConnector) {}
+  private readonly spec: SqliteConnector;
+
+  constructor(spec: SqliteConnector) {
+    this.spec = spec;
+  }
 
   describe(): string {
     return this.spec.describe();
@@ -46,6 +50,8 @@ export class SqliteDriver implements ConnectorDriver {
 }
 
 class SqliteSession implements ConnectorSession {
+  private readonly db: Database.Database;
+  readonly table: TableInfo;
   broken = false;
   // SQLite stores almost anything in any column: only converting first refuses what does not fit.
   readonly checksValues = false;
@@ -53,9 +59,12 @@ class SqliteSession implements ConnectorSession {
   private readonly prepared = new Map<string, Database.Statement>();
 
   constructor(
-    private readonly db: Database.Database,
-    readonly table: TableInfo,
-  ) {}
+    db: Database.Database,
+    table: TableInfo,
+  ) {
+    this.db = db;
+    this.table = table;
+  }
 
   async write(batch: WriteBatch): Promise<void> {
     const stmts = sqliteStatements(batch);
