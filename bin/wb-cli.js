@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Thin shim: run the TypeScript sources directly (tsx), so no build step is needed after `npm ci`.
-import { register } from 'tsx/esm/api';
+// Thin shim: the CLI is compiled JavaScript in dist/ (built by `npm run build`, which `prepare` runs).
+import { run } from './run.js';
 
-register();
-await import('../cli/main.ts');
+await run('wb-cli', '../dist/cli/main.js');

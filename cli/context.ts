@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { Keys } from '../runtime/keys.ts';
 import type { ControlMessage } from '../runtime/runtime.ts';
-import { connectRedis } from '../runtime/redis/connect.ts';
 import { FlagError, redisTarget, type RedisFlags } from '../runtime/redis/flags.ts';
 import { CliError } from './output.ts';
 
@@ -23,6 +22,8 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
     if (err instanceof FlagError) throw new CliError(err.message, 2);
     throw err;
   }
+  // ioredis is loaded here, not at start, so `wb-cli --help` and usage errors stay fast.
+  const { connectRedis } = await import('../runtime/redis/connect.ts');
   const redis = connectRedis(flags, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5000 });
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => (lastError = err)); // reported below, with where it was going

@@ -4,6 +4,7 @@ import { setParamSource } from '../recipes/config-get.ts';
 import type { Registration } from '../recipes/options.ts';
 import { classifyEvent } from './capture/capture-queue.ts';
 import { ensureKeyspaceEvents } from './capture/keyspace-config.ts';
+import { assertDriverInstalled } from './connectors/drivers.ts';
 import { capturePattern } from './capture/targets.ts';
 import { beat, claimRuntimeId, type RuntimeInfo } from './heartbeat.ts';
 import { Keys } from './keys.ts';
@@ -175,6 +176,7 @@ export class Runtime {
       if (stored === undefined) continue;
       try {
         const reg = loadRegistration(meta.name, stored.code, this.keys.ns);
+        assertDriverInstalled(reg.connector);
         await this.install(reg, startup);
         this.outcomes.set(meta.name, { stamp, status: 'loaded', error: '' });
         this.running.set(meta.name, { meta, code: stored.code });

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import type { Redis } from 'ioredis';
-import { bundleRecipe, BundleError } from '../../recipes/bundle.ts';
 import { setParamSource } from '../../recipes/config-get.ts';
 import { RecipeError } from '../../recipes/errors.ts';
 import { evaluateRecipe, RecipeLoadError } from '../../recipes/evaluate.ts';
@@ -15,6 +14,8 @@ import { CliError, say } from '../output.ts';
 
 /** Bundles and evaluates a recipe file (no database touched); refusals become CLI errors. */
 export async function loadRecipeFile(file: string, redis: Redis, keys: Keys): Promise<{ code: string; regs: Registration[] }> {
+  // esbuild is loaded only by the commands that bundle.
+  const { bundleRecipe, BundleError } = await import('../../recipes/bundle.ts');
   let code: string;
   try {
     code = await bundleRecipe(file);

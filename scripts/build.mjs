@@ -1,0 +1,36 @@
+// Builds dist/: tsc emits .js and .d.ts from the TypeScript sources (relative imports rewritten
+// from .ts to .js), then the Lua scripts the runtime reads next to its modules are copied over.
+// Run by `npm run build`, and so by `prepare` (after `npm ci` in a clone, and before `npm pack`).
+import { execFileSync } from 'node:child_process';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+
+rmSync(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+
+let lua = 0;
+let dts = 0;
+for (const dir of ['runtime', 'recipes', 'cli']) {
+  for (const file of readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.lua')) continue;
+    cpSync(join(root, dir, file), join(dist, dir, file));
+    lua += 1;
+  }
+}
+// tsc rewrites `.ts` specifiers in the .js it emits but not in declarations: a user's compiler
+// (moduleResolution node10, node16, bundler) must find `./options.js` next to `./options.d.ts`.
+for (const file of readdirSync(dist, { recursive: true, encoding: 'utf8' })) {
+  if (!file.endsWith('.d.ts')) continue;
+  const path = join(dist, file);
+  const text = readFileSync(path, 'utf8');
+  const fixed = text.replace(/((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]*?)\.ts(['"])/g, '$1$2.js$3');
+  if (fixed !== text) writeFileSync(path, fixed);
+  dts += 1;
+}
+process.stdout.write(`built ${relative(root, dist)}/: ${dts} declarations, ${lua} Lua scripts\n`);
