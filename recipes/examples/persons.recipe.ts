@@ -1,8 +1,9 @@
-// The seed recipe: Redis hashes person:{id} synced to the MySQL/MariaDB table `persons`.
+// The seed recipe: Redis hashes person:{id} synced to the MySQL/MariaDB table `persons`, as in
+// the README's quickstart (whose step 3 is this file, kept equal by test/integration/readme.test.ts).
 //
-//   CREATE TABLE persons (id VARCHAR(255) PRIMARY KEY, first VARCHAR(255), last VARCHAR(255), age INT);
+//   CREATE TABLE persons (id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PRIMARY KEY, first VARCHAR(255), last VARCHAR(255), age INT);
 //   npx wb-cli tune param MySqlUser root
-//   npx wb-cli tune param MySqlPassword ''
+//   printf '' | npx wb-cli tune param MySqlPassword --stdin
 //   npx wb-cli upload recipes/examples/persons.recipe.ts
 import { configGet, MySqlConnection, MySqlConnector, writeBehind } from 'wbsync';
 
@@ -10,14 +11,13 @@ import { configGet, MySqlConnection, MySqlConnector, writeBehind } from 'wbsync'
 const connection = new MySqlConnection(
   () => configGet('MySqlUser'),
   () => configGet('MySqlPassword'),
-  'localhost:3306/test', // host:port/database
+  '127.0.0.1:3306/test', // host:port/database
 );
-const persons = new MySqlConnector(connection, 'persons', 'id'); // table, primary-key column
 
 export default writeBehind({
   name: 'PersonsWriteBehind',
   version: '1',
-  connector: persons,
+  connector: new MySqlConnector(connection, 'persons', 'id'), // table, primary-key column
   keysPrefix: 'person', // covers keys person:{id}
   mappings: { first_name: 'first', last_name: 'last', age: 'age' }, // hash field -> column
 });

@@ -11,7 +11,7 @@ describe('seed scenario: recipes/examples/persons.recipe.ts', () => {
 
   beforeAll(async () => {
     await env.db.query('DROP TABLE IF EXISTS persons');
-    await env.db.query('CREATE TABLE persons (id VARCHAR(255) PRIMARY KEY, first VARCHAR(255), last VARCHAR(255), age INT)');
+    await env.db.query('CREATE TABLE persons (id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PRIMARY KEY, first VARCHAR(255), last VARCHAR(255), age INT)');
     const old = await env.redis.keys('person:*');
     if (old.length) await env.redis.del(...old);
     expect((await env.cli(['tune', 'param', 'MySqlUser', 'root'])).code).toBe(0);
