@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, ROOT, Runtime, sleep, startRedis, steadyWrites, table, unregisterRecipe, until, uploadRecipe, writeHashes } from './lib.ts';
+import { cliStartup, type CliStartup } from './cli-startup.ts';
 import { referenceLoad } from './reference-loader.ts';
 
 const N = Number(process.env['WB_BENCH_N'] ?? 100_000);
@@ -156,6 +157,11 @@ function targets(): Verdict[] {
   if (drain) out.push({ measure: 'catch-up drain', result: `${n(drain.drainRowsPerSec)} rows/s`, target: '>= 50,000 rows/s', met: drain.drainRowsPerSec >= 50_000 });
   const fp = results['footprint'] as { ratio: number } | undefined;
   if (fp) out.push({ measure: 'Redis footprint ratio', result: String(fp.ratio), target: '<= 4', met: fp.ratio <= 4 });
+  const startup = results['cliStartup'] as CliStartup | undefined;
+  if (startup) {
+    out.push({ measure: 'wb-cli --help vs node -e 0', result: `${startup.helpRatio}x (${startup.helpMs} / ${startup.nodeMs} ms)`, target: '<= 2.5x', met: startup.helpRatio <= 2.5 });
+    out.push({ measure: 'wb-cli params vs node -e 0', result: `${startup.paramsRatio}x (${startup.paramsMs} / ${startup.nodeMs} ms)`, target: '<= 4x', met: startup.paramsRatio <= 4 });
+  }
   const million = results['catchUpmillion'] as { rssWithBacklogMb: number; maxRssCapturingMb: number; maxRssDrainingMb: number } | undefined;
   if (million) {
     const peak = Math.max(million.rssWithBacklogMb, million.maxRssCapturingMb, million.maxRssDrainingMb);
@@ -177,6 +183,10 @@ async function main(): Promise<void> {
   const only = process.env['WB_BENCH_ONLY']?.split(',');
   const want = (s: string): boolean => !only || only.includes(s);
   try {
+    if (want('cli')) {
+      results['cliStartup'] = cliStartup(REDIS_URL);
+      log(`CLI start-up: ${JSON.stringify(results['cliStartup'])}`);
+    }
     if (want('footprint')) await footprint(redis, db);
     const rt = await Runtime.start();
     try {
