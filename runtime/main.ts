@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from './log.ts';
+import { packageVersion } from './package-version.ts';
 import { addRedisFlags, FlagError, type RedisFlags } from './redis/flags.ts';
 import { Runtime } from './runtime.ts';
 
@@ -21,6 +22,7 @@ function positiveInt(value: string): number {
 
 const program = addRedisFlags(new Command('wb-runtime'))
   .description('The long-running wbsync process: loads every uploaded recipe and syncs its keys to its database.')
+  .version(packageVersion(), '-V, --version', 'print the wbsync version')
   .option('--id <id>', 'runtime id (also its consumer name in each backlog)', hostname())
   .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
   .option('--stop-timeout-ms <ms>', 'on SIGINT/SIGTERM, exit anyway after this long (pending entries stay in the backlog)', positiveInt, 30_000)
