@@ -12,7 +12,7 @@ import { MYSQL, TestEnv } from '../helpers/env.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; devDependencies: Record<string, string> };
 const exec = promisify(execFile);
 
 interface Run {
@@ -139,6 +139,12 @@ export default writeBehind({ name: 'W', version: 1, connector: new SqliteConnect
     const rtHelp = await run('npx', ['wb-runtime', '--help'], project);
     expect(rtHelp.code, rtHelp.out).toBe(0);
     expect(rtHelp.out).toContain('--namespace');
+    // The paths docs/runtime.md gives supervisors exist and start the same program.
+    for (const entry of ['node_modules/.bin/wb-runtime', 'node_modules/wbsync/dist/runtime/main.js']) {
+      const v = await run(process.execPath, [entry, '--version'], project);
+      expect(v.code, `${entry}: ${v.out}`).toBe(0);
+      expect(v.out.trim()).toBe(pkg.version);
+    }
 
     await env.createTable();
     const flags = env.flags;
