@@ -67,12 +67,16 @@ export class TestEnv {
     await this.redis.hset(`${this.ns}:params`, 'MySqlUser', MYSQL.user, 'MySqlPassword', password);
   }
 
-  /** Writes a recipe module for this test and returns its path. */
-  writeRecipe(opts: { version: string; mappings?: Record<string, string>; extra?: string; file?: string; name?: string }): string {
+  /**
+   * Writes a recipe module for this test and returns its path. `dbAddress` points the recipe's
+   * connection elsewhere (e.g. a test's TCP proxy); it defaults to MariaDB's own host and port.
+   */
+  writeRecipe(opts: { version: string; mappings?: Record<string, string>; extra?: string; file?: string; name?: string; dbAddress?: { host: string; port: number } }): string {
     const mappings = opts.mappings ?? { first_name: 'first', last_name: 'last', age: 'age' };
+    const db = opts.dbAddress ?? MYSQL;
     const path = join(this.dir, opts.file ?? `recipe-${uid()}.ts`);
     writeFileSync(path, `import { configGet, MySqlConnection, MySqlConnector, writeBehind } from 'wbsync';
-const connection = new MySqlConnection(() => configGet('MySqlUser'), () => configGet('MySqlPassword'), '${MYSQL.host}:${MYSQL.port}/${MYSQL.database}');
+const connection = new MySqlConnection(() => configGet('MySqlUser'), () => configGet('MySqlPassword'), '${db.host}:${db.port}/${MYSQL.database}');
 export default writeBehind({
   name: '${opts.name ?? this.name}',
   version: '${opts.version}',
