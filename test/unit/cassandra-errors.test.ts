@@ -44,11 +44,20 @@ describe('classifyCassandraError', () => {
     (message) => expect(classifyCassandraError(server(0x2200, message))).toBe('record'),
   );
 
-  it('classifies a value the client cannot encode as record', () => {
-    expect(classifyCassandraError(new TypeError("Expected Number, obtained 'x'"))).toBe('record');
-    expect(classifyCassandraError(new RangeError('The value of "value" is out of range.'))).toBe('record');
+  it('classifies a value refused before it is sent, and a function failure, as record', () => {
     expect(classifyCassandraError(new CassandraValueError('age', 'int', false, 'x', 'not an integer'))).toBe('record');
     expect(classifyCassandraError(server(0x1400, 'function failure'))).toBe('record');
+  });
+
+  it("retries the driver's own TypeError or RangeError: values are converted before they are sent, so it is no one row's fault", () => {
+    expect(classifyCassandraError(new TypeError("Expected Number, obtained 'x'"))).toBe('connection');
+    expect(classifyCassandraError(new TypeError("Cannot read properties of undefined (reading 'x')"))).toBe('connection');
+    expect(classifyCassandraError(new RangeError('The value of "value" is out of range.'))).toBe('connection');
+  });
+
+  it('retries an Invalid it does not know to be about the table or a value', () => {
+    expect(classifyCassandraError(server(0x2200, 'Invalid amount of bind variables'))).toBe('connection');
+    expect(classifyCassandraError(server(0x2200, 'something new'))).toBe('connection');
   });
 });
 

@@ -27,8 +27,20 @@ describe('classifyOracleError', () => {
     expect(classifyOracleError(err)).toBe('connection');
   });
 
-  it('retries an unknown ORA- error loudly rather than dead-lettering rows by guess', () => {
-    expect(classifyOracleError(ora('ORA-04031'))).toBe('schema');
+  it('retries an ORA- or NJS- error it does not list rather than dead-lettering rows by guess', () => {
+    expect(classifyOracleError(ora('ORA-04031'))).toBe('connection');
+    expect(classifyOracleError(ora('ORA-00600'))).toBe('connection');
+    expect(classifyOracleError(ora('NJS-999'))).toBe('connection');
+  });
+
+  it('dead-letters only the date errors and constraints that are about a value', () => {
+    for (const code of ['ORA-01830', 'ORA-01840', 'ORA-01841', 'ORA-01847', 'ORA-01858', 'ORA-01882', 'ORA-02292', 'ORA-20999']) {
+      expect(classifyOracleError(ora(code))).toBe('record');
+    }
+    // Date-format and DDL errors in the former 01800-01899 and 02290-02299 ranges are retried.
+    for (const code of ['ORA-01801', 'ORA-01821', 'ORA-01891', 'ORA-02293', 'ORA-02299']) {
+      expect(classifyOracleError(ora(code))).toBe('connection');
+    }
   });
 
   it('treats errors without a code as connection problems', () => {

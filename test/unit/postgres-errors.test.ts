@@ -35,6 +35,14 @@ describe('classifyPgError', () => {
 
   it('retries an unknown SQLSTATE rather than dead-lettering the batch', () => {
     expect(classifyPgError(server('HV000'))).toBe('connection');
+    expect(classifyPgError(server('ZZ999'))).toBe('connection');
+  });
+
+  it('dead-letters what a PL/pgSQL trigger raises (RAISE, ASSERT), not its other errors', () => {
+    expect(classifyPgError(server('P0001'))).toBe('record');
+    expect(classifyPgError(server('P0004'))).toBe('record');
+    expect(classifyPgError(server('P0000'))).toBe('connection');
+    expect(classifyPgError(server('P0002'))).toBe('connection');
   });
 });
 

@@ -26,8 +26,11 @@ describe('classifySnowflakeError', () => {
     expect(classifySnowflakeError(server('123456', '40001'))).toBe('connection');
   });
 
-  it('retries an unknown server error loudly rather than dead-lettering rows by guess', () => {
-    expect(classifySnowflakeError(server('002140', '42601'))).toBe('schema');
+  it('retries a server error it does not list rather than dead-lettering rows by guess', () => {
+    expect(classifySnowflakeError(server('002140', '42601'))).toBe('schema'); // by its SQL state's class (42: syntax or access rule)
+    expect(classifySnowflakeError(server('002140'))).toBe('connection');
+    expect(classifySnowflakeError(server('000123', 'XX000'))).toBe('connection');
+    expect(classifySnowflakeError(server('100999'))).toBe('connection'); // a 100xxx code not listed, without a data SQL state
   });
 
   it('treats errors without a numeric code as connection problems', () => {

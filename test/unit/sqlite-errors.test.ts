@@ -15,6 +15,10 @@ describe('classifySqliteError', () => {
       expect(classifySqliteError(coded(code))).toBe('record');
     });
 
+  it.each(['SQLITE_RANGE', 'SQLITE_ABORT', 'SQLITE_INTERNAL', 'SQLITE_NOTFOUND', 'SQLITE_CONSTRAINT_COMMITHOOK'])('retries %s, which is not about a row', (code) => {
+    expect(classifySqliteError(coded(code))).toBe('connection');
+  });
+
   it('classifies errors without a SQLite code as connection', () => {
     expect(classifySqliteError(new TypeError('The database connection is not open'))).toBe('connection');
     expect(classifySqliteError(coded('ENOENT'))).toBe('connection');

@@ -1,21 +1,51 @@
+import { errorRule } from '../classify.ts';
 import type { FailureKind } from '../types.ts';
 
-// Server errors about the session: log in again and retry.
-const CONNECTION = new Set([
-  390104, 390111, 390112, 390114, // session gone, expired, or its token expired
-  604, // statement canceled
-  625, 630, // lock wait or statement timeout
-]);
-// Server errors that mean the recipe and the table (or the account) disagree: every row would fail alike.
-const SCHEMA = new Set([
-  390100, // incorrect username or password
-  1003, // SQL compilation error (syntax)
-  2003, // object does not exist or not authorized
-  2043, // object does not exist, or operation cannot be performed
-  904, // invalid identifier (no such column)
-  606, // no active warehouse selected
-  3001, // insufficient privileges
-]);
+/**
+ * The codes this connector knows: numeric error codes (server codes come as strings, `'002003'`,
+ * driver codes as numbers) and, as strings, SQL states whole or by class (their first two
+ * characters). An error's code is looked up first, then its SQL state, then its class. Anything
+ * else, the driver's own 4xxxxx network and session errors included, is retried: see
+ * `../classify.ts`.
+ */
+export const SNOWFLAKE_ERRORS = errorRule<number | string>({
+  // A value or a row was refused: isolate it and dead-letter it.
+  record: [
+    409008, // driver: an unbindable value in some row
+    100035, // timestamp not recognized
+    100037, // boolean not recognized
+    100038, // numeric value not recognized
+    100039, 100046, // numeric value out of range, number out of representable range
+    100040, // date not recognized
+    100069, // error parsing JSON
+    100072, // NULL result in a non-nullable column
+    100078, // string too long and would be truncated
+    100090, // duplicate row detected during DML action (the target has the key twice)
+    100096, // can't parse as timestamp with format
+    '22', // SQL state class: data exception
+    '23', // SQL state class: integrity constraint violation
+  ],
+  // The recipe and the table (or the account) disagree: every row would fail alike.
+  schema: [
+    390100, // incorrect username or password
+    1003, // SQL compilation error (syntax)
+    2003, // object does not exist or not authorized
+    2043, // object does not exist, or operation cannot be performed
+    904, // invalid identifier (no such column)
+    606, // no active warehouse selected
+    3001, // insufficient privileges
+    '42', // SQL state class: syntax error or access rule violation
+  ],
+  // The session: log in again and retry.
+  transient: [
+    390104, 390111, 390112, 390114, // session gone, expired, or its token expired
+    604, // statement canceled
+    625, 630, // lock wait or statement timeout
+    '08', // SQL state class: connection exception
+    '57014', // SQL state: query canceled
+    '40001', // SQL state: serialization failure
+  ],
+});
 
 /** The numeric code of a Snowflake error: server codes are strings (`'002003'`), driver codes numbers. */
 export function snowflakeErrorCode(err: unknown): number | undefined {
@@ -25,27 +55,14 @@ export function snowflakeErrorCode(err: unknown): number | undefined {
 }
 
 /**
- * Sorts a snowflake-sdk error. Errors without a numeric code (sockets, timeouts) and the
- * driver's own 4xxxxx codes are about the connection; a server error we do not know is retried
- * loudly as `schema` rather than guessed to be one row's fault, so nothing is dead-lettered by
- * mistake.
+ * Sorts a snowflake-sdk error by its code, then by its SQL state. Errors without either (sockets,
+ * timeouts) and codes not listed are retried.
  */
 export function classifySnowflakeError(err: unknown): FailureKind {
-  if (typeof err !== 'object' || err === null) return 'connection';
-  const code = snowflakeErrorCode(err);
+  if (typeof err !== 'object' || err === null) return SNOWFLAKE_ERRORS.classify([]);
   const state = (err as { sqlState?: unknown }).sqlState;
-  const sqlState = typeof state === 'string' ? state : '';
-  if (code === 409008) return 'record'; // an unbindable value in some row
-  if (code !== undefined && code >= 400000 && code < 500000) return 'connection'; // driver: network, session state
-  if (code !== undefined && CONNECTION.has(code)) return 'connection';
-  if (code !== undefined && SCHEMA.has(code)) return 'schema';
-  // 100xxx: a value or a row was refused (numeric 100038, dates 100035/100040, too long 100078, NULL 100072, duplicate 100090).
-  if (code !== undefined && code >= 100000 && code < 101000) return 'record';
-  // Otherwise the SQL state's class: connection (08), canceled (57014), serialization (40001), data (22), integrity (23).
-  if (sqlState.startsWith('08') || sqlState === '57014' || sqlState === '40001') return 'connection';
-  if (sqlState.startsWith('22') || sqlState.startsWith('23')) return 'record';
-  if (code === undefined) return 'connection';
-  return 'schema';
+  const sqlState = typeof state === 'string' && /^[0-9A-Z]{5}$/.test(state) ? state : undefined;
+  return SNOWFLAKE_ERRORS.classify([snowflakeErrorCode(err), sqlState, sqlState?.slice(0, 2)]);
 }
 
 export { redactSecret } from '../redact.ts';
