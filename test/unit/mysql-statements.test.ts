@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { mysqlStatements, quoteId, quoteTable } from '../../runtime/connectors/mysql/statements.ts';
+import { mysqlScanCursor, mysqlScanIds, mysqlStatements, quoteId, quoteTable, SCAN_ID } from '../../runtime/connectors/mysql/statements.ts';
+import type { ColumnInfo } from '../../runtime/connectors/types.ts';
 
 describe('quoteId', () => {
   it('quotes with backticks and doubles embedded backticks', () => {
@@ -69,5 +70,50 @@ describe('mysqlStatements', () => {
       { sql: 'INSERT INTO `persons` (`id`,`first`) VALUES (?,?) ON DUPLICATE KEY UPDATE `first`=VALUES(`first`)', params: ['1', 'Ada'] },
       { sql: 'DELETE FROM `persons` WHERE `id` IN (?)', params: ['2'] },
     ]);
+  });
+});
+
+describe('mysqlScanIds', () => {
+  const shape = { table: 'test.persons', pkColumn: 'id', columns: ['first'] };
+  const int: ColumnInfo = { name: 'id', type: 'int(11)', family: 'integer', min: -2147483648n, max: 2147483647n };
+
+  it("pages keys in the column's own order: ordered and compared as the table's column, the text under another alias", () => {
+    // A bare ORDER BY `id` would resolve to an output column named id: the text, in the connection's collation.
+    expect(mysqlScanIds(shape, undefined, 500, int)).toEqual({
+      sql: 'SELECT CAST(`t`.`id` AS CHAR) AS `id_text` FROM `test`.`persons` AS `t` ORDER BY `t`.`id` LIMIT 500',
+      params: [],
+    });
+    expect(mysqlScanIds(shape, '10', 500.9, int)).toEqual({
+      sql: 'SELECT CAST(`t`.`id` AS CHAR) AS `id_text` FROM `test`.`persons` AS `t` WHERE `t`.`id` > CAST(? AS SIGNED) ORDER BY `t`.`id` LIMIT 500',
+      params: ['10'],
+    });
+    expect(SCAN_ID).toBe('id_text');
+  });
+
+  it("compares the cursor as a value of the key column's type", () => {
+    const col = (type: string, family: ColumnInfo['family']): ColumnInfo => ({ name: 'id', type, family });
+    expect(mysqlScanCursor(col('bigint(20)', 'integer'))).toBe('CAST(? AS SIGNED)');
+    expect(mysqlScanCursor(col('bigint(20) unsigned', 'integer'))).toBe('CAST(? AS UNSIGNED)');
+    expect(mysqlScanCursor(col('year(4)', 'integer'))).toBe('CAST(? AS SIGNED)');
+    expect(mysqlScanCursor(col('decimal(30,10)', 'decimal'))).toBe('CAST(? AS DECIMAL(30,10))');
+    expect(mysqlScanCursor(col('decimal(12,0) unsigned', 'decimal'))).toBe('CAST(? AS DECIMAL(12,0))');
+    expect(mysqlScanCursor(col('decimal', 'decimal'))).toBe('CAST(? AS DECIMAL(65,30))');
+    // Text compares in the column's collation (the literal's is coercible); temporal columns convert a constant.
+    expect(mysqlScanCursor(col('varchar(191)', 'text'))).toBe('?');
+    expect(mysqlScanCursor(col('datetime(6)', 'timestamp'))).toBe('?');
+    expect(mysqlScanCursor(undefined)).toBe('?');
+    const text = mysqlScanIds({ ...shape, table: 'persons' }, 'a_b', 2, col('varchar(191)', 'text'));
+    expect(text).toEqual({
+      sql: 'SELECT CAST(`t`.`id` AS CHAR) AS `id_text` FROM `persons` AS `t` WHERE `t`.`id` > ? ORDER BY `t`.`id` LIMIT 2',
+      params: ['a_b'],
+    });
+  });
+
+  it('never orders by the text form, whatever the key column is called', () => {
+    for (const pkColumn of ['id', 'id_text', 'ID', 'we`ird']) {
+      const { sql } = mysqlScanIds({ ...shape, pkColumn }, '1', 10);
+      const key = `\`t\`.${quoteId(pkColumn)}`;
+      expect(sql).toContain(` WHERE ${key} > ? ORDER BY ${key} LIMIT 10`);
+    }
   });
 });

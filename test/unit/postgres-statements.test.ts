@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { pgReadRows, pgScanIds, pgStatements, PG_MAX_PARAMS, quoteId, quoteTable } from '../../runtime/connectors/postgres/statements.ts';
+import { pgReadRows, pgScanIds, pgStatements, PG_MAX_PARAMS, quoteId, quoteTable, SCAN_ID } from '../../runtime/connectors/postgres/statements.ts';
 import type { DbValue, RowWrite } from '../../runtime/writer/plan.ts';
 
 const up = (id: string, values: DbValue[]): RowWrite => ({ op: 'upsert', key: `p:${id}`, id, acks: [], values, fields: {} });
@@ -120,8 +120,24 @@ describe('pgReadRows / pgScanIds', () => {
     expect(pgReadRows({ ...shape, columns: ['bin'] }, ['1'], new Set(['bin'])).sql).toBe('SELECT "id"::text AS "id","bin" FROM "public"."persons" WHERE "id" = ANY($1)');
   });
 
-  it('pages keys in key order', () => {
-    expect(pgScanIds(shape, undefined, 100)).toEqual({ sql: 'SELECT "id"::text AS "id" FROM "public"."persons" ORDER BY "id" LIMIT 100', params: [] });
-    expect(pgScanIds(shape, 'k9', 50.7)).toEqual({ sql: 'SELECT "id"::text AS "id" FROM "public"."persons" WHERE "id" > $1 ORDER BY "id" LIMIT 50', params: ['k9'] });
+  it("pages keys in the column's own order: ordered and compared as the table's column, the text under another alias", () => {
+    expect(pgScanIds(shape, undefined, 100)).toEqual({
+      sql: 'SELECT "t"."id"::text AS "id_text" FROM "public"."persons" AS "t" ORDER BY "t"."id" LIMIT 100',
+      params: [],
+    });
+    // $1 is untyped: PostgreSQL gives it the column's type, so '10' is the integer 10 for an integer key.
+    expect(pgScanIds(shape, 'k9', 50.7)).toEqual({
+      sql: 'SELECT "t"."id"::text AS "id_text" FROM "public"."persons" AS "t" WHERE "t"."id" > $1 ORDER BY "t"."id" LIMIT 50',
+      params: ['k9'],
+    });
+    expect(SCAN_ID).toBe('id_text');
+  });
+
+  it('never orders by the text form, whatever the key column is called', () => {
+    for (const pkColumn of ['id', 'id_text', 'T', 'we"ird']) {
+      const { sql } = pgScanIds({ ...shape, pkColumn }, '1', 10);
+      const key = `"t".${quoteId(pkColumn)}`;
+      expect(sql).toContain(` WHERE ${key} > $1 ORDER BY ${key} LIMIT 10`);
+    }
   });
 });

@@ -1,5 +1,6 @@
+import Database from 'better-sqlite3';
 import { describe, it, expect } from 'vitest';
-import { quoteId, quoteTable, sqliteDeleteSql, sqliteReadRows, sqliteScanIds, sqliteStatements, sqliteUpsertSql, sqliteValue } from '../../runtime/connectors/sqlite/statements.ts';
+import { quoteId, quoteTable, SCAN_ID, sqliteDeleteSql, sqliteReadRows, sqliteScanIds, sqliteStatements, sqliteUpsertSql, sqliteValue } from '../../runtime/connectors/sqlite/statements.ts';
 import type { DbValue, RowWrite } from '../../runtime/writer/plan.ts';
 
 const up = (id: string, values: DbValue[]): RowWrite => ({ op: 'upsert', key: `p:${id}`, id, acks: [], values, fields: {} });
@@ -66,8 +67,43 @@ describe('sqliteReadRows / sqliteScanIds', () => {
     });
   });
 
-  it('pages keys in key order', () => {
-    expect(sqliteScanIds(shape, undefined, 100)).toEqual({ sql: 'SELECT CAST("id" AS TEXT) AS "id" FROM "persons" ORDER BY "id" LIMIT 100', params: [] });
-    expect(sqliteScanIds(shape, 'k9', 50)).toEqual({ sql: 'SELECT CAST("id" AS TEXT) AS "id" FROM "persons" WHERE "id" > ? ORDER BY "id" LIMIT 50', params: ['k9'] });
+  it("pages keys in the column's own order: ordered and compared as the table's column, the text under another alias", () => {
+    expect(sqliteScanIds(shape, undefined, 100)).toEqual({
+      sql: 'SELECT CAST("t"."id" AS TEXT) AS "id_text" FROM "persons" AS "t" ORDER BY "t"."id" LIMIT 100',
+      params: [],
+    });
+    expect(sqliteScanIds(shape, 'k9', 50)).toEqual({
+      sql: 'SELECT CAST("t"."id" AS TEXT) AS "id_text" FROM "persons" AS "t" WHERE "t"."id" > ? ORDER BY "t"."id" LIMIT 50',
+      params: ['k9'],
+    });
+    expect(sqliteScanIds({ ...shape, table: 'aux.persons' }, undefined, 1).sql).toBe('SELECT CAST("t"."id" AS TEXT) AS "id_text" FROM "aux"."persons" AS "t" ORDER BY "t"."id" LIMIT 1');
+    expect(SCAN_ID).toBe('id_text');
+  });
+
+  it("pages an INTEGER key numerically and text in the column's collation, on a real database", () => {
+    const db = new Database(':memory:');
+    try {
+      const page = (after: string | undefined, limit: number): string[] => {
+        const s = sqliteScanIds(shape, after, limit);
+        return (db.prepare(s.sql).all(...s.params) as Array<Record<string, unknown>>).map((r) => String(r[SCAN_ID]));
+      };
+      const all = (limit: number): string[] => {
+        const out: string[] = [];
+        for (let ids = page(undefined, limit); ids.length; ids = page(ids[ids.length - 1], limit)) out.push(...ids);
+        return out;
+      };
+      db.exec('CREATE TABLE persons (id INTEGER PRIMARY KEY, first TEXT)');
+      const ints = [-3, 0, 1, 2, 9, 10, 11, 99, 100, 101, 1000];
+      for (const id of ints) db.prepare('INSERT INTO persons (id) VALUES (?)').run(id);
+      expect(all(3)).toEqual(ints.map(String));
+      db.exec('DROP TABLE persons; CREATE TABLE persons (id TEXT COLLATE NOCASE PRIMARY KEY, first TEXT)');
+      const texts = ['a b', 'A_c', 'a.d', 'a@e', 'a-f', 'B', 'c', 'Z_z', '_x', '.y', '@w'];
+      for (const id of texts) db.prepare('INSERT INTO persons (id) VALUES (?)').run(id);
+      const paged = all(2);
+      expect(paged).toEqual(db.prepare('SELECT id FROM persons ORDER BY id').pluck().all());
+      expect([...paged].sort()).toEqual([...texts].sort());
+    } finally {
+      db.close();
+    }
   });
 });

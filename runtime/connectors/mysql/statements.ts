@@ -1,5 +1,5 @@
 import type { DbValue, RowWrite } from '../../writer/plan.ts';
-import type { TableShape, WriteBatch } from '../types.ts';
+import type { ColumnInfo, TableShape, WriteBatch } from '../types.ts';
 
 /** Quotes a column name. */
 export function quoteId(name: string): string {
@@ -53,9 +53,36 @@ export function mysqlReadRows(t: TableShape, ids: readonly string[]): Statement 
   return { sql: `SELECT ${cols} FROM ${quoteTable(t.table)} WHERE ${quoteId(t.pkColumn)} IN (${ids.map(() => '?').join(',')})`, params: ids };
 }
 
-/** Keyset pagination over the primary key. */
-export function mysqlScanIds(t: TableShape, after: string | undefined, limit: number): Statement {
-  const pk = quoteId(t.pkColumn);
-  const where = after === undefined ? '' : ` WHERE ${pk} > ?`;
-  return { sql: `SELECT CAST(${pk} AS CHAR) AS id FROM ${quoteTable(t.table)}${where} ORDER BY ${pk} LIMIT ${Math.floor(limit)}`, params: after === undefined ? [] : [after] };
+/** The alias {@link mysqlScanIds} gives the key's text; never the key column's own name. */
+export const SCAN_ID = 'id_text';
+
+/**
+ * The cursor of {@link mysqlScanIds} as a value of the key column's own type: the text of an
+ * integer or decimal key compared as that number exactly (never as a double, never as text).
+ * Other types need no cast: a temporal column converts a constant to its type, and text compares
+ * in the column's collation (the literal's is coercible).
+ */
+export function mysqlScanCursor(pk: ColumnInfo | undefined): string {
+  if (pk?.family === 'integer') return /unsigned/i.test(pk.type) ? 'CAST(? AS UNSIGNED)' : 'CAST(? AS SIGNED)';
+  if (pk?.family === 'decimal') {
+    const m = /\(\s*(\d+)\s*,\s*(\d+)\s*\)/.exec(pk.type);
+    return m ? `CAST(? AS DECIMAL(${m[1]},${m[2]}))` : 'CAST(? AS DECIMAL(65,30))';
+  }
+  return '?';
+}
+
+/**
+ * Keyset pagination over the primary key, in the column's own order: the key is ordered and
+ * compared as the table's column (qualified, so `ORDER BY` can never resolve to the text form,
+ * which is selected under another alias), and the cursor is a value of the column's type. Ordering
+ * by the text would page integers as '1' < '10' < '2' and text in the connection's collation, not
+ * the column's, skipping and repeating rows.
+ */
+export function mysqlScanIds(t: TableShape, after: string | undefined, limit: number, pk?: ColumnInfo): Statement {
+  const key = `\`t\`.${quoteId(t.pkColumn)}`;
+  const where = after === undefined ? '' : ` WHERE ${key} > ${mysqlScanCursor(pk)}`;
+  return {
+    sql: `SELECT CAST(${key} AS CHAR) AS ${quoteId(SCAN_ID)} FROM ${quoteTable(t.table)} AS \`t\`${where} ORDER BY ${key} LIMIT ${Math.floor(limit)}`,
+    params: after === undefined ? [] : [after],
+  };
 }

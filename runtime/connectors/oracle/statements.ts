@@ -44,7 +44,10 @@ export function quoteId(name: string): string {
  */
 export const ORACLE_SESSION_SETUP =
   "ALTER SESSION SET NLS_NUMERIC_CHARACTERS='.,' NLS_DATE_FORMAT='YYYY-MM-DD HH24:MI:SS'" +
-  " NLS_TIMESTAMP_FORMAT='YYYY-MM-DD HH24:MI:SS.FF' NLS_TIMESTAMP_TZ_FORMAT='YYYY-MM-DD HH24:MI:SS.FF TZH:TZM'";
+  " NLS_TIMESTAMP_FORMAT='YYYY-MM-DD HH24:MI:SS.FF' NLS_TIMESTAMP_TZ_FORMAT='YYYY-MM-DD HH24:MI:SS.FF TZH:TZM'" +
+  // Keys compare and sort byte-wise, whatever the server's linguistic defaults: verify's keyset
+  // pagination (ORDER BY the key, then key > the last one) needs both to agree.
+  " NLS_SORT='BINARY' NLS_COMP='BINARY'";
 
 /**
  * The single-row MERGE that `executeMany` runs once per upsert: one SQL text whatever the batch

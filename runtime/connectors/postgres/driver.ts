@@ -5,7 +5,7 @@ import { convertValue } from '../convert.ts';
 import type { ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
 import { classifyPgError, pgErrorColumn } from './errors.ts';
 import { PG_DESCRIBE_SQL, pgSplitTable, pgTable, type PgColumnRow, type PgTable } from './metadata.ts';
-import { pgReadRows, pgScanIds, pgStatements } from './statements.ts';
+import { pgReadRows, pgScanIds, pgStatements, SCAN_ID } from './statements.ts';
 
 /** How long `close()` waits for a graceful goodbye before giving up on the socket. */
 const CLOSE_TIMEOUT_MS = 5_000;
@@ -60,7 +60,6 @@ class PostgresSession implements ConnectorSession {
   private readonly requested: string;
   broken = false;
   // pg's value errors do not name the column: converting first gives the clearer dead letter.
-  readonly checksValues = false;
   readonly table: TableInfo;
   /** `schema.table` as the database spells them, when it exists. */
   private readonly name: string | undefined;
@@ -120,8 +119,8 @@ class PostgresSession implements ConnectorSession {
 
   async scanIds(t: TableShape, after: string | undefined, limit: number): Promise<string[]> {
     const s = pgScanIds(this.spell(t), after, limit);
-    const { rows } = await this.client.query<{ id: string }>(s.sql, [...s.params]);
-    return rows.map((r) => String(r.id));
+    const { rows } = await this.client.query<Record<string, unknown>>(s.sql, [...s.params]);
+    return rows.map((r) => String(r[SCAN_ID]));
   }
 
   async close(): Promise<void> {

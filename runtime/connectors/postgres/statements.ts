@@ -81,9 +81,20 @@ export function pgReadRows(t: TableShape, ids: readonly string[], raw: ReadonlyS
   return { sql: `SELECT ${cols} FROM ${quoteTable(t.table)} WHERE ${quoteId(t.pkColumn)} = ANY($1)`, params: [ids] };
 }
 
-/** Keyset pagination over the primary key, in the column's own order. */
+/** The alias {@link pgScanIds} gives the key's text; never the key column's own name. */
+export const SCAN_ID = 'id_text';
+
+/**
+ * Keyset pagination over the primary key, in the column's own order: the key is ordered and
+ * compared as the table's column (qualified: a bare `ORDER BY "id"` would resolve to an output
+ * column of that name, the text), and `$1` takes the column's type by inference, so the cursor
+ * compares as an integer for an integer key and in the column's collation for text.
+ */
 export function pgScanIds(t: TableShape, after: string | undefined, limit: number): Statement {
-  const pk = quoteId(t.pkColumn);
-  const where = after === undefined ? '' : ` WHERE ${pk} > $1`;
-  return { sql: `SELECT ${pk}::text AS "id" FROM ${quoteTable(t.table)}${where} ORDER BY ${pk} LIMIT ${Math.floor(limit)}`, params: after === undefined ? [] : [after] };
+  const key = `"t".${quoteId(t.pkColumn)}`;
+  const where = after === undefined ? '' : ` WHERE ${key} > $1`;
+  return {
+    sql: `SELECT ${key}::text AS ${quoteId(SCAN_ID)} FROM ${quoteTable(t.table)} AS "t"${where} ORDER BY ${key} LIMIT ${Math.floor(limit)}`,
+    params: after === undefined ? [] : [after],
+  };
 }

@@ -3,7 +3,7 @@ import type { SqliteConnector } from '../../../recipes/connectors/sqlite.ts';
 import type { ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
 import { classifySqliteError } from './errors.ts';
 import { SQLITE_DESCRIBE_SQL, sqliteErrorColumn, sqliteSplitTable, sqliteTable, type SqliteColumnRow } from './metadata.ts';
-import { SQLITE_READ_CHUNK, sqliteReadRows, sqliteScanIds, sqliteStatements } from './statements.ts';
+import { SCAN_ID, SQLITE_READ_CHUNK, sqliteReadRows, sqliteScanIds, sqliteStatements } from './statements.ts';
 
 /**
  * How long a write waits for another process's lock. better-sqlite3 waits synchronously, blocking
@@ -54,7 +54,6 @@ class SqliteSession implements ConnectorSession {
   readonly table: TableInfo;
   broken = false;
   // SQLite stores almost anything in any column: only converting first refuses what does not fit.
-  readonly checksValues = false;
   /** Write statements by SQL text: one per shape and operation (reads vary in size and are rare: not cached). */
   private readonly prepared = new Map<string, Database.Statement>();
 
@@ -91,7 +90,7 @@ class SqliteSession implements ConnectorSession {
 
   async scanIds(t: TableShape, after: string | undefined, limit: number): Promise<string[]> {
     const s = sqliteScanIds(t, after, limit);
-    return (this.db.prepare(s.sql).all(...s.params) as Array<{ id: string }>).map((r) => String(r.id));
+    return (this.db.prepare(s.sql).all(...s.params) as Array<Record<string, unknown>>).map((r) => String(r[SCAN_ID]));
   }
 
   async close(): Promise<void> {

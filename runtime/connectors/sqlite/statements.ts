@@ -62,9 +62,20 @@ export function sqliteReadRows(t: TableShape, ids: readonly string[]): Statement
   return { sql: `SELECT ${cols} FROM ${quoteTable(t.table)} WHERE ${quoteId(t.pkColumn)} IN (${ids.map(() => '?').join(',')})`, params: ids };
 }
 
-/** Keyset pagination over the primary key. */
+/** The alias {@link sqliteScanIds} gives the key's text; never the key column's own name. */
+export const SCAN_ID = 'id_text';
+
+/**
+ * Keyset pagination over the primary key, in the column's own order: the key is ordered and
+ * compared as the table's column (qualified: SQLite resolves a bare `ORDER BY "id"` to an output
+ * column of that name first, the text). The cursor is bound as text and takes the column's
+ * affinity in the comparison, so '10' compares as 10 against an INTEGER key.
+ */
 export function sqliteScanIds(t: TableShape, after: string | undefined, limit: number): Statement {
-  const pk = quoteId(t.pkColumn);
-  const where = after === undefined ? '' : ` WHERE ${pk} > ?`;
-  return { sql: `SELECT CAST(${pk} AS TEXT) AS "id" FROM ${quoteTable(t.table)}${where} ORDER BY ${pk} LIMIT ${Math.floor(limit)}`, params: after === undefined ? [] : [after] };
+  const key = `"t".${quoteId(t.pkColumn)}`;
+  const where = after === undefined ? '' : ` WHERE ${key} > ?`;
+  return {
+    sql: `SELECT CAST(${key} AS TEXT) AS ${quoteId(SCAN_ID)} FROM ${quoteTable(t.table)} AS "t"${where} ORDER BY ${key} LIMIT ${Math.floor(limit)}`,
+    params: after === undefined ? [] : [after],
+  };
 }
