@@ -139,7 +139,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 /** A fresh bench table: the three mapped columns, plus `extra` column definitions. */
 export async function table(db: Pool, name: string, extra = ''): Promise<void> {
   await db.query(`DROP TABLE IF EXISTS ${name}`);
-  await db.query(`CREATE TABLE ${name} (id VARCHAR(64) PRIMARY KEY, first VARCHAR(64), last VARCHAR(64), age INT${extra})`);
+  await db.query(`CREATE TABLE ${name} (id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PRIMARY KEY, first VARCHAR(64), last VARCHAR(64), age INT${extra})`);
 }
 
 /** Pipelined HSETs of `n` distinct keys `{prefix}:{i}`, 1,000 per round trip. */

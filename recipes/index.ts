@@ -15,7 +15,7 @@ export { PostgresConnection, PostgresConnector, type PostgresConnectionOptions }
 export { SnowflakeConnection, SnowflakeConnector, type SnowflakeConnectionOptions, type SnowflakeExtraOptions } from './connectors/snowflake.ts';
 export { SqliteConnection, SqliteConnector, type SqliteConnectionOptions } from './connectors/sqlite.ts';
 export { RecipeError } from './errors.ts';
-export type { Connector, ExpirePolicy, Registration, WriteBehindOptions, WriteThroughOptions } from './options.ts';
+export type { Connector, ExpirePolicy, KeyMatch, Registration, WriteBehindOptions, WriteThroughOptions } from './options.ts';
 
 /**
  * Declares a write-behind registration: every change of a `{keysPrefix}:{id}` hash is synced,

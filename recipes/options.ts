@@ -14,6 +14,13 @@ export type Connector = MySqlConnector | PostgresConnector | SqliteConnector | C
 /** What happens to the row when its key expires or is evicted from Redis. */
 export type ExpirePolicy = 'keep' | 'delete';
 
+/**
+ * How the table's key column compares ids: `exact` (default: binary, no padding, so two
+ * different ids are two rows) or `inexact`, an explicit acceptance that ids differing only in
+ * case, accents or trailing spaces share one row (and that deleting one deletes the other's).
+ */
+export type KeyMatch = 'exact' | 'inexact';
+
 /** Options of {@link writeBehind}. */
 export interface WriteBehindOptions {
   /** Unique per Redis deployment; letters, digits, `_`, `-`, `.`. */
@@ -41,6 +48,12 @@ export interface WriteBehindOptions {
    * by hash, so each key's changes stay in order.
    */
   readonly parallelism?: number;
+  /**
+   * `exact` (default): `wb-cli check` and `upload` refuse a text key column whose comparison is
+   * not exact (a case- or accent-insensitive collation, or one that pads trailing spaces), since
+   * `person:Ada` and `person:ada` would then share one row. `inexact` accepts that.
+   */
+  readonly keyMatch?: KeyMatch;
 }
 
 /** Options of {@link writeThrough}: those of write-behind plus where the application stages writes. */
@@ -66,6 +79,7 @@ export interface Registration {
   readonly onFlush: ExpirePolicy;
   readonly batchSize: number;
   readonly parallelism: number;
+  readonly keyMatch: KeyMatch;
 }
 
 const REGISTRATION = Symbol.for('wbsync.registration');
@@ -128,6 +142,10 @@ function compile(options: WriteThroughOptions, where: 'writeBehind' | 'writeThro
   if (typeof parallelism !== 'number' || !Number.isInteger(parallelism) || parallelism < 1 || parallelism > 16) {
     throw new RecipeError(`${at}: parallelism must be an integer from 1 to 16 (got ${show(parallelism)})`);
   }
+  const keyMatch = o['keyMatch'] ?? 'exact';
+  if (keyMatch !== 'exact' && keyMatch !== 'inexact') {
+    throw new RecipeError(`${at}: keyMatch must be 'exact' or 'inexact' (got ${show(keyMatch)})`);
+  }
   const stagingPrefix = where === 'writeThrough' ? (o['stagingPrefix'] ?? '__') : '';
   if (typeof stagingPrefix !== 'string' || (where === 'writeThrough' && stagingPrefix === '') || /[*?[\]\\{}]/.test(stagingPrefix)) {
     throw new RecipeError(`${at}: stagingPrefix must be a non-empty string without '*', '?', '[', ']', '\\', '{' or '}' (got ${show(stagingPrefix)})`);
@@ -136,7 +154,7 @@ function compile(options: WriteThroughOptions, where: 'writeBehind' | 'writeThro
     throw new RecipeError(`${at}: stagingPrefix applies to writeThrough only; use writeThrough({...}) to stage writes`);
   }
   const registration: Registration = {
-    kind: where, name, version: o['version'], connector, keysPrefix, mappings, onExpire, onFlush, batchSize, parallelism, stagingPrefix,
+    kind: where, name, version: o['version'], connector, keysPrefix, mappings, onExpire, onFlush, batchSize, parallelism, keyMatch, stagingPrefix,
   };
   Object.defineProperty(registration, REGISTRATION, { value: true, enumerable: false });
   return Object.freeze(registration);

@@ -72,7 +72,10 @@ export class RecipeWorker {
     }, undefined, this.delivery());
     const partitions = Math.min(reg.parallelism, maxParallelism(reg.connector));
     this.writers = Array.from({ length: partitions }, () =>
-      new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry));
+      new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry, {
+        keyMatch: reg.keyMatch,
+        warn: (m) => void this.redis.hset(this.keys.status(this.reg.name), { warning: m ?? '' }).catch(() => undefined),
+      }));
     this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal);
     this.highWater = reg.batchSize * this.writers.length * 2;
     this.order = new InOrder((entries) => {
@@ -99,6 +102,11 @@ export class RecipeWorker {
   }
 
   /** Tells the read loop that the backlog may hold entries no capture delivered. */
+  /** The table may have changed (dlq --replay, verify --fix): re-read its columns before writing. */
+  refreshTable(): void {
+    for (const w of this.writers) w.refresh();
+  }
+
   nudge(): void {
     this.nudged = true;
     this.wakeReader?.();

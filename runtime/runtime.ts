@@ -148,7 +148,12 @@ export class Runtime {
     }
     this.log.debug({ nonce: msg.nonce, names: msg.names }, 'control message');
     if (msg.op === 'sync') this.requestSync(msg.nonce && msg.names ? { nonce: msg.nonce, names: msg.names } : undefined);
-    if (msg.op === 'backlog') for (const name of msg.names ?? []) this.workers.get(name)?.nudge();
+    if (msg.op === 'backlog') {
+      for (const name of msg.names ?? []) {
+        this.workers.get(name)?.refreshTable();
+        this.workers.get(name)?.nudge();
+      }
+    }
   }
 
   /** Serializes registry syncs: each one reconciles running workers with stored recipes. */

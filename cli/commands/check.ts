@@ -4,7 +4,7 @@ import { setParamSource } from '../../recipes/config-get.ts';
 import { RecipeError } from '../../recipes/errors.ts';
 import { evaluateRecipe, RecipeLoadError } from '../../recipes/evaluate.ts';
 import type { Registration } from '../../recipes/options.ts';
-import { checkTable, describeConversion, type CheckReport } from '../../runtime/connectors/check.ts';
+import { checkTable, describeConversion, inexactKeyMessage, type CheckReport } from '../../runtime/connectors/check.ts';
 import { driverFor } from '../../runtime/connectors/drivers.ts';
 import type { Keys } from '../../runtime/keys.ts';
 import { ParamStore } from '../../runtime/params/param-store.ts';
@@ -56,6 +56,39 @@ export async function checkRegistrations(regs: readonly Registration[]): Promise
     ok &&= report.problems.length === 0;
   }
   return ok;
+}
+
+/**
+ * Upload's check of each key column: refuses one that does not compare exactly unless the recipe
+ * says `keyMatch: 'inexact'`. It only reads the table's description; when the database cannot be
+ * reached from here (or its driver is not installed here) it says so and lets the upload go on:
+ * the runtime then warns in `status`. Returns the problems found.
+ */
+export async function checkKeyColumns(regs: readonly Registration[], timeoutMs = 5000): Promise<string[]> {
+  const problems: string[] = [];
+  for (const reg of regs) {
+    const driver = driverFor(reg.connector);
+    let timer: NodeJS.Timeout | undefined;
+    const connecting = driver.connect(reg.connector.table);
+    try {
+      const session = await Promise.race([
+        connecting,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs))),
+      ]);
+      try {
+        const key = session.table.columns.get(reg.connector.pkColumn.toLowerCase());
+        if (key?.inexact !== undefined && reg.keyMatch !== 'inexact') problems.push(`${reg.name}: ${inexactKeyMessage(reg.connector.table, key.name, key.inexact)}`);
+      } finally {
+        await session.close();
+      }
+    } catch (err) {
+      connecting.then((s) => s.close(), () => undefined).catch(() => undefined); // a late connect is closed
+      say(`${reg.name}: could not check the key column of ${driver.describe()} (${errorText(err)}); the runtime checks it when it connects and warns in wb-cli status`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return problems;
 }
 
 export const check = new Command('check')

@@ -21,7 +21,7 @@ async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta) {
     name: m.name, version: m.version, loadedVersion: s['version'] ?? null, state: s['state'] ?? 'not loaded', runtime: s['runtime'] ?? null,
     backlog: Math.max(0, Number(s['queued'] ?? 0)), backlogEntries: backlog, oldestPendingMs: oldest, synced: Number(s['synced'] ?? 0), failures: Number(s['failures'] ?? 0),
     deadLettered: Number(s['deadLetters'] ?? 0), deadLetters,
-    error: s['error'] || null, lastError: s['lastError'] || null, lastErrorAt: s['lastErrorAt'] || null,
+    error: s['error'] || null, lastError: s['lastError'] || null, lastErrorAt: s['lastErrorAt'] || null, warning: s['warning'] || null,
     reconciling: s['reconciling'] || null, reconciledAt: s['reconciledAt'] || null, reconciledKeys: s['reconciledKeys'] === undefined ? null : Number(s['reconciledKeys']),
   };
 }
@@ -45,6 +45,7 @@ export const status = new Command('status')
       }
       const rows = recipes.map((r) => ({ ...r, oldest: r.oldestPendingMs === null ? '' : `${(r.oldestPendingMs / 1000).toFixed(1)}s`, error: r.error ?? (r.lastError ? `(last: ${r.lastErrorAt}) ${r.lastError}` : '') }));
       printTable(rows, ['name', 'version', 'state', 'backlog', 'oldest', 'synced', 'failures', 'deadLetters', 'error'], false);
+      for (const r of recipes) if (r.warning) process.stdout.write(`\nWARNING ${r.name}: ${r.warning}\n`);
       process.stdout.write(`\nruntimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host})`).join(', ') : 'none'}\n`);
     });
   });

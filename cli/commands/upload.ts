@@ -7,7 +7,7 @@ import type { Keys } from '../../runtime/keys.ts';
 import { RecipeStore, UploadRefused } from '../../runtime/registry/store.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
-import { checkRegistrations, loadRecipeFile } from './check.ts';
+import { checkKeyColumns, checkRegistrations, loadRecipeFile } from './check.ts';
 
 function seconds(value: string): number {
   const n = Number(value);
@@ -30,6 +30,10 @@ export const upload = new Command('upload')
         }
       }
       if (opts.check && !(await checkRegistrations(regs))) throw new CliError('upload refused: the check found problems (see above)');
+      if (!opts.check) {
+        const keyProblems = await checkKeyColumns(regs);
+        if (keyProblems.length) throw new CliError(`upload refused: ${keyProblems.join('\n')}`);
+      }
       let results;
       try {
         results = await new RecipeStore(redis, keys).put(regs, code, basename(file), opts.force === true);

@@ -26,6 +26,12 @@ export function describeConversion(family: TypeFamily): string {
   return CONVERSION[family];
 }
 
+/** What `check`, `upload` and `status` say about a key column that does not compare exactly. */
+export function inexactKeyMessage(table: string, pkColumn: string, why: string): string {
+  return `key column ${table}.${pkColumn} does not compare exactly: ${why}; ids that differ only there share one row, and deleting one deletes the other's. ` +
+    "Give the column an exact collation (MariaDB: VARCHAR ... COLLATE utf8mb4_nopad_bin; MySQL 8: utf8mb4_0900_bin; PostgreSQL: a deterministic collation; VARCHAR rather than CHAR), or set keyMatch: 'inexact' in the recipe to accept it";
+}
+
 /** Compares a registration with the table the database describes. Pure. */
 export function checkTable(reg: Registration, info: TableInfo): CheckReport {
   const table = reg.connector.table;
@@ -43,6 +49,8 @@ export function checkTable(reg: Registration, info: TableInfo): CheckReport {
   } else if (keys.length !== 1 || keys[0] !== pk.toLowerCase()) {
     problems.push(`the primary key of ${table} is (${info.primaryKey.join(', ')}), but the recipe's pkColumn is ${pk}; make ${pk} the only primary-key column, or set pkColumn to ${info.primaryKey[0]}${keys.length > 1 ? ' (a composite key is not supported)' : ''}`);
   }
+  const key = info.columns.get(pk.toLowerCase());
+  if (key?.inexact !== undefined && reg.keyMatch !== 'inexact') problems.push(inexactKeyMessage(table, key.name, key.inexact));
   for (const [field, column] of Object.entries(reg.mappings)) {
     const info2 = info.columns.get(column.toLowerCase());
     if (info2 === undefined) {

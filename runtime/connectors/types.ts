@@ -27,6 +27,18 @@ export interface ColumnInfo {
   /** Integer range when the type bounds it. */
   readonly min?: bigint;
   readonly max?: bigint;
+  /** Decimal: total digits and digits after the point, when the type bounds them. */
+  readonly precision?: number;
+  readonly scale?: number;
+  /** Timestamp and time: the digits of fractional seconds the column keeps, when it says. */
+  readonly fraction?: number;
+  /** Timestamp: true when the column keeps the UTC offset (`timestamptz`); others get UTC. */
+  readonly zoned?: boolean;
+  /**
+   * A text key column whose comparison is not exact (case- or accent-insensitive, or padding
+   * trailing spaces): why, naming the collation. Undefined when two different ids are two rows.
+   */
+  readonly inexact?: string;
 }
 
 /** A table as the database describes it; read once per connection. */
@@ -49,11 +61,6 @@ export type FailureKind = 'connection' | 'schema' | 'record';
 export interface ConnectorSession {
   /** The table as it was when this session connected. */
   readonly table: TableInfo;
-  /**
-   * True when the database itself refuses a value that does not fit (MySQL in strict mode) and
-   * says which column: values then go as text and its error is the dead letter's message.
-   */
-  readonly checksValues: boolean;
   /** Writes all rows in one transaction, or none of them. */
   write(batch: WriteBatch): Promise<void>;
   /** Rows with these primary keys: id -> column -> value as text (null for NULL). */

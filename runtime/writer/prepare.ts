@@ -1,5 +1,5 @@
 import type { DeadLetter } from '../backlog/backlog.ts';
-import { conversionError, convertValue } from '../connectors/convert.ts';
+import { conversionError, convertValue, keyProblem } from '../connectors/convert.ts';
 import type { ColumnInfo, TableInfo, TableShape } from '../connectors/types.ts';
 import type { DbValue, RowWrite } from './plan.ts';
 
@@ -23,12 +23,20 @@ export function columnsOf(info: TableInfo, shape: TableShape): ColumnInfo[] {
 
 /**
  * Converts every upsert's values for their columns. Rows with a value that cannot be converted
- * are refused up front, with a message naming key, field, column and type.
+ * are refused up front, with a message naming key, field, column and type; so are rows (upserts
+ * and deletes) whose id is not the canonical text of a non-text key column, which would share a
+ * row with another key (`ip:01` and `ip:1` in an INT key).
  */
-export function convertRows(rows: readonly RowWrite[], columns: readonly ColumnInfo[], fields: readonly string[]): { rows: RowWrite[]; refused: DeadLetter[] } {
+export function convertRows(rows: readonly RowWrite[], columns: readonly ColumnInfo[], fields: readonly string[], pk?: ColumnInfo): { rows: RowWrite[]; refused: DeadLetter[] } {
   const out: RowWrite[] = [];
   const refused: DeadLetter[] = [];
   for (const row of rows) {
+    const bad = pk === undefined ? undefined : keyProblem(row.id, pk);
+    if (bad !== undefined) {
+      const error = `key '${row.key}': id '${row.id}' cannot be a key of column ${pk?.name} (${pk?.type}): ${bad}; no two keys may share a row`;
+      refused.push({ key: row.key, op: row.op, error, acks: row.acks, ...(row.op === 'upsert' ? { fields: row.fields } : {}) });
+      continue;
+    }
     if (row.op !== 'upsert') {
       out.push(row);
       continue;

@@ -1,14 +1,22 @@
 import type { Logger } from 'pino';
+import type { KeyMatch } from '../../recipes/options.ts';
 import type { DeadLetter } from '../backlog/backlog.ts';
 import type { ConnectorDriver, ConnectorSession, WriteBatch } from '../connectors/types.ts';
 import { Backoff, sleep } from './backoff.ts';
 import type { RowWrite } from './plan.ts';
+import { inexactKeyMessage } from '../connectors/check.ts';
 import { columnsOf, convertRows, schemaProblem, SchemaMismatch } from './prepare.ts';
 
 /** The writer was asked to stop while the database could not be reached; the batch stays pending. */
 export class WriterStopped extends Error {
   override readonly name = 'WriterStopped';
 }
+
+/**
+ * How often a session re-reads the table's columns (by reconnecting), so an ALTER TABLE is seen
+ * even when nothing is refused.
+ */
+const DESCRIBE_EVERY_MS = 60_000;
 
 /** Reports a problem that is being retried (shown by `wb-cli status`), or its end (undefined). */
 export type ProblemReporter = (message: string | undefined) => void;
@@ -29,6 +37,11 @@ export class TableWriter {
   private session: ConnectorSession | undefined;
   private failing = false;
   private readonly backoff: Backoff;
+  private readonly keyMatch: KeyMatch;
+  private readonly warn: ProblemReporter;
+  /** When the session's table description was read (monotonic ms), and whether to re-read it. */
+  private describedAt = 0;
+  private stale = false;
 
   constructor(
     driver: ConnectorDriver,
@@ -38,7 +51,11 @@ export class TableWriter {
     report: ProblemReporter,
     signal: AbortSignal,
     retry: { minMs: number; maxMs: number },
+    /** The recipe's keyMatch, and where a standing warning about the table goes (status). */
+    more: { readonly keyMatch?: KeyMatch; readonly warn?: ProblemReporter } = {},
   ) {
+    this.keyMatch = more.keyMatch ?? 'exact';
+    this.warn = more.warn ?? (() => undefined);
     this.driver = driver;
     this.columns = columns;
     this.fields = fields;
@@ -48,24 +65,36 @@ export class TableWriter {
     this.backoff = new Backoff(retry.minMs, retry.maxMs);
   }
 
+  /**
+   * Re-read the table's columns before the next write (`dlq --replay` and `verify --fix` ask
+   * for it: the table may have been altered to take what was refused).
+   */
+  refresh(): void {
+    this.stale = true;
+  }
+
   /** Writes the rows; returns the ones the database refused. Throws WriterStopped on stop. */
   async write(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[]): Promise<DeadLetter[]> {
     if (rows.length === 0) return [];
+    // A refusal for a shape reason is checked once against a fresh description of the table.
+    let recheck = true;
     for (;;) {
       if (this.signal.aborted) throw new WriterStopped('stopped before the batch could be written');
+      if (this.session && (this.stale || performance.now() - this.describedAt > DESCRIBE_EVERY_MS)) await this.dropSession();
       let stage = 'connect';
       try {
         const session = await this.ensureSession(table);
         stage = 'write';
-        let toWrite = rows;
-        if (!session.checksValues) {
-          const converted = convertRows(rows, columnsOf(session.table, table), this.fields);
-          if (converted.refused.length) {
-            return [...converted.refused, ...(await this.write(table, converted.rows))];
+        const converted = convertRows(rows, columnsOf(session.table, table), this.fields, session.table.columns.get(table.pkColumn.toLowerCase()));
+        if (converted.refused.length) {
+          if (recheck && this.describedLongAgo()) {
+            recheck = false;
+            await this.dropSession();
+            continue;
           }
-          toWrite = converted.rows;
+          return [...converted.refused, ...(await this.write(table, converted.rows))];
         }
-        await session.write({ ...table, rows: toWrite });
+        await session.write({ ...table, rows: converted.rows });
         this.backoff.reset();
         if (this.failing) {
           this.failing = false;
@@ -75,6 +104,11 @@ export class TableWriter {
         return [];
       } catch (err) {
         const kind = err instanceof SchemaMismatch ? 'schema' : stage === 'connect' ? 'connection' : this.driver.classify(err);
+        if (kind === 'record' && recheck && this.describedLongAgo()) {
+          recheck = false;
+          await this.dropSession();
+          continue;
+        }
         if (kind === 'record') return this.isolate(table, rows, err);
         await this.dropSession(); // a schema problem too: the next attempt re-reads the table
         const what = err instanceof SchemaMismatch ? 'table check' : stage === 'connect' ? 'connect' : 'write';
@@ -123,8 +157,24 @@ export class TableWriter {
       throw new SchemaMismatch(problem);
     }
     this.session = session;
+    this.describedAt = performance.now();
+    this.stale = false;
     this.log.info({ target: this.driver.describe() }, 'connected');
+    // A recipe registered before its key column was checked keeps syncing; status says why not to.
+    const inexact = session.table.columns.get(shape.pkColumn.toLowerCase())?.inexact;
+    if (inexact !== undefined && this.keyMatch === 'exact') {
+      const message = inexactKeyMessage(shape.table, shape.pkColumn, inexact);
+      this.log.warn({ target: this.driver.describe() }, message);
+      this.warn(message);
+    } else {
+      this.warn(undefined);
+    }
     return session;
+  }
+
+  /** True when the table was described more than a second ago: a refusal may be from an old shape. */
+  private describedLongAgo(): boolean {
+    return performance.now() - this.describedAt > 1000;
   }
 
   private async dropSession(): Promise<void> {

@@ -44,7 +44,7 @@ export class TestEnv {
 
   async createTable(columns = 'first VARCHAR(20), last VARCHAR(255), age INT'): Promise<void> {
     await this.db.query(`DROP TABLE IF EXISTS \`${this.table}\``);
-    await this.db.query(`CREATE TABLE \`${this.table}\` (id VARCHAR(255) PRIMARY KEY, ${columns})`);
+    await this.db.query(`CREATE TABLE \`${this.table}\` (id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PRIMARY KEY, ${columns})`);
   }
 
   async rows(): Promise<RowDataPacket[]> {

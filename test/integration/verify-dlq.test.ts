@@ -93,7 +93,7 @@ describe('1,000 bad records mixed into 100,000 good ones', () => {
     const expected = Array.from({ length: 101_000 }, (_, i) => i).filter(bad).map((i) => `${env.prefix}:${i}`).sort();
     expect(keys).toEqual(expected);
     const list = await env.cli(['dlq', env.name, '--limit', '3']);
-    expect(list.stdout).toMatch(/Incorrect integer value: 'bad\d+' for column/);
+    expect(list.stdout).toMatch(/field 'age' = 'bad\d+' cannot go into column age \(int\(11\)\): not an integer/);
     expect(list.stdout).toContain('(3 of 1000 shown');
 
     await env.db.query(`ALTER TABLE ${env.table} MODIFY age VARCHAR(20)`);

@@ -147,7 +147,7 @@ describe('OracleDriver against the real oracledb module', () => {
     expect(fake.calls).toEqual([
       {
         method: 'execute',
-        sql: "ALTER SESSION SET NLS_NUMERIC_CHARACTERS='.,' NLS_DATE_FORMAT='YYYY-MM-DD HH24:MI:SS' NLS_TIMESTAMP_FORMAT='YYYY-MM-DD HH24:MI:SS.FF' NLS_TIMESTAMP_TZ_FORMAT='YYYY-MM-DD HH24:MI:SS.FF TZH:TZM'",
+        sql: "ALTER SESSION SET NLS_NUMERIC_CHARACTERS='.,' NLS_DATE_FORMAT='YYYY-MM-DD HH24:MI:SS' NLS_TIMESTAMP_FORMAT='YYYY-MM-DD HH24:MI:SS.FF' NLS_TIMESTAMP_TZ_FORMAT='YYYY-MM-DD HH24:MI:SS.FF TZH:TZM' NLS_SORT='BINARY' NLS_COMP='BINARY'",
         binds: undefined,
         options: undefined,
       },
@@ -164,7 +164,6 @@ describe('OracleDriver against the real oracledb module', () => {
         options: { outFormat: oracledb.OUT_FORMAT_OBJECT },
       },
     ]);
-    expect(session.checksValues).toBe(false);
     expect(session.broken).toBe(false);
     expect(session.table.exists).toBe(true);
     expect(session.table.primaryKey).toEqual(['ID']);
@@ -329,21 +328,22 @@ describe('OracleDriver against the real oracledb module', () => {
   });
 
   it('lets TableWriter convert values, bisect a refused row out and dead-letter only it', async () => {
-    const ORA_01438 = Object.assign(new Error('ORA-01438: value larger than specified precision allowed for this column'), { code: 'ORA-01438' });
-    fake.refuse = (row) => (row[2] === '99999' ? ORA_01438 : undefined);
+    // A value the conversion lets through but the table refuses: a check constraint (score >= 0).
+    const ORA_02290 = Object.assign(new Error('ORA-02290: check constraint (APP.SCORE_POSITIVE) violated'), { code: 'ORA-02290' });
+    fake.refuse = (row) => (row[2] === '-1' ? ORA_02290 : undefined);
     const fields = ['name', 'score', 'born', 'bio'];
     const writer = new TableWriter(driverFor(connector()), SHAPE.columns, fields, pino({ level: 'silent' }), () => undefined, new AbortController().signal, { minMs: 1, maxMs: 1 });
     const rows: WriteBatch['rows'] = [
       { op: 'upsert', key: 'p:1', id: '1', acks: [], values: ['Ann', '1.5', '2024-01-02 10:00:00', null], fields: {} },
-      { op: 'upsert', key: 'p:2', id: '2', acks: [], values: ['Bob', '99999', null, null], fields: {} },
+      { op: 'upsert', key: 'p:2', id: '2', acks: [], values: ['Bob', '-1', null, null], fields: {} },
       { op: 'upsert', key: 'p:4', id: '4', acks: [], values: ['Cy', 'abc', null, null], fields: {} },
       { op: 'delete', key: 'p:3', id: '3', acks: [] },
     ];
     const dead = await writer.write({ table: 'persons', pkColumn: 'id', columns: SHAPE.columns }, rows);
     expect(dead.map((d) => [d.key, d.error])).toEqual([
       // refused before any SQL: 'abc' is not a number for NUMBER(5,2)
-      ['p:4', "key 'p:4': field 'score' = 'abc' cannot go into column SCORE (NUMBER(5,2)): not a number"],
-      ['p:2', "key 'p:2': ORA-01438: value larger than specified precision allowed for this column"],
+      ['p:4', "key 'p:4': field 'score' = 'abc' cannot go into column SCORE (NUMBER(5,2)): not a decimal number in plain form (digits with an optional leading - and one decimal point; no spaces, +, leading zeros or exponent)"],
+      ['p:2', "key 'p:2': ORA-02290: check constraint (APP.SCORE_POSITIVE) violated"],
     ]);
     // Every failed call was rolled back and never committed; the rows that fit were committed.
     expect(fake.calls.filter((c) => c.method !== 'execute').map((c) => c.method)).toEqual([

@@ -17,21 +17,28 @@ describe('pgColumn', () => {
 
   it.each([
     ['real', 'float'], ['double precision', 'float'], ['boolean', 'boolean'], ['date', 'date'],
-    ['timestamp without time zone', 'timestamp'], ['timestamp with time zone', 'timestamp'],
-    ['time without time zone', 'time'], ['time with time zone', 'time'], ['json', 'json'], ['jsonb', 'json'],
+    ['timestamp without time zone', 'timestamp'],
+    ['time without time zone', 'time'], ['json', 'json'], ['jsonb', 'json'],
     ['uuid', 'uuid'], ['text', 'text'], ['bytea', 'binary'], ['interval', 'other'], ['USER-DEFINED', 'other'], ['ARRAY', 'other'],
   ])('maps %s to %s', (t, family) => {
     expect(pgColumn(row('c', t))).toEqual({ name: 'c', type: t.toLowerCase(), family });
   });
 
+  it('maps timestamp with time zone to a zoned timestamp, and keeps fractional-second digits', () => {
+    expect(pgColumn(row('c', 'timestamp with time zone'))).toEqual({ name: 'c', type: 'timestamp with time zone', family: 'timestamp', zoned: true });
+    expect(pgColumn(row('c', 'time with time zone'))).toEqual({ name: 'c', type: 'time with time zone', family: 'time', zoned: true });
+    expect(pgColumn(row('c', 'timestamp without time zone', { datetime_precision: 0 }))).toEqual({ name: 'c', type: 'timestamp without time zone', family: 'timestamp', fraction: 0 });
+  });
+
   it('maps numeric to decimal, naming precision and scale', () => {
-    expect(pgColumn(row('p', 'numeric', { numeric_precision: 10, numeric_scale: 2 }))).toEqual({ name: 'p', type: 'numeric(10,2)', family: 'decimal' });
+    expect(pgColumn(row('p', 'numeric', { numeric_precision: 10, numeric_scale: 2 }))).toEqual({ name: 'p', type: 'numeric(10,2)', family: 'decimal', precision: 10, scale: 2 });
     expect(pgColumn(row('p', 'numeric'))).toEqual({ name: 'p', type: 'numeric', family: 'decimal' });
   });
 
   it('maps character types to text with their length (as pg returns it: a number or a string)', () => {
     expect(pgColumn(row('first', 'character varying', { character_maximum_length: 20 }))).toEqual({ name: 'first', type: 'character varying(20)', family: 'text', maxLength: 20 });
-    expect(pgColumn(row('code', 'character', { character_maximum_length: '3' }))).toEqual({ name: 'code', type: 'character(3)', family: 'text', maxLength: 3 });
+    expect(pgColumn(row('code', 'character', { character_maximum_length: '3' }))).toEqual({ name: 'code', type: 'character(3)', family: 'text', maxLength: 3, inexact: "character(n) pads values with spaces, so 'a' and 'a ' are one key" });
+    expect(pgColumn(row('ci', 'text', { collation_name: 'und_ci', nondeterministic: true }))).toEqual({ name: 'ci', type: 'text', family: 'text', inexact: 'collation und_ci is nondeterministic (case- or accent-insensitive)' });
     expect(pgColumn(row('any', 'character varying'))).toEqual({ name: 'any', type: 'character varying', family: 'text' });
   });
 });

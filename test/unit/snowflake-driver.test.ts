@@ -168,7 +168,6 @@ describe('SnowflakeDriver against the real snowflake-sdk module', () => {
       },
       { sql: 'SHOW PRIMARY KEYS IN TABLE "PUBLIC"."PERSONS"' },
     ]);
-    expect(session.checksValues).toBe(false);
     expect(session.broken).toBe(false);
     expect(session.table.primaryKey).toEqual(['ID']);
     expect(Object.fromEntries([...session.table.columns].map(([k, c]) => [k, [c.name, c.type, c.family]]))).toEqual({

@@ -26,7 +26,7 @@ describe('sqliteColumn', () => {
     expect(sqliteColumn({ name: 'first', type: 'VARCHAR(20)' })).toEqual({ name: 'first', type: 'VARCHAR(20)', family: 'text', maxLength: 20 });
     expect(sqliteColumn({ name: 'c', type: 'character( 3 )' })).toEqual({ name: 'c', type: 'character( 3 )', family: 'text', maxLength: 3 });
     expect(sqliteColumn({ name: 'last', type: 'TEXT' })).toEqual({ name: 'last', type: 'TEXT', family: 'text' });
-    expect(sqliteColumn({ name: 'd', type: 'DECIMAL(10,2)' })).toEqual({ name: 'd', type: 'DECIMAL(10,2)', family: 'decimal' });
+    expect(sqliteColumn({ name: 'd', type: 'DECIMAL(10,2)' })).toEqual({ name: 'd', type: 'DECIMAL(10,2)', family: 'decimal', precision: 10, scale: 2 });
   });
 
   it('names an untyped column ANY', () => {

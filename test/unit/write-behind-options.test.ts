@@ -31,7 +31,7 @@ describe('writeBehind', () => {
     const reg = writeBehind(base);
     expect(reg).toStrictEqual({
       kind: 'writeBehind', name: 'Persons', version: '1', connector, keysPrefix: 'person',
-      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 1000, parallelism: 2, stagingPrefix: '',
+      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 1000, parallelism: 2, keyMatch: 'exact', stagingPrefix: '',
     });
     expect(Object.isFrozen(reg)).toBe(true);
     expect(Object.isFrozen(reg.mappings)).toBe(true);
@@ -135,6 +135,14 @@ describe('writeBehind', () => {
 
   it.each(['never', 'Delete', 1])('rejects onFlush %j', (onFlush) => {
     expect(errorOf({ onFlush }).message).toMatch(/^writeBehind 'Persons': onFlush must be 'keep' or 'delete' \(got /);
+  });
+
+  it.each(['Exact', 'loose', true])('rejects keyMatch %j', (keyMatch) => {
+    expect(errorOf({ keyMatch }).message).toMatch(/^writeBehind 'Persons': keyMatch must be 'exact' or 'inexact' \(got /);
+  });
+
+  it('takes keyMatch inexact', () => {
+    expect(writeBehind({ ...base, keyMatch: 'inexact' }).keyMatch).toBe('inexact');
   });
 
   it.each(['__', '', 'x{', null])('refuses stagingPrefix %j, which applies to writeThrough only', (stagingPrefix) => {

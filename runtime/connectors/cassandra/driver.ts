@@ -162,7 +162,6 @@ class CassandraSession implements ConnectorSession {
   broken = false;
   // Cassandra checks little (text has no length limit, a bound value is already typed): the
   // writer converts values by family first, and this session binds them as the driver's types.
-  readonly checksValues = false;
 
   constructor(
     client: cassandra.Client,

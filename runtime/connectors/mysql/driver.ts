@@ -3,9 +3,9 @@ import type { MySqlConnector } from '../../../recipes/connectors/mysql.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
 import type { RowDataPacket } from 'mysql2';
 import type { ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
-import { mysqlErrorColumn, mysqlTable, type MysqlColumnRow } from './metadata.ts';
+import { MYSQL_DESCRIBE_COLUMNS, mysqlErrorColumn, mysqlTable, type MysqlColumnRow } from './metadata.ts';
 import { classifyMysqlError } from './errors.ts';
-import { mysqlReadRows, mysqlScanIds, mysqlStatements } from './statements.ts';
+import { mysqlReadRows, mysqlScanIds, mysqlStatements, SCAN_ID } from './statements.ts';
 
 /** MySQL/MariaDB through mysql2: one connection, strict SQL mode, one transaction per batch. */
 export class MySqlDriver implements ConnectorDriver {
@@ -39,12 +39,14 @@ export class MySqlDriver implements ConnectorDriver {
       trace: false,
     });
     try {
-      // A value that does not fit must fail, not be silently truncated or coerced.
-      // Autocommit on, whatever the server's default: a batch of one statement commits by itself.
-      await conn.query("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES'), SESSION autocommit = 1");
+      // A value that does not fit must fail, not be silently truncated or coerced (wbsync's own
+      // conversion refuses it first; strict mode is the second line). Autocommit on, whatever
+      // the server's default: a batch of one statement commits by itself. Time zone UTC: a
+      // TIMESTAMP column takes and gives the UTC text the conversion writes.
+      await conn.query("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES'), SESSION autocommit = 1, SESSION time_zone = '+00:00'");
       const dot = table.indexOf('.');
       const [rows] = await conn.query<RowDataPacket[]>(
-        `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, COLUMN_KEY FROM information_schema.COLUMNS
+        `SELECT ${MYSQL_DESCRIBE_COLUMNS} FROM information_schema.COLUMNS
          WHERE TABLE_SCHEMA = ${dot === -1 ? 'DATABASE()' : '?'} AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
         dot === -1 ? [table] : [table.slice(0, dot), table.slice(dot + 1)],
       );
@@ -60,8 +62,6 @@ class MySqlSession implements ConnectorSession {
   private readonly conn: Connection;
   readonly table: TableInfo;
   broken = false;
-  // Strict mode refuses what does not fit and names the column: its error is the clearest one.
-  readonly checksValues = true;
 
   constructor(
     conn: Connection,
@@ -99,9 +99,10 @@ class MySqlSession implements ConnectorSession {
   }
 
   async scanIds(t: TableShape, after: string | undefined, limit: number): Promise<string[]> {
-    const s = mysqlScanIds(t, after, limit);
+    // The key column as described, so the cursor is cast to its type.
+    const s = mysqlScanIds(t, after, limit, this.table.columns.get(t.pkColumn.toLowerCase()));
     const [rows] = await this.conn.query<RowDataPacket[]>(s.sql, [...s.params]);
-    return rows.map((r) => String(r['id']));
+    return rows.map((r) => String(r[SCAN_ID]));
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,32 @@ export interface MysqlColumnRow {
   readonly COLUMN_TYPE: string;
   readonly CHARACTER_MAXIMUM_LENGTH: number | string | null;
   readonly COLUMN_KEY: string;
+  readonly NUMERIC_PRECISION?: number | string | null;
+  readonly NUMERIC_SCALE?: number | string | null;
+  readonly DATETIME_PRECISION?: number | string | null;
+  readonly COLLATION_NAME?: string | null;
+}
+
+/** The describe query's columns (information_schema.COLUMNS). */
+export const MYSQL_DESCRIBE_COLUMNS = 'COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, COLUMN_KEY, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, COLLATION_NAME';
+
+const num = (v: number | string | null | undefined): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+
+/**
+ * Why a text column's comparison is not exact, or undefined when it is. Only binary collations
+ * without padding compare exactly: MariaDB's `utf8mb4_nopad_bin` (its `utf8mb4_bin` pads
+ * trailing spaces), MySQL 8's `utf8mb4_0900_bin`, and binary strings. `_ci`/`_ai` collations
+ * fold case or accents; CHAR drops trailing spaces whatever the collation.
+ */
+export function mysqlInexact(dataType: string, collation: string | null | undefined): string | undefined {
+  const t = dataType.toLowerCase();
+  if (t === 'char') return `CHAR pads values with spaces (collation ${collation ?? 'binary'}), so 'a' and 'a ' are one key`;
+  if (collation === null || collation === undefined || collation === 'binary') return undefined;
+  if (/_nopad_bin$/.test(collation) || /_0900_bin$/.test(collation)) return undefined;
+  const why = /_bin$/.test(collation) ? 'ignores trailing spaces (PAD SPACE)'
+    : /_ci$|_ai_ci$/.test(collation) ? 'ignores case (and accents), and trailing spaces'
+    : 'is not a binary, no-pad collation';
+  return `collation ${collation} ${why}`;
 }
 
 const INT_BITS: Record<string, number> = { tinyint: 8, smallint: 16, mediumint: 24, int: 32, integer: 32, bigint: 64 };
@@ -16,6 +42,8 @@ export function mysqlColumn(row: MysqlColumnRow): ColumnInfo {
   const t = row.DATA_TYPE.toLowerCase();
   const bits = INT_BITS[t];
   const base = { name: row.COLUMN_NAME, type: row.COLUMN_TYPE };
+  // BOOLEAN is TINYINT(1): true/false, yes/no, 1/0 go in as 1 and 0.
+  if (t === 'tinyint' && /^tinyint\(1\)/i.test(row.COLUMN_TYPE)) return { ...base, family: 'boolean' };
   if (bits !== undefined) {
     const unsigned = /unsigned/i.test(row.COLUMN_TYPE);
     const span = 1n << BigInt(bits);
@@ -32,8 +60,12 @@ export function mysqlColumn(row: MysqlColumnRow): ColumnInfo {
     : /char|text/.test(t) ? 'text'
     : /binary|blob/.test(t) ? 'binary'
     : 'other';
-  const max = row.CHARACTER_MAXIMUM_LENGTH === null ? undefined : Number(row.CHARACTER_MAXIMUM_LENGTH);
-  return family === 'text' && max !== undefined ? { ...base, family, maxLength: max } : { ...base, family };
+  if (family === 'decimal') return { ...base, family, precision: num(row.NUMERIC_PRECISION), scale: num(row.NUMERIC_SCALE) };
+  if (family === 'timestamp' || family === 'time') return { ...base, family, fraction: num(row.DATETIME_PRECISION) ?? 0 };
+  if (family !== 'text') return { ...base, family };
+  const max = num(row.CHARACTER_MAXIMUM_LENGTH);
+  const inexact = mysqlInexact(t, row.COLLATION_NAME);
+  return { ...base, family, ...(max === undefined ? {} : { maxLength: max }), ...(inexact === undefined ? {} : { inexact }) };
 }
 
 /** A table from its information_schema rows (none: it does not exist). */

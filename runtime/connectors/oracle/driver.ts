@@ -100,7 +100,6 @@ class OracleSession implements ConnectorSession {
   private readonly tableSql: string;
   broken = false;
   // Values arrive converted by the writer, which names field and column when one does not fit.
-  readonly checksValues = false;
 
   constructor(
     conn: Connection,

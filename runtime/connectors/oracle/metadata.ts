@@ -72,7 +72,7 @@ export function oracleColumn(row: OracleColumnRow): ColumnInfo {
   const chars = num(row.CHAR_LENGTH) || num(row.DATA_LENGTH);
   if (t === 'NUMBER') {
     const type = precision === undefined ? (scale === undefined ? 'NUMBER' : `NUMBER(*,${scale})`) : `NUMBER(${precision},${scale ?? 0})`;
-    if (scale !== 0) return { name: row.COLUMN_NAME, type, family: 'decimal' };
+    if (scale !== 0) return { name: row.COLUMN_NAME, type, family: 'decimal', ...(precision === undefined || scale === undefined ? {} : { precision, scale }) };
     // NUMBER(p,0) holds p digits; INTEGER is NUMBER(*,0): 38 digits.
     const max = 10n ** BigInt(precision ?? 38) - 1n;
     return { name: row.COLUMN_NAME, type, family: 'integer', min: -max, max };
@@ -89,8 +89,15 @@ export function oracleColumn(row: OracleColumnRow): ColumnInfo {
     : t === 'JSON' ? 'json'
     : t === 'BOOLEAN' ? 'boolean'
     : 'other';
+  if (family === 'timestamp') {
+    // DATE keeps whole seconds; TIMESTAMP(n) n digits (DATA_SCALE); WITH TIME ZONE the offset.
+    const fraction = t === 'DATE' ? 0 : scale;
+    return { name: row.COLUMN_NAME, type: sized, family, ...(fraction === undefined ? {} : { fraction }), ...(/WITH TIME ZONE/.test(t) && !/LOCAL/.test(t) ? { zoned: true } : {}) };
+  }
   const limited = family === 'text' && /CHAR/.test(t) && chars !== undefined;
-  return limited ? { name: row.COLUMN_NAME, type: sized, family, maxLength: chars } : { name: row.COLUMN_NAME, type: sized, family };
+  // CHAR and NCHAR compare blank-padded: 'a' and 'a ' are one key.
+  const inexact = /^N?CHAR$/.test(t) ? `${t} pads values with spaces, so 'a' and 'a ' are one key` : undefined;
+  return limited ? { name: row.COLUMN_NAME, type: sized, family, maxLength: chars, ...(inexact ? { inexact } : {}) } : { name: row.COLUMN_NAME, type: sized, family };
 }
 
 /**

@@ -11,6 +11,11 @@ export interface PgColumnRow {
   readonly numeric_scale: number | string | null;
   /** Position in the primary key (1-based), null when the column is not part of it. */
   readonly pk_position: number | string | null;
+  readonly datetime_precision?: number | string | null;
+  /** The column's own collation, null for the database default. */
+  readonly collation_name?: string | null;
+  /** True when that collation is nondeterministic (case- or accent-insensitive ICU). */
+  readonly nondeterministic?: boolean | null;
 }
 
 /**
@@ -19,7 +24,9 @@ export interface PgColumnRow {
  * finds a table created as `CREATE TABLE Persons`; {@link pgTable} prefers the exact spelling.
  */
 export const PG_DESCRIBE_SQL = `SELECT c.table_schema, c.table_name, c.column_name, c.data_type, c.character_maximum_length,
-       c.numeric_precision, c.numeric_scale, k.ordinal_position AS pk_position
+       c.numeric_precision, c.numeric_scale, k.ordinal_position AS pk_position, c.datetime_precision, c.collation_name,
+       (SELECT NOT coll.collisdeterministic FROM pg_collation coll WHERE coll.collname = c.collation_name
+         AND coll.collnamespace = (SELECT oid FROM pg_namespace WHERE nspname = c.collation_schema) LIMIT 1) AS nondeterministic
 FROM information_schema.columns c
 LEFT JOIN information_schema.table_constraints tc
   ON tc.table_schema = c.table_schema AND tc.table_name = c.table_name AND tc.constraint_type = 'PRIMARY KEY'
@@ -76,7 +83,16 @@ export function pgColumn(row: PgColumnRow): ColumnInfo {
     return { ...base, family: 'integer', min: -half, max: half - 1n };
   }
   const family = FAMILIES[t] ?? 'other';
-  return family === 'text' && length !== undefined ? { ...base, family, maxLength: length } : { ...base, family };
+  if (family === 'decimal') return { ...base, family, ...(precision === undefined ? {} : { precision, scale: scale ?? 0 }) };
+  if (family === 'timestamp' || family === 'time') {
+    const fraction = num(row.datetime_precision ?? null);
+    return { ...base, family, ...(fraction === undefined ? {} : { fraction }), ...(t.includes('with time zone') ? { zoned: true } : {}) };
+  }
+  if (family !== 'text') return { ...base, family };
+  const inexact = t === 'character' ? `character(n) pads values with spaces, so 'a' and 'a ' are one key`
+    : row.nondeterministic === true ? `collation ${row.collation_name ?? ''} is nondeterministic (case- or accent-insensitive)`
+    : undefined;
+  return { ...base, family, ...(length === undefined ? {} : { maxLength: length }), ...(inexact === undefined ? {} : { inexact }) };
 }
 
 /** A described table, with the name to write to: `schema.table` as the database spells them. */

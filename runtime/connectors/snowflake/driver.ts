@@ -109,7 +109,6 @@ class SnowflakeSession implements ConnectorSession {
   private readonly tableSql: string;
   private failed = false;
   // Values arrive converted by the writer, which names field and column when one does not fit.
-  readonly checksValues = false;
 
   constructor(
     conn: Connection,

@@ -76,7 +76,7 @@ export function snowflakeColumn(row: SnowflakeColumnRow): ColumnInfo {
     const p = precision ?? 38;
     const s = scale ?? 0;
     const type = `NUMBER(${p},${s})`;
-    if (s !== 0) return { name, type, family: 'decimal' };
+    if (s !== 0) return { name, type, family: 'decimal', precision: p, scale: s };
     const max = 10n ** BigInt(p) - 1n;
     return { name, type, family: 'integer', min: -max, max };
   }
@@ -91,6 +91,8 @@ export function snowflakeColumn(row: SnowflakeColumnRow): ColumnInfo {
     : t === 'VARIANT' || t === 'OBJECT' || t === 'ARRAY' ? 'json'
     : t === 'BINARY' || t === 'VARBINARY' ? 'binary'
     : 'other';
+  // TIMESTAMP_TZ and _LTZ keep the instant with its offset; TIMESTAMP_NTZ and DATETIME get UTC.
+  if (family === 'timestamp' && /_(TZ|LTZ)$/.test(t)) return { name, type: t, family, zoned: true };
   return { name, type: t, family };
 }
 

@@ -42,6 +42,10 @@ export function sqliteColumn(row: Pick<SqliteColumnRow, 'name' | 'type'>): Colum
   const base = { name: row.name, type: row.type === '' ? 'ANY' : row.type };
   const family = sqliteFamily(row.type);
   if (family === 'integer') return { ...base, family, min: -INT64, max: INT64 - 1n };
+  if (family === 'decimal') {
+    const ps = /\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)/.exec(row.type);
+    return ps ? { ...base, family, precision: Number(ps[1]), scale: Number(ps[2] ?? 0) } : { ...base, family };
+  }
   // SQLite ignores VARCHAR(n); the conversion is what refuses a longer value.
   const n = family === 'text' ? /\(\s*(\d+)\s*\)/.exec(row.type)?.[1] : undefined;
   return n === undefined ? { ...base, family } : { ...base, family, maxLength: Number(n) };

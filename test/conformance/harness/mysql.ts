@@ -27,7 +27,7 @@ export const mysqlHarness: ConnectorHarness = {
     await admin.query(`CREATE USER IF NOT EXISTS '${USER}'@'localhost' IDENTIFIED BY '${PASSWORD}'`);
     await admin.query(`GRANT ALL ON test.* TO '${USER}'@'%'`);
     await admin.query(`GRANT ALL ON test.* TO '${USER}'@'localhost'`);
-    await admin.query(`CREATE TABLE ${table} (id VARCHAR(64) PRIMARY KEY, first VARCHAR(20), last TEXT, age INT, extra TEXT)`);
+    await admin.query(`CREATE TABLE ${table} (id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PRIMARY KEY, first VARCHAR(20), last TEXT, age INT, extra TEXT)`);
     return {
       connector: new MySqlConnector(new MySqlConnection(() => configGet('MyUser'), () => configGet('MyPassword'), '127.0.0.1:3306/test'), table, 'id'),
       params: { MyUser: USER, MyPassword: PASSWORD },
