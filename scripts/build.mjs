@@ -2,17 +2,20 @@
 // from .ts to .js), then the Lua scripts the runtime reads next to its modules are copied over.
 // Run by `npm run build`, and so by `prepare` (after `npm ci` in a clone, and before `npm pack`).
 import { execFileSync } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = join(root, 'dist');
+const final = join(root, 'dist');
+// Built beside dist/ and swapped in at the end, so a runtime or test started meanwhile never
+// finds dist/ half-written or gone.
+const dist = join(root, `dist.${process.pid}`);
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
 
 let lua = 0;
 let dts = 0;
@@ -33,4 +36,17 @@ for (const file of readdirSync(dist, { recursive: true, encoding: 'utf8' })) {
   if (fixed !== text) writeFileSync(path, fixed);
   dts += 1;
 }
-process.stdout.write(`built ${relative(root, dist)}/: ${dts} declarations, ${lua} Lua scripts\n`);
+const old = `${final}.old.${process.pid}`;
+// Another build may swap its own in at the same moment: move whatever is there aside and retry.
+for (let attempt = 0; ; attempt++) {
+  try {
+    if (existsSync(final)) renameSync(final, old);
+    renameSync(dist, final);
+    break;
+  } catch (err) {
+    if (attempt >= 5) throw err;
+    rmSync(old, { recursive: true, force: true });
+  }
+}
+rmSync(old, { recursive: true, force: true });
+process.stdout.write(`built ${relative(root, final)}/: ${dts} declarations, ${lua} Lua scripts\n`);

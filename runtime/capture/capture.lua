@@ -163,7 +163,7 @@ local function capture(key, why, n)
     ack(key, ackId)
   else
     dropHashField(key)
-    record(key, 'p', '', { 'm', "'#' op '" .. op .. "' is not one of =, ~, + or -" })
+    record(key, 'p', ackId, { 'm', "'#' op '" .. op .. "' is not one of =, ~, + or -" })
   end
 end
 

@@ -69,7 +69,7 @@ for i = 3, #KEYS, 2 do
       redis.call('DEL', target)
       ack(target, ackId)
     else
-      record(target, 'p', '', { 'm', "'#' op '" .. op .. "' is not one of =, ~, + or -" })
+      record(target, 'p', ackId, { 'm', "'#' op '" .. op .. "' is not one of =, ~, + or -" })
     end
   elseif t ~= 'none' then
     record(target, 'p', '', { 'm', 'staging key ' .. staging .. ' holds a ' .. t .. ', not a hash' })

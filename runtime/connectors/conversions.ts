@@ -76,14 +76,17 @@ export const EMPTY_STRING: Readonly<Record<Dialect, string>> = {
 };
 
 /** A column type of each live-tested database for each family the cases cover. */
-export const CASE_COLUMN_TYPES: Readonly<Record<'text' | 'integer' | 'decimal' | 'float' | 'boolean' | 'date' | 'timestamp', Readonly<Record<'mysql' | 'postgres' | 'sqlite', string>>>> = {
-  text: { mysql: 'VARCHAR(5)', postgres: 'varchar(5)', sqlite: 'VARCHAR(5)' },
-  integer: { mysql: 'INT', postgres: 'integer', sqlite: 'INTEGER' },
-  decimal: { mysql: 'DECIMAL(5,2)', postgres: 'numeric(5,2)', sqlite: 'DECIMAL(5,2)' },
-  float: { mysql: 'DOUBLE', postgres: 'double precision', sqlite: 'REAL' },
-  boolean: { mysql: 'BOOLEAN', postgres: 'boolean', sqlite: 'BOOLEAN' },
-  date: { mysql: 'DATE', postgres: 'date', sqlite: 'DATE' },
-  timestamp: { mysql: 'DATETIME', postgres: 'timestamp(0)', sqlite: 'DATETIME' },
+/** The databases the cases run against live. */
+export type LiveDialect = 'mysql' | 'postgres' | 'sqlite' | 'cassandra';
+
+export const CASE_COLUMN_TYPES: Readonly<Record<'text' | 'integer' | 'decimal' | 'float' | 'boolean' | 'date' | 'timestamp', Readonly<Record<LiveDialect, string>>>> = {
+  text: { mysql: 'VARCHAR(5)', postgres: 'varchar(5)', sqlite: 'VARCHAR(5)', cassandra: 'text' },
+  integer: { mysql: 'INT', postgres: 'integer', sqlite: 'INTEGER', cassandra: 'int' },
+  decimal: { mysql: 'DECIMAL(5,2)', postgres: 'numeric(5,2)', sqlite: 'DECIMAL(5,2)', cassandra: 'decimal' },
+  float: { mysql: 'DOUBLE', postgres: 'double precision', sqlite: 'REAL', cassandra: 'double' },
+  boolean: { mysql: 'BOOLEAN', postgres: 'boolean', sqlite: 'BOOLEAN', cassandra: 'boolean' },
+  date: { mysql: 'DATE', postgres: 'date', sqlite: 'DATE', cassandra: 'date' },
+  timestamp: { mysql: 'DATETIME', postgres: 'timestamp(0)', sqlite: 'DATETIME', cassandra: 'timestamp' },
 };
 
 /** One case: a value for a column of the family's case type, and what the row then holds (null: refused). */
@@ -92,17 +95,19 @@ export interface ConversionCase {
   readonly input: string;
   readonly stored: string | null;
   /** Only these databases (their column types differ in what the case tests). */
-  readonly only?: ReadonlyArray<'mysql' | 'postgres' | 'sqlite'>;
+  readonly only?: readonly LiveDialect[];
 }
 
 const c = (family: ConversionCase['family'], input: string, stored: string | null, only?: ConversionCase['only']): ConversionCase => ({ family, input, stored, ...(only ? { only } : {}) });
+// Cassandra's text has no length limit, its decimal no precision, its timestamp keeps milliseconds.
+const BOUNDED: readonly LiveDialect[] = ['mysql', 'postgres', 'sqlite'];
 
 export const CONVERSION_CASES: readonly ConversionCase[] = [
-  c('text', 'abcde', 'abcde'), c('text', ' ab ', ' ab '), c('text', '', ''), c('text', 'äöüßé', 'äöüßé'), c('text', 'abcdef', null),
+  c('text', 'abcde', 'abcde'), c('text', ' ab ', ' ab '), c('text', '', ''), c('text', 'äöüßé', 'äöüßé'), c('text', 'abcdef', null, BOUNDED),
   c('integer', '42', '42'), c('integer', '-7', '-7'), c('integer', '0', '0'), c('integer', '1.5', null), c('integer', '1e3', null),
   c('integer', ' 42 ', null), c('integer', '42 ', null), c('integer', '01', null), c('integer', '+1', null), c('integer', '-0', null),
-  c('integer', '', null), c('integer', 'abc', null), c('integer', '2147483648', null, ['mysql', 'postgres']),
-  c('decimal', '123.45', '123.45'), c('decimal', '-0.5', '-0.5'), c('decimal', '7', '7'), c('decimal', '123.456', null), c('decimal', '1234.5', null),
+  c('integer', '', null), c('integer', 'abc', null), c('integer', '2147483648', null, ['mysql', 'postgres', 'cassandra']),
+  c('decimal', '123.45', '123.45'), c('decimal', '-0.5', '-0.5'), c('decimal', '7', '7'), c('decimal', '123.456', null, BOUNDED), c('decimal', '1234.5', null, BOUNDED),
   c('decimal', '1e2', null), c('decimal', ' 1.5', null), c('decimal', '.5', null), c('decimal', '1.', null), c('decimal', '007', null), c('decimal', '', null),
   c('float', '1.5', '1.5'), c('float', '1e3', '1000'), c('float', '-2.5E-3', '-0.0025'), c('float', 'abc', null), c('float', ' 1', null), c('float', '', null),
   c('boolean', 'true', 'true'), c('boolean', 'yes', 'true'), c('boolean', '1', 'true'), c('boolean', 'ON', 'true'), c('boolean', 'false', 'false'),
@@ -112,7 +117,7 @@ export const CONVERSION_CASES: readonly ConversionCase[] = [
   c('timestamp', '2024-02-28T10:00:00Z', '2024-02-28 10:00:00'), c('timestamp', '2024-02-28T12:30:00+02:30', '2024-02-28 10:00:00'),
   c('timestamp', '2024-02-28T05:00:00-05:00', '2024-02-28 10:00:00'), c('timestamp', '2024-02-29T01:00:00+0300', '2024-02-28 22:00:00'),
   c('timestamp', '2024-02-28', '2024-02-28 00:00:00'), c('timestamp', '2024-02-28 10:00:00.000', '2024-02-28 10:00:00'),
-  c('timestamp', '2024-02-28 10:00:00.5', null, ['mysql', 'postgres']), c('timestamp', '2024-02-30 10:00:00', null), c('timestamp', '2024-02-28 24:00:00', null),
+  c('timestamp', '2024-02-28 10:00:00.5', null, ['mysql', 'postgres']), c('timestamp', '2024-02-28 10:00:00.1234', null, ['cassandra']), c('timestamp', '2024-02-30 10:00:00', null), c('timestamp', '2024-02-28 24:00:00', null),
   c('timestamp', 'yesterday', null), c('timestamp', '', null),
 ];
 
@@ -128,14 +133,14 @@ export function renderConversionDocs(): string {
     for (const r of CONVERSION_RULES) if (r.types[d]) out.push(`| ${esc(r.types[d] as string)} | ${r.family} |`);
     out.push('', `Any other type: the value is passed as text and the database converts it. An empty string is ${EMPTY_STRING[d]}.`);
   }
-  out.push('', '### The cases every live connector is tested with', '', '| family | column (MySQL / PostgreSQL / SQLite) | value | the row holds |', '|---|---|---|---|');
+  out.push('', '### The cases every live connector is tested with', '', '| family | column (MySQL / PostgreSQL / SQLite / Cassandra) | value | the row holds |', '|---|---|---|---|');
   for (const k of CONVERSION_CASES) {
     const t = CASE_COLUMN_TYPES[k.family];
     // Leading and trailing spaces shown as ·, so they can be seen.
     const show = (v: string): string => (v === '' ? '(empty)' : `\`${v.replace(/^ +| +$/g, (m) => '·'.repeat(m.length))}\``);
     const held = k.stored === null ? 'refused (dead letter)' : show(k.stored);
     const shown = show(k.input);
-    out.push(`| ${k.family} | ${t.mysql} / ${t.postgres} / ${t.sqlite} | ${shown} | ${held}${k.only ? ` (${k.only.map((o) => DIALECT_NAMES[o]).join(', ')} only)` : ''} |`);
+    out.push(`| ${k.family} | ${t.mysql} / ${t.postgres} / ${t.sqlite} / ${t.cassandra} | ${shown} | ${held}${k.only ? ` (${k.only.map((o) => DIALECT_NAMES[o]).join(', ')} only)` : ''} |`);
   }
   return `${out.join('\n')}\n`;
 }

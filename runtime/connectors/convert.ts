@@ -122,17 +122,36 @@ function no(reason: string): Converted {
 
 /**
  * Why `id` cannot be the key of a row in a key column of this type, or undefined when it can.
- * An integer key takes only the canonical text of its value (`1`, never `01`, `1.0`, `+1` or
- * ` 1`, which the database would store as the same row), a UUID key only lower case, a date key
- * only YYYY-MM-DD. Other non-text key types take what converts (decimal keys are not advised:
- * `1.5` and `1.50` are one row).
+ * A non-text key takes only the canonical text of its value, the one form the database gives
+ * back: otherwise two keys (`ip:1` and `ip:01`, `t:1.5` and `t:1.50`) would share one row, and
+ * deleting one would delete the other's. Integer: plain digits; decimal: exactly the column's
+ * scale of fraction digits; float: the shortest round-trip form; boolean: `true` or `false`;
+ * timestamp: `YYYY-MM-DD HH:MM:SS[.fraction]` in UTC, no trailing zeros; UUID: lower case.
  */
 export function keyProblem(id: string, col: ColumnInfo): string | undefined {
   if (col.family === 'text' || col.family === 'binary' || col.family === 'other') return undefined;
-  const c = convertValue(id, col);
+  const c = convertValue(id, col.family === 'timestamp' ? { ...col, zoned: false } : col);
   if (!c.ok) return c.reason;
-  if (col.family === 'uuid' && id !== id.toLowerCase()) return 'a UUID key must be lower case, or it would share a row with its upper-case form';
-  return undefined;
+  const canonical = (form: string): string | undefined => (form === id ? undefined : `not the canonical text of its value, which is '${form}'`);
+  switch (col.family) {
+    case 'uuid':
+      return canonical(id.toLowerCase());
+    case 'decimal': {
+      if (col.scale === undefined) return 'a decimal key column without a declared scale cannot tell 1.5 from 1.50 apart; declare its scale, or use an integer or text key';
+      const [whole = '', fraction = ''] = id.split('.');
+      return canonical(col.scale === 0 ? whole : `${whole}.${fraction.padEnd(col.scale, '0')}`);
+    }
+    case 'float':
+      return canonical(String(Number(id)));
+    case 'boolean':
+      return id === 'true' || id === 'false' ? undefined : "a boolean key takes only 'true' or 'false'";
+    case 'json':
+      return canonical(JSON.stringify(JSON.parse(id)));
+    case 'timestamp':
+      return canonical(String(c.value));
+    default:
+      return undefined;
+  }
 }
 
 /** The error a dead letter carries for a value that cannot be converted. */

@@ -174,7 +174,10 @@ export class WritePipeline {
       const { record, tracker } = it;
       tracker.remaining--;
       if (record.op === 'p') {
-        tracker.dead.push({ key: record.key, op: 'p', error: `key '${record.key}': ${record.message}`, acks: [] });
+        const error = `key '${record.key}': ${record.message}`;
+        tracker.dead.push({ key: record.key, op: 'p', error, acks: [] });
+        // The bad op's suffix still names its acknowledgement stream: the writer hears it failed.
+        if (record.ack) tracker.acks.push({ key: record.key, ack: record.ack, error });
       } else {
         const dead = failed.get(record.key);
         if (record.ack) tracker.acks.push(dead ? { key: record.key, ack: record.ack, error: dead.error } : { key: record.key, ack: record.ack });

@@ -89,6 +89,10 @@ describe("RGSync's # protocol", () => {
       const last = await behind.redis.xrevrange(`${behind.ns}:dlq:${behind.name}`, '+', '-', 'COUNT', 1);
       expect(last[0]?.[1].join(' ')).toContain("'#' op '?x' is not one of =, ~, + or -");
       expect(await behind.redis.hexists(bk('4'), '#')).toBe(0);
+      // Its suffix still names an acknowledgement stream: the writer is told it failed.
+      const [ack] = await ackOf(behind, bk('4'), 'x');
+      expect(ack).toMatchObject({ status: 'failed' });
+      expect(ack?.['error']).toContain("'#' op '?x' is not one of =, ~, + or -");
     });
   });
 

@@ -12,9 +12,14 @@ describe('cassandraColumn', () => {
     expect(col(type)).toEqual({ name: 'c', type, family: 'integer', min, max });
   });
 
+  it('keeps timestamps to the millisecond, as instants, and times to the nanosecond', () => {
+    expect(col('timestamp')).toEqual({ name: 'c', type: 'timestamp', family: 'timestamp', fraction: 3, zoned: true });
+    expect(col('time')).toEqual({ name: 'c', type: 'time', family: 'time', fraction: 9 });
+  });
+
   it.each([
     ['varint', 'integer'], ['decimal', 'decimal'], ['float', 'float'], ['double', 'float'], ['boolean', 'boolean'],
-    ['timestamp', 'timestamp'], ['date', 'date'], ['time', 'time'], ['uuid', 'uuid'], ['timeuuid', 'uuid'], ['blob', 'binary'],
+    ['date', 'date'], ['uuid', 'uuid'], ['timeuuid', 'uuid'], ['blob', 'binary'],
     ['text', 'text'], ['varchar', 'text'], ['ascii', 'text'], ['inet', 'other'], ['duration', 'other'], ['list<int>', 'other'],
     ['frozen<map<text, int>>', 'other'], ['vector<float, 3>', 'other'], ["'org.apache.cassandra.db.marshal.BytesType'", 'other'],
   ])('maps %s to %s, without a length limit', (type, family) => {

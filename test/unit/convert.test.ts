@@ -72,10 +72,24 @@ describe('keyProblem: two keys never share a row', () => {
   it.each(['1', '0', '-12', '2147483647'])('takes %j for an INT key', (id) => {
     expect(keyProblem(id, int)).toBeUndefined();
   });
+  it.each([
+    ['decimal', pg('numeric', { numeric_precision: 6, numeric_scale: 2 }), ['1.50', '-0.25', '12.00'], ['1.5', '1', '01.50', '1.500']],
+    ['float', pg('double precision'), ['1.5', '1000', '-0.25'], ['1.50', '1e3', '1000.0']],
+    ['boolean', pg('boolean'), ['true', 'false'], ['1', 'yes', 'TRUE']],
+    ['timestamp', pg('timestamp with time zone'), ['2024-02-28 10:00:00', '2024-02-28 10:00:00.5'], ['2024-02-28T10:00:00', '2024-02-28 10:00:00Z', '2024-02-28 10:00:00.50', '2024-02-28']],
+  ] as const)('a %s key takes only its canonical text', (_family, col, good, bad) => {
+    for (const id of good) expect(keyProblem(id, col), id).toBeUndefined();
+    for (const id of bad) expect(keyProblem(id, col), id).toBeDefined();
+  });
+
+  it('refuses every id of a decimal key without a declared scale', () => {
+    expect(keyProblem('1.5', pg('numeric'))).toMatch(/cannot tell 1.5 from 1.50/);
+  });
+
   it('takes any id for a text key, and a UUID key in lower case only', () => {
     expect(keyProblem(' Mixed.Case@x ', MYSQL['text'] as ColumnInfo)).toBeUndefined();
     expect(keyProblem('0f8fad5b-d9cb-469f-a165-70867728950e', pg('uuid'))).toBeUndefined();
-    expect(keyProblem('0F8FAD5B-D9CB-469F-A165-70867728950E', pg('uuid'))).toMatch(/lower case/);
+    expect(keyProblem('0F8FAD5B-D9CB-469F-A165-70867728950E', pg('uuid'))).toMatch(/canonical text of its value, which is '0f8fad5b-d9cb-469f-a165-70867728950e'/);
   });
 });
 

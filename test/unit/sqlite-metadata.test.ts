@@ -71,3 +71,13 @@ describe('sqliteErrorColumn', () => {
     expect(sqliteErrorColumn('datatype mismatch')).toBeUndefined();
   });
 });
+
+describe('sqliteTable: key collations', () => {
+  const rows = [{ name: 'id', type: 'TEXT', pk: 1 }, { name: 'first', type: 'TEXT', pk: 0 }];
+  it('marks a NOCASE or RTRIM text column inexact, BINARY or none exact', () => {
+    expect(sqliteTable(rows, 'CREATE TABLE t (id TEXT COLLATE NOCASE PRIMARY KEY, first TEXT)').columns.get('id')?.inexact).toBe('collation NOCASE ignores ASCII case');
+    expect(sqliteTable(rows, 'CREATE TABLE "t" ("id" TEXT PRIMARY KEY COLLATE rtrim, first TEXT)').columns.get('id')?.inexact).toBe('collation RTRIM ignores trailing spaces');
+    expect(sqliteTable(rows, 'CREATE TABLE t (id TEXT COLLATE BINARY PRIMARY KEY, first TEXT COLLATE NOCASE)').columns.get('id')?.inexact).toBeUndefined();
+    expect(sqliteTable(rows, 'CREATE TABLE t (id TEXT PRIMARY KEY, first TEXT)').columns.get('id')?.inexact).toBeUndefined();
+  });
+});

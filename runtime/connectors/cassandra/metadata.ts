@@ -39,6 +39,9 @@ export function cassandraColumn(row: Pick<CassandraColumnRow, 'column_name' | 't
     const half = 1n << BigInt(bits - 1);
     return { ...base, family: 'integer', min: -half, max: half - 1n };
   }
+  // A timestamp is an instant kept to the millisecond (an offset is applied, none means UTC).
+  if (t === 'timestamp') return { ...base, family: 'timestamp', fraction: 3, zoned: true };
+  if (t === 'time') return { ...base, family: 'time', fraction: 9 };
   return { ...base, family: FAMILIES[t] ?? 'other' };
 }
 

@@ -29,8 +29,10 @@ export function mysqlInexact(dataType: string, collation: string | null | undefi
   if (t === 'char') return `CHAR pads values with spaces (collation ${collation ?? 'binary'}), so 'a' and 'a ' are one key`;
   if (collation === null || collation === undefined || collation === 'binary') return undefined;
   if (/_nopad_bin$/.test(collation) || /_0900_bin$/.test(collation)) return undefined;
+  // MySQL 8's _0900_ collations and MariaDB's _nopad_ ones do not pad; every other one does.
+  const pads = !/_0900_|_nopad_/.test(collation);
   const why = /_bin$/.test(collation) ? 'ignores trailing spaces (PAD SPACE)'
-    : /_ci$|_ai_ci$/.test(collation) ? 'ignores case (and accents), and trailing spaces'
+    : /_ci$/.test(collation) ? `ignores case (and accents)${pads ? ', and trailing spaces' : ''}`
     : 'is not a binary, no-pad collation';
   return `collation ${collation} ${why}`;
 }

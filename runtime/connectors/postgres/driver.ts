@@ -37,6 +37,8 @@ export class PostgresDriver implements ConnectorDriver {
     const client = new Client({
       host: c.host, port: c.port, user, password, database: c.database,
       connectionTimeoutMillis: 10_000, keepAlive: true, application_name: 'wbsync',
+      // A timestamp without an offset means UTC, into timestamptz too (the conversion's rule).
+      options: '-c TimeZone=UTC',
     });
     // connect() reports its own failure; this only keeps a late 'error' event from crashing the process.
     const quiet = (): void => undefined;

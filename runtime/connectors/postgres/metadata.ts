@@ -16,6 +16,8 @@ export interface PgColumnRow {
   readonly collation_name?: string | null;
   /** True when that collation is nondeterministic (case- or accent-insensitive ICU). */
   readonly nondeterministic?: boolean | null;
+  /** The type's own name (`citext` for a USER-DEFINED data_type). */
+  readonly udt_name?: string | null;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface PgColumnRow {
  * finds a table created as `CREATE TABLE Persons`; {@link pgTable} prefers the exact spelling.
  */
 export const PG_DESCRIBE_SQL = `SELECT c.table_schema, c.table_name, c.column_name, c.data_type, c.character_maximum_length,
-       c.numeric_precision, c.numeric_scale, k.ordinal_position AS pk_position, c.datetime_precision, c.collation_name,
+       c.numeric_precision, c.numeric_scale, k.ordinal_position AS pk_position, c.datetime_precision, c.collation_name, c.udt_name,
        (SELECT NOT coll.collisdeterministic FROM pg_collation coll WHERE coll.collname = c.collation_name
          AND coll.collnamespace = (SELECT oid FROM pg_namespace WHERE nspname = c.collation_schema) LIMIT 1) AS nondeterministic
 FROM information_schema.columns c
@@ -82,6 +84,8 @@ export function pgColumn(row: PgColumnRow): ColumnInfo {
     const half = 1n << BigInt(bits - 1);
     return { ...base, family: 'integer', min: -half, max: half - 1n };
   }
+  // citext is text that compares case-insensitively: two ids that differ in case are one key.
+  if (t === 'user-defined' && row.udt_name === 'citext') return { ...base, type: 'citext', family: 'text', inexact: 'citext compares case-insensitively' };
   const family = FAMILIES[t] ?? 'other';
   if (family === 'decimal') return { ...base, family, ...(precision === undefined ? {} : { precision, scale: scale ?? 0 }) };
   if (family === 'timestamp' || family === 'time') {

@@ -41,7 +41,9 @@ export class SqliteDriver implements ConnectorDriver {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const { schema, table: name } = sqliteSplitTable(table);
       const rows = db.prepare(SQLITE_DESCRIBE_SQL).all(name, schema) as SqliteColumnRow[];
-      return new SqliteSession(db, sqliteTable(rows));
+      // The declared collations are only in the CREATE statement (NOCASE, RTRIM keys are inexact).
+      const ddl = (db.prepare(`SELECT sql FROM "${schema.replaceAll('"', '""')}".sqlite_master WHERE type = 'table' AND name = ?`).get(name) as { sql?: string } | undefined)?.sql;
+      return new SqliteSession(db, sqliteTable(rows, ddl));
     } catch (err) {
       db.close();
       throw err;

@@ -51,11 +51,26 @@ export function sqliteColumn(row: Pick<SqliteColumnRow, 'name' | 'type'>): Colum
   return n === undefined ? { ...base, family } : { ...base, family, maxLength: Number(n) };
 }
 
-/** A table from its `pragma_table_info` rows (none: it does not exist). */
-export function sqliteTable(rows: readonly SqliteColumnRow[]): TableInfo {
+/**
+ * The collation a column is declared with in a CREATE TABLE statement, if any. SQLite keeps
+ * declared collations only there; BINARY (the default) is the one exact comparison.
+ */
+export function sqliteCollation(ddl: string, column: string): string | undefined {
+  const name = column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`[(,]\\s*["\`\\[]?${name}["\`\\]]?\\s[^,]*?\\bCOLLATE\\s+["']?(\\w+)`, 'i').exec(ddl);
+  return m?.[1]?.toUpperCase();
+}
+
+/** A table from its `pragma_table_info` rows (none: it does not exist) and its CREATE statement. */
+export function sqliteTable(rows: readonly SqliteColumnRow[], ddl?: string): TableInfo {
+  const describe = (r: SqliteColumnRow): ColumnInfo => {
+    const col = sqliteColumn(r);
+    const collation = ddl === undefined || col.family !== 'text' ? undefined : sqliteCollation(ddl, r.name);
+    return collation === undefined || collation === 'BINARY' ? col : { ...col, inexact: `collation ${collation} ${collation === 'NOCASE' ? 'ignores ASCII case' : collation === 'RTRIM' ? 'ignores trailing spaces' : 'is not BINARY'}` };
+  };
   return {
     exists: rows.length > 0,
-    columns: new Map(rows.map((r) => [r.name.toLowerCase(), sqliteColumn(r)])),
+    columns: new Map(rows.map((r) => [r.name.toLowerCase(), describe(r)])),
     primaryKey: rows.filter((r) => r.pk > 0).sort((a, b) => a.pk - b.pk).map((r) => r.name),
   };
 }
