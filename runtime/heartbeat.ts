@@ -10,6 +10,8 @@ export interface RuntimeInfo {
   readonly host: string;
   readonly pid: number;
   readonly startedAt: string;
+  /** A standing problem with Redis that does not stop syncing (an eviction policy that can evict wbsync's keys). */
+  readonly warning?: string;
 }
 
 /** Another live runtime holds this id. */

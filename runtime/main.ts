@@ -12,6 +12,7 @@ interface RuntimeFlags extends RedisFlags {
   readonly retryMaxMs: number;
   readonly claimIdleMs: number;
   readonly stopTimeoutMs: number;
+  readonly allowEviction?: boolean;
 }
 
 function positiveInt(value: string): number {
@@ -28,6 +29,7 @@ const program = addRedisFlags(new Command('wb-runtime'))
   .option('--stop-timeout-ms <ms>', 'on SIGINT/SIGTERM, exit anyway after this long (pending entries stay in the backlog)', positiveInt, 30_000)
   .option('--retry-max-ms <ms>', 'longest wait between database retries', positiveInt, 5000)
   .option('--claim-idle-ms <ms>', 'take over entries another runtime left pending this long', positiveInt, 30_000)
+  .option('--allow-eviction', "run even under an allkeys-* maxmemory-policy, which can evict wbsync's own keys (backlog, recipes, parameters)")
   .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).')
   .showHelpAfterError()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
@@ -46,7 +48,7 @@ const log = createLogger(flags.logLevel);
 
 let runtime: Runtime;
 try {
-  runtime = new Runtime({ flags, id: flags.id, retry: { minMs: 200, maxMs: flags.retryMaxMs }, claimIdleMs: flags.claimIdleMs, pollMs: 5000 }, log);
+  runtime = new Runtime({ flags, id: flags.id, retry: { minMs: 200, maxMs: flags.retryMaxMs }, claimIdleMs: flags.claimIdleMs, pollMs: 5000, allowEviction: flags.allowEviction === true }, log);
 } catch (err) {
   if (err instanceof FlagError) {
     process.stderr.write(`wb-runtime: ${err.message}\n`);
