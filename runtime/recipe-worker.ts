@@ -5,10 +5,12 @@ import { Backlog, decodeAll } from './backlog/backlog.ts';
 import type { StreamEntry } from './backlog/entry.ts';
 import { InOrder } from './backlog/in-order.ts';
 import { CaptureQueue, leftBehind, type CaptureResult, type ChangeKind, type Delivery, type FollowRead } from './capture/capture-queue.ts';
+import { GapSweep } from './capture/gap-sweep.ts';
 import { reconcileKeys } from './capture/reconcile.ts';
 import { capturePattern, captureTarget } from './capture/targets.ts';
 import { driverFor, maxParallelism } from './connectors/drivers.ts';
 import type { Keys } from './keys.ts';
+import { deleteGoneRowsCommand } from './verify/gone-rows.ts';
 import { verifyRecipe } from './verify/verify.ts';
 import { retryForever, sleep } from './writer/backoff.ts';
 import { WritePipeline } from './writer/pipeline.ts';
@@ -40,6 +42,8 @@ export class RecipeWorker {
   readonly capture: CaptureQueue;
   private readonly backlog: Backlog;
   private readonly abort = new AbortController();
+  /** Finds the rows of keys deleted in a gap, after the reconcile that follows it. */
+  private readonly sweep: GapSweep;
   private readonly writers: TableWriter[];
   private readonly pipeline: WritePipeline;
   /** Entries reach the writer in the order Redis read them (see InOrder). */
@@ -52,6 +56,8 @@ export class RecipeWorker {
   private live = false;
   /** The backlog may hold undelivered entries: the read loop should look now. */
   private nudged = false;
+  /** Key names (hex) not UTF-8, dead-lettered lately: by when. */
+  private readonly refusedKeys = new Map<string, number>();
   private wakeReader: (() => void) | undefined;
 
   constructor(
@@ -80,6 +86,11 @@ export class RecipeWorker {
     this.highWater = reg.batchSize * this.writers.length * 2;
     this.order = new InOrder((entries) => {
       if (entries.length) this.pipeline.push(entries);
+    });
+    this.sweep = new GapSweep({
+      reg, redis, keys, log, signal: this.abort.signal, retry: opts.retry,
+      connect: () => driverFor(reg.connector).connect(reg.connector.table),
+      queued: () => this.nudge(),
     });
   }
 
@@ -145,31 +156,54 @@ export class RecipeWorker {
   }
 
   /**
+   * A key of this recipe whose name is not valid UTF-8: it cannot be read back by name as text,
+   * so it is dead-lettered with its bytes in hex (once a minute per key, not once per event).
+   */
+  refuseKey(raw: Buffer): void {
+    const hex = raw.toString('hex');
+    const now = performance.now();
+    if ((this.refusedKeys.get(hex) ?? -Infinity) > now - 60_000) return;
+    if (this.refusedKeys.size > 1000) this.refusedKeys.clear();
+    this.refusedKeys.set(hex, now);
+    const error = `key name is not valid UTF-8 (bytes ${hex.replace(/(..)(?!$)/g, '$1 ')}); not synced: rename the key to valid UTF-8`;
+    this.log.warn({ keyHex: hex }, error);
+    this.backlog.deadLetter(`hex:${hex}`, 'upsert', error, this.reg.version).catch((err: unknown) => this.log.error({ err: errorText(err) }, 'dead letter failed'));
+  }
+
+  /**
    * Re-snapshots every key the registration covers (start-up, reconnect, new prefix). The status
    * hash says `reconciling` (the reason) meanwhile, then `reconciledAt` and `reconciledKeys`: a
-   * new recipe's existing keys are all queued once `reconciledAt` is set.
+   * new recipe's existing keys are all queued once `reconciledAt` is set. `reconciledScope` says
+   * what was mirrored, so that the next reconcile knows whether it follows a gap (see GapSweep).
    */
   async reconcile(reason: string): Promise<void> {
     const started = Date.now();
+    const since = performance.now();
     const status = this.keys.status(this.reg.name);
+    const previousScope = await this.redis.hget(status, 'reconciledScope');
     await this.redis.hset(status, 'reconciling', reason);
     const target = captureTarget(this.reg, this.keys, this.backlog.stream);
     let n: number;
     try {
-      n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge());
+      n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge(), (raw) => this.refuseKey(raw));
     } catch (err) {
       await this.redis.hset(status, 'reconciling', '').catch(() => undefined);
       throw err;
     }
     if (this.abort.signal.aborted) return; // a stop: the next version (or start) reconciles and says so
-    await this.redis.hset(status, 'reconciling', '', 'reconciledAt', new Date().toISOString(), 'reconciledKeys', n);
+    await this.redis.hset(status, 'reconciling', '', 'reconciledAt', new Date().toISOString(), 'reconciledKeys', n, 'reconciledScope', this.sweep.scope);
     this.log.info({ reason, keys: n, ms: Date.now() - started }, 'reconciled');
+    this.sweep.afterReconcile(reason, previousScope, since);
   }
 
   async start(): Promise<void> {
     await this.backlog.ensureGroup();
     this.state = 'running';
-    await this.redis.hset(this.keys.status(this.reg.name), { version: this.reg.version, state: 'loaded', runtime: this.opts.consumer, error: '', reconciling: '' });
+    const status = this.keys.status(this.reg.name);
+    // A sweep that a stop (or a version replacement) cut short is taken up again.
+    const [unfinished, scope] = await this.redis.hmget(status, 'sweeping', 'reconciledScope');
+    await this.redis.hset(status, { version: this.reg.version, state: 'loaded', runtime: this.opts.consumer, error: '', reconciling: '', sweeping: '' });
+    if (unfinished && scope === this.sweep.scope) this.sweep.request(unfinished);
     this.loop = this.run();
   }
 
@@ -180,15 +214,24 @@ export class RecipeWorker {
     await this.capture.close();
     this.abort.abort();
     await this.loop;
+    await this.sweep.settled();
     await this.pipeline.stop();
     await Promise.all(this.writers.map((w) => w.close()));
     this.state = 'stopped';
   }
 
-  /** After Redis lost every key: apply the recipe's onFlush policy. */
-  async afterFlush(): Promise<void> {
+  /** After Redis lost every key: apply the recipe's onFlush policy. `doubt`: why the loss may be an eviction. */
+  async afterFlush(doubt?: string): Promise<void> {
+    if (this.reg.onFlush === 'delete' && doubt !== undefined) {
+      // An eviction can look like a flush; deleting rows on it would lose data that still exists.
+      this.log.error({ doubt }, `wbsync's keys vanished but ${doubt}, and no flush notice was heard: rows are kept (onFlush: 'delete' acts only on proof of a flush); if Redis was flushed, run ${deleteGoneRowsCommand(this.reg.name, this.keys.ns)}`);
+      await this.redis.hset(this.keys.status(this.reg.name), 'flushKeptAt', new Date().toISOString());
+      return;
+    }
     if (this.reg.onFlush === 'keep') {
       this.log.error('Redis lost its keys (FLUSHDB/FLUSHALL or a restart without persistence); rows are kept (onFlush: keep)');
+      // Gap sweeps cannot tell these rows from deleted keys': they only count them from now on.
+      await this.redis.hset(this.keys.status(this.reg.name), 'flushKeptAt', new Date().toISOString());
       return;
     }
     this.log.error('Redis lost its keys (FLUSHDB/FLUSHALL or a restart without persistence); deleting rows whose keys are gone (onFlush: delete)');

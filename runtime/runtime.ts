@@ -1,8 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { setParamSource } from '../recipes/config-get.ts';
 import type { Registration } from '../recipes/options.ts';
 import { classifyEvent } from './capture/capture-queue.ts';
+import { FlushWatch } from './capture/flush-notice.ts';
 import { ensureKeyspaceEvents } from './capture/keyspace-config.ts';
 import { assertDriverInstalled } from './connectors/drivers.ts';
 import { capturePattern } from './capture/targets.ts';
@@ -11,6 +13,7 @@ import { Keys } from './keys.ts';
 import { ParamStore } from './params/param-store.ts';
 import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
 import { connectRedis } from './redis/connect.ts';
+import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
 import type { RedisFlags } from './redis/flags.ts';
 import { loadRegistration } from './registry/load.ts';
 import { RecipeStore, type RecipeMeta } from './registry/store.ts';
@@ -24,6 +27,8 @@ export interface RuntimeOptions {
   readonly claimIdleMs: number;
   /** How often stored recipes are re-read (a safety net for a missed control message). */
   readonly pollMs: number;
+  /** Run under an `allkeys-*` maxmemory-policy, which can evict wbsync's own keys. */
+  readonly allowEviction: boolean;
 }
 
 /** The runtime's life, one state at a time. */
@@ -58,6 +63,12 @@ export class Runtime {
   private readonly running = new Map<string, { meta: RecipeMeta; code: string }>();
   /** Per recipe name: the stored upload last acted on, and how that went. */
   private readonly outcomes = new Map<string, Outcome>();
+  /** Paused recipe names as of the last sync, restored with the recipes after a flush. */
+  private paused = new Set<string>();
+  private readonly policy: EvictionPolicyWatch;
+  private flushWatch: FlushWatch | undefined;
+  /** The warning last written into the heartbeat, shown by `wb-cli status`. */
+  private shownWarning: string | undefined;
   private readonly patterns = new Map<string, Set<string>>();
   private channelPrefix = '';
   private me: RuntimeInfo | undefined;
@@ -75,6 +86,7 @@ export class Runtime {
     this.redis = connectRedis(opts.flags, { maxRetriesPerRequest: null });
     this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null });
     this.store = new RecipeStore(this.redis, this.keys);
+    this.policy = new EvictionPolicyWatch(this.redis, opts.allowEviction, log);
     for (const [name, conn] of [['redis', this.redis], ['subscriber', this.sub]] as const) {
       conn.on('error', (err: Error) => this.log.warn({ conn: name, err: err.message }, 'redis connection error'));
     }
@@ -82,13 +94,20 @@ export class Runtime {
 
   async start(): Promise<void> {
     this.state = 'starting';
+    // Before anything is written: under an allkeys-* policy without --allow-eviction, refuse.
+    await this.policy.atStart();
     const params = new ParamStore(this.redis, this.keys);
     setParamSource((name) => params.get(name));
     this.me = await claimRuntimeId(this.redis, this.keys, this.opts.id);
     await this.redis.set(this.keys.sentinel(), this.opts.id, 'NX');
+    this.flushWatch = new FlushWatch(this.opts.flags, this.keys.sentinel(), this.log, () => {
+      if (this.state === 'running') this.requestSync();
+    });
+    await this.flushWatch.start();
     this.channelPrefix = `__keyspace@${this.redis.options.db ?? 0}__:`;
     await this.checkKeyspaceEvents();
-    this.sub.on('pmessage', (pattern: string, channel: string, event: string) => this.route(pattern, channel, event));
+    // As bytes: a key name that is not UTF-8 must not be decoded into another key's name.
+    this.sub.on('pmessageBuffer', (pattern: string, channel: Buffer, event: Buffer) => this.route(pattern, channel, event));
     this.sub.on('message', (_channel: string, message: string) => this.onControl(message));
     await this.sub.subscribe(this.keys.control());
     let first = true;
@@ -100,10 +119,16 @@ export class Runtime {
       for (const w of this.workers.values()) this.reconcileInBackground(w, 'subscription restored');
     });
     first = false;
+    // A reconnect may be to a Redis restarted with another configuration: the sync re-checks it.
+    let firstReady = true;
+    this.redis.on('ready', () => {
+      if (!firstReady) this.requestSync();
+    });
+    firstReady = false;
     this.requestSync(undefined, true);
     await this.syncing;
     this.timer = setInterval(() => {
-      if (this.me) void beat(this.redis, this.keys, this.me).catch(() => undefined);
+      void this.beat().catch(() => undefined);
       this.requestSync();
     }, this.opts.pollMs);
     this.state = 'running';
@@ -120,10 +145,16 @@ export class Runtime {
     this.sub.disconnect();
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     await Promise.allSettled([...this.reconciles]);
+    await this.flushWatch?.stop();
     if (this.me) await this.redis.del(this.keys.runtime(this.me.id)).catch(() => undefined);
     await this.redis.quit().catch(() => this.redis.disconnect());
     this.state = 'stopped';
     this.log.info('runtime stopped');
+  }
+
+  /** Renews the heartbeat, with the standing warning `wb-cli status` shows. */
+  private async beat(): Promise<void> {
+    if (this.me) await beat(this.redis, this.keys, this.shownWarning === undefined ? this.me : { ...this.me, warning: this.shownWarning });
   }
 
   private async checkKeyspaceEvents(): Promise<void> {
@@ -131,11 +162,17 @@ export class Runtime {
     if (problem) this.log.error(problem);
   }
 
-  private route(pattern: string, channel: string, event: string): void {
-    const kind = classifyEvent(event);
+  private route(pattern: string, channel: Buffer, event: Buffer): void {
+    const kind = classifyEvent(event.toString());
     const names = this.patterns.get(pattern);
     if (kind === undefined || names === undefined) return;
-    const key = channel.slice(this.channelPrefix.length);
+    // The channel prefix (`__keyspace@0__:`) is ASCII: its length in bytes is its length.
+    if (!isUtf8(channel)) {
+      const raw = channel.subarray(this.channelPrefix.length);
+      for (const name of names) this.workers.get(name)?.refuseKey(raw);
+      return;
+    }
+    const key = channel.toString('utf8', this.channelPrefix.length);
     for (const name of names) this.workers.get(name)?.onChange(key, kind);
   }
 
@@ -171,7 +208,16 @@ export class Runtime {
   }
 
   private async sync(ask: { nonce: string; names: readonly string[] } | undefined, startup: boolean): Promise<void> {
-    if (!startup && (await this.redis.exists(this.keys.sentinel())) === 0) await this.recoverFromFlush();
+    await this.policy.check();
+    if (this.policy.warning() !== this.shownWarning) {
+      this.shownWarning = this.policy.warning();
+      await this.beat();
+    }
+    if (!startup && this.flushWatch) {
+      const look = await this.flushWatch.look(this.redis);
+      this.policy.sentinelLooked(look.present);
+      if (!look.present) await this.recoverFromFlush(look.flushNotice ? 'a flush notice from Redis' : undefined);
+    }
     const metas = await this.store.list();
     const names = new Set(metas.map((m) => m.name));
     for (const meta of metas) {
@@ -205,6 +251,7 @@ export class Runtime {
       this.log.info({ recipe: name }, 'recipe unregistered');
     }
     const paused = new Set(await this.redis.smembers(this.keys.paused()));
+    this.paused = paused;
     for (const [name, worker] of this.workers) await worker.setPaused(paused.has(name));
     // Verdicts come from the outcome of what is stored now, even if a poll loaded it first.
     for (const name of ask?.names ?? []) {
@@ -215,17 +262,38 @@ export class Runtime {
   }
 
   /**
-   * FLUSHDB/FLUSHALL publish no events: the sentinel key vanished with everything else. Put back
-   * the recipes that were running, then let each apply its onFlush policy.
+   * FLUSHDB/FLUSHALL publish no keyspace events: the sentinel key vanished with everything else.
+   * Put back the recipes that were running (their status too, so `list` and `status` show them
+   * loaded), then let each apply its onFlush policy. `notice` is the evidence the flush watch
+   * heard; without it, the sentinel's absence proves a flush only when the eviction policy
+   * could not have evicted it. Rows are deleted (onFlush: 'delete') only on such proof: an
+   * eviction must never delete rows.
    */
-  private async recoverFromFlush(): Promise<void> {
-    this.log.error('wbsync keys vanished from Redis (FLUSHDB/FLUSHALL, or a restart without persistence): restoring the running recipes; parameters must be tuned again if they are gone');
+  private async recoverFromFlush(notice: string | undefined): Promise<void> {
+    const doubt = notice === undefined ? this.policy.evictionDoubt() : undefined;
+    if (doubt === undefined) {
+      const evidence = notice ?? 'the eviction policy cannot evict the sentinel';
+      this.log.error({ evidence }, `wbsync keys vanished from Redis (FLUSHDB/FLUSHALL, or a restart without persistence; evidence: ${evidence}): restoring the running recipes; parameters must be tuned again if they are gone`);
+    } else {
+      this.log.error({ doubt }, `wbsync keys vanished from Redis (a flush, a restart without persistence, or an eviction: ${doubt}, and no flush notice was heard): restoring the running recipes; onFlush: 'delete' deletes nothing; parameters must be tuned again if they are gone`);
+    }
     const tx = this.redis.multi().set(this.keys.sentinel(), this.opts.id);
-    for (const { meta, code } of this.running.values()) tx.hset(this.keys.recipes(), meta.name, JSON.stringify(meta)).set(this.keys.code(meta.name), code);
+    for (const { meta, code } of this.running.values()) {
+      const version = this.workers.get(meta.name)?.reg.version ?? meta.version;
+      tx.hset(this.keys.recipes(), meta.name, JSON.stringify(meta)).set(this.keys.code(meta.name), code)
+        .hset(this.keys.status(meta.name), { version, state: this.paused.has(meta.name) ? 'paused' : 'loaded', runtime: this.opts.id });
+    }
+    const paused = [...this.paused].filter((name) => this.running.has(name));
+    if (paused.length) tx.sadd(this.keys.paused(), ...paused);
     await tx.exec();
+    // Look again at once: the next interval starts at the restore, so a flush right after it is
+    // proven by its notice (the restore's own write would otherwise count against it until the
+    // next poll).
+    if (this.flushWatch) this.policy.sentinelLooked((await this.flushWatch.look(this.redis)).present);
     if (this.me) await claimRuntimeId(this.redis, this.keys, this.opts.id).catch(() => undefined);
+    await this.beat().catch(() => undefined);
     for (const w of this.workers.values()) {
-      await w.afterFlush().catch((err) => this.log.error({ recipe: w.reg.name, err: errorText(err) }, 'onFlush handling failed'));
+      await w.afterFlush(doubt).catch((err) => this.log.error({ recipe: w.reg.name, err: errorText(err) }, 'onFlush handling failed'));
     }
   }
 

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import type { Keys } from '../../runtime/keys.ts';
 import { RecipeStore, type RecipeMeta } from '../../runtime/registry/store.ts';
+import { deleteGoneRowsCommand } from '../../runtime/verify/gone-rows.ts';
 import { withRedis } from '../context.ts';
 import { CliError, printTable } from '../output.ts';
 
@@ -23,6 +24,7 @@ async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta) {
     deadLettered: Number(s['deadLetters'] ?? 0), deadLetters,
     error: s['error'] || null, lastError: s['lastError'] || null, lastErrorAt: s['lastErrorAt'] || null, warning: s['warning'] || null,
     reconciling: s['reconciling'] || null, reconciledAt: s['reconciledAt'] || null, reconciledKeys: s['reconciledKeys'] === undefined ? null : Number(s['reconciledKeys']),
+    sweeping: s['sweeping'] || null, goneRows: s['goneRows'] === undefined ? null : Number(s['goneRows']), goneRowsAt: s['goneRowsAt'] || null, flushKeptAt: s['flushKeptAt'] || null,
   };
 }
 
@@ -46,6 +48,10 @@ export const status = new Command('status')
       const rows = recipes.map((r) => ({ ...r, oldest: r.oldestPendingMs === null ? '' : `${(r.oldestPendingMs / 1000).toFixed(1)}s`, error: r.error ?? (r.lastError ? `(last: ${r.lastErrorAt}) ${r.lastError}` : '') }));
       printTable(rows, ['name', 'version', 'state', 'backlog', 'oldest', 'synced', 'failures', 'deadLetters', 'error'], false);
       for (const r of recipes) if (r.warning) process.stdout.write(`\nWARNING ${r.name}: ${r.warning}\n`);
+      for (const r of runtimes) if (r.warning) process.stdout.write(`\nWARNING runtime ${r.id}: ${r.warning}\n`);
+      for (const r of recipes) {
+        if (r.goneRows) process.stdout.write(`\nNOTE ${r.name}: ${r.goneRows} rows whose key is gone are kept (found ${r.goneRowsAt}); \`${deleteGoneRowsCommand(r.name, keys.ns)}\` deletes them\n`);
+      }
       process.stdout.write(`\nruntimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host})`).join(', ') : 'none'}\n`);
     });
   });

@@ -30,6 +30,11 @@ export const verify = new Command('verify')
       }
       // The runtime reads what --fix queued at once instead of at its next idle poll.
       if (opts.fix) await tellRuntimes(redis, keys, { op: 'backlog', names: [name] });
+      // Every row whose key is gone is queued for delete now, those a flush left included: status
+      // stops pointing at them, and gap sweeps delete again (see runtime/capture/gap-sweep.ts).
+      if (opts.fix && opts.deleteExtra) {
+        await redis.multi().hset(keys.status(name), 'goneRows', 0, 'goneRowsAt', new Date().toISOString()).hdel(keys.status(name), 'flushKeptAt').exec();
+      }
       const backlog = await redis.xlen(keys.backlog(name));
       const unrepaired = report.notHash.count + (opts.fix ? (opts.deleteExtra ? 0 : report.extra.count) : report.missing.count + report.differing.count + report.extra.count);
       if (opts.json) say(JSON.stringify({ name, ...report, backlog, clean: isClean(report) }, null, 2));

@@ -117,6 +117,14 @@ export class Backlog {
     await tx.exec();
   }
 
+  /** Dead-letters a record that never reached the backlog (a key name that is not UTF-8). */
+  async deadLetter(key: string, op: string, error: string, version: string): Promise<void> {
+    await this.redis.multi()
+      .xadd(this.keys.deadLetters(this.recipe), '*', 'key', key, 'op', op, 'error', error, 'version', version, 'fields', '{}', 'at', new Date().toISOString())
+      .hincrby(this.keys.status(this.recipe), 'deadLetters', 1)
+      .exec();
+  }
+
   /** Entries waiting: not yet delivered plus delivered and unacknowledged. */
   async length(): Promise<number> {
     return this.redis.xlen(this.stream);

@@ -5,29 +5,39 @@ export interface ColumnDiff {
   readonly table: string | null;
 }
 
-import type { TypeFamily } from '../connectors/types.ts';
+import { convertValue } from '../connectors/convert.ts';
+import type { ColumnInfo, TypeFamily } from '../connectors/types.ts';
 
 const TRUE = new Set(['true', 't', '1', 'yes', 'y', 'on']);
 const FALSE = new Set(['false', 'f', '0', 'no', 'n', 'off']);
 
 /** A boolean's canonical form, or undefined for text that is not one. */
 function asBoolean(v: string): boolean | undefined {
-  const l = v.trim().toLowerCase();
+  const l = v.toLowerCase();
   return TRUE.has(l) ? true : FALSE.has(l) ? false : undefined;
 }
 
 /** Milliseconds since the epoch of a date/timestamp text, read as UTC when it names no zone. */
 function asInstant(v: string): number {
-  const t = v.trim().replace(' ', 'T').replace(/(T.*[+-]\d{2})$/, '$1:00');
+  const t = v.replace(' ', 'T').replace(/(T.*[+-]\d{2})$/, '$1:00');
   return Date.parse(/T.*([zZ]|[+-]\d{2}:?\d{2})$/.test(t) || !t.includes('T') ? t : `${t}Z`);
 }
 
 /**
- * True when a table value (as text) stands for the hash value. Databases print values their
- * own way (`1` for `yes`, `2024-01-02T10:00:00.000Z` for `2024-01-02 10:00:00`, re-spaced JSON),
- * so values of a typed column are compared as that type.
+ * True when a table value (as text) stands for the hash value. Given the column, the hash value
+ * goes through the same conversion the writer uses first: one the writer refuses never equals
+ * the table (its row holds an older state). Databases print values their own way (`1` for
+ * `yes`, `2024-01-02T10:00:00.000Z` for `2024-01-02 10:00:00`, re-spaced JSON), so values of a
+ * typed column are compared as that type.
  */
-export function sameValue(redis: string | null, table: string | null, family?: TypeFamily): boolean {
+export function sameValue(hashValue: string | null, table: string | null, column?: ColumnInfo | TypeFamily): boolean {
+  const family = typeof column === 'object' ? column.family : column;
+  let redis = hashValue;
+  if (typeof column === 'object' && redis !== null) {
+    const c = convertValue(redis, column);
+    if (!c.ok) return false;
+    redis = c.value === null ? null : String(c.value);
+  }
   if (redis === null || table === null) return redis === table;
   if (redis === table) return true;
   if (family === 'boolean') {
@@ -48,19 +58,19 @@ export function sameValue(redis: string | null, table: string | null, family?: T
   if (family === 'uuid') return redis.toLowerCase() === table.toLowerCase();
   const a = Number(redis);
   const b = Number(table);
-  return redis.trim() !== '' && table.trim() !== '' && Number.isFinite(a) && Number.isFinite(b) && a === b;
+  return redis !== '' && table !== '' && Number.isFinite(a) && Number.isFinite(b) && a === b;
 }
 
 /** Columns that differ between the row the hash implies and the row in the table. */
 export function diffRow(
   expected: Readonly<Record<string, string | null>>,
   actual: Readonly<Record<string, string | null>>,
-  familyOf: (column: string) => TypeFamily | undefined = () => undefined,
+  columnOf: (column: string) => ColumnInfo | TypeFamily | undefined = () => undefined,
 ): ColumnDiff[] {
   const out: ColumnDiff[] = [];
   for (const [column, value] of Object.entries(expected)) {
     const got = actual[column] ?? null;
-    if (!sameValue(value, got, familyOf(column))) out.push({ column, redis: value, table: got });
+    if (!sameValue(value, got, columnOf(column))) out.push({ column, redis: value, table: got });
   }
   return out;
 }

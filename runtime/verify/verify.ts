@@ -6,6 +6,7 @@ import type { ConnectorSession, TableShape } from '../connectors/types.ts';
 import type { Keys } from '../keys.ts';
 import { idOf } from '../writer/plan.ts';
 import { diffRow, expectedRow, type ColumnDiff } from './compare.ts';
+import { goneRowPages } from './gone-rows.ts';
 
 const PAGE = 500;
 const SAMPLE = 10;
@@ -41,7 +42,8 @@ export async function verifyRecipe(redis: Redis, keys: Keys, reg: Registration, 
     missing: { count: 0, sample: [] }, differing: { count: 0, sample: [] }, extra: { count: 0, sample: [] }, notHash: { count: 0, sample: [] },
   };
   const fixer = resyncTarget(keys, reg.name);
-  const familyOf = (column: string) => session.table.columns.get(column.toLowerCase())?.family;
+  // Through the column's own description: a value the writer would refuse never counts as equal.
+  const columnOf = (column: string) => session.table.columns.get(column.toLowerCase());
   const enqueue = async (list: string[]): Promise<void> => {
     if (opts.fix && list.length) await snapshotKeys(redis, fixer, list, list.map(() => 'c0'));
   };
@@ -71,7 +73,7 @@ export async function verifyRecipe(redis: Redis, keys: Keys, reg: Registration, 
         toFix.push(key);
         return;
       }
-      const columns = diffRow(expectedRow(hash as Record<string, string>, reg.mappings), row, familyOf);
+      const columns = diffRow(expectedRow(hash as Record<string, string>, reg.mappings), row, columnOf);
       if (columns.length) {
         note(report.differing, { id, columns });
         toFix.push(key);
@@ -83,15 +85,8 @@ export async function verifyRecipe(redis: Redis, keys: Keys, reg: Registration, 
   }
 
   // The sweep: rows whose key is gone from Redis.
-  for (let after: string | undefined; ; ) {
-    const ids = await session.scanIds(table, after, PAGE);
-    if (ids.length === 0) break;
-    after = ids[ids.length - 1];
+  for await (const { ids, gone } of goneRowPages(redis, session, table, reg.keysPrefix, PAGE)) {
     report.rows += ids.length;
-    const p = redis.pipeline();
-    for (const id of ids) p.exists(`${reg.keysPrefix}:${id}`);
-    const res = (await p.exec()) ?? [];
-    const gone = ids.filter((_, i) => res[i]?.[1] === 0);
     for (const id of gone) note(report.extra, id);
     if (opts.fix && opts.deleteExtra) {
       await enqueue(gone.map((id) => `${reg.keysPrefix}:${id}`));

@@ -23,6 +23,21 @@ describe('sameValue', () => {
   });
 });
 
+describe('sameValue through the column', () => {
+  const int = { name: 'age', type: 'int(11)', family: 'integer', min: -2147483648n, max: 2147483647n } as const;
+  it('never counts a value the writer refuses as equal, even when the old row holds its number', () => {
+    expect(sameValue('42', '42', int)).toBe(true);
+    expect(sameValue(' 42', '42', int)).toBe(false);
+    expect(sameValue('1.5', '2', int)).toBe(false);
+    expect(sameValue('042', '42', int)).toBe(false);
+  });
+  it('compares a converted timestamp as the instant the writer wrote', () => {
+    const ts = { name: 'at', type: 'datetime', family: 'timestamp', fraction: 0 } as const;
+    expect(sameValue('2024-02-28T12:00:00+02:00', '2024-02-28 10:00:00', ts)).toBe(true);
+    expect(sameValue('2024-02-28 10:00:00.5', '2024-02-28 10:00:01', ts)).toBe(false);
+  });
+});
+
 describe('diffRow', () => {
   it('reports only the columns that differ, using each column type', () => {
     const expected = expectedRow({ first_name: 'Ada', active: 'yes', age: '3' }, { first_name: 'first', active: 'active', age: 'age', nick: 'nick' });
