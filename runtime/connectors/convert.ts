@@ -27,7 +27,8 @@ export function convertValue(value: string | null, col: ColumnInfo): Converted {
   switch (col.family) {
     case 'integer': {
       if (!INTEGER.test(value)) return no('not an integer in plain form (digits with an optional leading -; no spaces, +, leading zeros, decimal point or exponent)');
-      const n = BigInt(value);
+      // Exact as a double up to 15 digits: no BigInt on the hot path for ordinary numbers.
+      const n = value.length <= 15 ? Number(value) : BigInt(value);
       if ((col.min !== undefined && n < col.min) || (col.max !== undefined && n > col.max)) return no(`out of range ${String(col.min)}..${String(col.max)}`);
       return { ok: true, value };
     }
@@ -61,7 +62,8 @@ export function convertValue(value: string | null, col: ColumnInfo): Converted {
     case 'uuid':
       return UUID.test(value) ? { ok: true, value } : no('not a UUID');
     case 'text':
-      return col.maxLength !== undefined && [...value].length > col.maxLength ? no(`longer than ${col.maxLength} characters`) : { ok: true, value };
+      // Characters are code points: count them only when the UTF-16 length could exceed the limit.
+      return col.maxLength !== undefined && value.length > col.maxLength && codePoints(value) > col.maxLength ? no(`longer than ${col.maxLength} characters`) : { ok: true, value };
     default:
       return { ok: true, value };
   }
@@ -114,6 +116,19 @@ function timestamp(value: string, col: ColumnInfo): Converted {
 function plainTimestamp(y: number, mo: number, d: number, h: number, mi: number, s: number, fraction: string | undefined): string {
   const f = fraction?.replace(/0+$/, '');
   return `${String(y).padStart(4, '0')}-${two(mo)}-${two(d)} ${two(h)}:${two(mi)}:${two(s)}${f ? `.${f}` : ''}`;
+}
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdbff) n++;
+    else {
+      n++;
+      i++;
+    }
+  }
+  return n;
 }
 
 function no(reason: string): Converted {
