@@ -27,8 +27,10 @@ export class Keys {
   runtime(id: string): string { return `${this.ns}:runtime:${id}`; }
   /** Stream: the durable backlog of a recipe (kept across versions). */
   backlog(name: string): string { return `${this.ns}:backlog:${name}`; }
-  /** Stream: records the database rejected. */
+  /** Stream: records the database rejected, at most one per key (the newest). */
   deadLetters(name: string): string { return `${this.ns}:dlq:${name}`; }
+  /** Hash: key -> id of its entry in the dead-letter stream. */
+  deadLetterIndex(name: string): string { return `${this.ns}:dlqidx:${name}`; }
   /** String without TTL: gone means Redis lost our keys (FLUSHDB/FLUSHALL, restart without persistence). */
   sentinel(): string { return `${this.ns}:sentinel`; }
   /** Hash: key -> events the capture script caused itself and must not take for changes. */

@@ -29,7 +29,7 @@ export const dlq = new Command('dlq')
       }
       if (opts.purge) {
         const n = await redis.xlen(stream);
-        await redis.del(stream);
+        await redis.del(stream, keys.deadLetterIndex(name));
         return say(`purged ${n} dead letters of ${name}`);
       }
       if (opts.replay) {
@@ -52,7 +52,10 @@ export const dlq = new Command('dlq')
             const unique = [...new Set(letters.map((f) => f['key'] as string))];
             if (unique.length) await snapshotKeys(redis, target, unique, unique.map(() => 'c0'));
           }
-          await redis.xdel(stream, ...page.map(([id]) => id));
+          // The index entry goes too, unless a newer dead letter of that key replaced it meanwhile.
+          const tx = redis.multi().xdel(stream, ...page.map(([id]) => id));
+          for (const [id, raw] of page) tx.eval("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end", 1, keys.deadLetterIndex(name), fieldsOf(raw)['key'] ?? '', id);
+          await tx.exec();
           replayed += page.length;
         }
         // The runtime reads them at once instead of at its next idle poll.

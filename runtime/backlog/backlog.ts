@@ -1,7 +1,15 @@
-import type { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { GROUP, type Keys } from '../keys.ts';
 import { fieldsObject, type Fields } from '../writer/plan.ts';
 import { decodeEntry, type RawEntry, type StreamEntry } from './entry.ts';
+
+const DEAD_LETTER = readFileSync(new URL('./dead-letter.lua', import.meta.url), 'utf8');
+
+/** Queues one dead letter on `tx`, replacing the key's previous one (dead-letter.lua). */
+export function addDeadLetter(tx: ChainableCommander, keys: Keys, recipe: string, key: string, fields: readonly string[]): void {
+  tx.eval(DEAD_LETTER, 2, keys.deadLetters(recipe), keys.deadLetterIndex(recipe), key, ...fields);
+}
 
 /** A record the database (or the runtime) refused, bound for the dead-letter stream. */
 export interface DeadLetter {
@@ -98,8 +106,7 @@ export class Backlog {
     const tx = this.redis.multi();
     const at = new Date().toISOString();
     for (const d of c.dead) {
-      tx.xadd(this.keys.deadLetters(this.recipe), '*',
-        'key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at);
+      addDeadLetter(tx, this.keys, this.recipe, d.key, ['key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at]);
     }
     for (const a of c.acks) {
       const stream = `{${a.key}}${a.ack}`;
@@ -119,10 +126,9 @@ export class Backlog {
 
   /** Dead-letters a record that never reached the backlog (a key name that is not UTF-8). */
   async deadLetter(key: string, op: string, error: string, version: string): Promise<void> {
-    await this.redis.multi()
-      .xadd(this.keys.deadLetters(this.recipe), '*', 'key', key, 'op', op, 'error', error, 'version', version, 'fields', '{}', 'at', new Date().toISOString())
-      .hincrby(this.keys.status(this.recipe), 'deadLetters', 1)
-      .exec();
+    const tx = this.redis.multi();
+    addDeadLetter(tx, this.keys, this.recipe, key, ['key', key, 'op', op, 'error', error, 'version', version, 'fields', '{}', 'at', new Date().toISOString()]);
+    await tx.hincrby(this.keys.status(this.recipe), 'deadLetters', 1).exec();
   }
 
   /** Entries waiting: not yet delivered plus delivered and unacknowledged. */

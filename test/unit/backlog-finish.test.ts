@@ -45,8 +45,8 @@ describe('Backlog.finish', () => {
     });
     const at = '2024-05-06T07:08:09.010Z';
     expect(calls).toStrictEqual([
-      ['xadd', 'wb:dlq:Persons', '*', 'key', 'person:7', 'op', 't', 'error', 'bad', 'version', '1.2', 'fields', '{}', 'at', at],
-      ['xadd', 'wb:dlq:Persons', '*', 'key', 'person:8', 'op', 'upsert', 'error', 'too long', 'version', '1.2', 'fields', '{"first_name":"x"}', 'at', at],
+      ['eval', expect.any(String), 2, 'wb:dlq:Persons', 'wb:dlqidx:Persons', 'person:7', 'key', 'person:7', 'op', 't', 'error', 'bad', 'version', '1.2', 'fields', '{}', 'at', at],
+      ['eval', expect.any(String), 2, 'wb:dlq:Persons', 'wb:dlqidx:Persons', 'person:8', 'key', 'person:8', 'op', 'upsert', 'error', 'too long', 'version', '1.2', 'fields', '{"first_name":"x"}', 'at', at],
       ['xadd', '{person:1}a1', '*', 'status', 'done'],
       ['expire', '{person:1}a1', 3600],
       ['xadd', '{person:7}a7', '*', 'status', 'failed', 'error', 'bad'],
@@ -94,7 +94,7 @@ describe('Backlog.finish: counts', () => {
       ['hincrby', 'wb:status:R', 'deadLetters', 1],
       ['exec'],
     ]);
-    expect(calls[0]?.slice(0, 13)).toStrictEqual(['xadd', 'wb:dlq:R', '*', 'key', 'p:1', 'op', 'p', 'error', 'e', 'version', '3', 'fields', '{}']);
+    expect(calls[0]?.slice(0, 16)).toStrictEqual(['eval', expect.any(String), 2, 'wb:dlq:R', 'wb:dlqidx:R', 'p:1', 'key', 'p:1', 'op', 'p', 'error', 'e', 'version', '3', 'fields', '{}']);
   });
 });
 
@@ -114,7 +114,7 @@ describe('Backlog.finish: dead-letter fields', () => {
       dead: [{ key: 'person:1', op: 'upsert', error: 'e', fields: new Map([['b', '2'], ['a', '"1"']]), acks: [] }],
     });
     expect(calls).toStrictEqual([
-      ['xadd', 'wb:dlq:R', '*', 'key', 'person:1', 'op', 'upsert', 'error', 'e', 'version', '2', 'fields', '{"b":"2","a":"\\"1\\""}', 'at', '2024-05-06T07:08:09.010Z'],
+      ['eval', expect.any(String), 2, 'wb:dlq:R', 'wb:dlqidx:R', 'person:1', 'key', 'person:1', 'op', 'upsert', 'error', 'e', 'version', '2', 'fields', '{"b":"2","a":"\\"1\\""}', 'at', '2024-05-06T07:08:09.010Z'],
       ['hincrby', 'wb:status:R', 'deadLetters', 1],
       ['exec'],
     ]);
