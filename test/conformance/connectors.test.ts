@@ -10,6 +10,7 @@ import { TableWriter } from '../../runtime/writer/table-writer.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { HARNESSES } from './harness/all.ts';
 import type { HarnessTable } from './harness/types.ts';
+import { needServer } from '../helpers/required.ts';
 
 // One suite, every connector, each against its real server. WB_CONNECTORS=mysql,postgres filters.
 const only = process.env['WB_CONNECTORS']?.split(',').map((s) => s.trim());
@@ -55,7 +56,7 @@ for (const harness of selected) {
     });
 
     it('upserts a row, NULL for an absent field', async (ctx) => {
-      if (skip) return ctx.skip(skip);
+      if (skip) return needServer(ctx, skip);
       expect(await write(writer, [upsert('1', { first_name: 'Marek', last_name: 'Michalski', age: '27' }), upsert('2', { first_name: 'Ada' })])).toEqual([]);
       expect(await t.rows()).toEqual([
         { id: '1', first: 'Marek', last: 'Michalski', age: '27', extra: null },
@@ -64,20 +65,20 @@ for (const harness of selected) {
     });
 
     it('updates every mapped column and leaves unmapped columns alone', async (ctx) => {
-      if (skip) return ctx.skip(skip);
+      if (skip) return needServer(ctx, skip);
       await t.setExtra('1', 'keep me');
       expect(await write(writer, [upsert('1', { first_name: 'Marek', age: '28' })])).toEqual([]);
       expect((await t.rows())[0]).toEqual({ id: '1', first: 'Marek', last: null, age: '28', extra: 'keep me' });
     });
 
     it('deletes', async (ctx) => {
-      if (skip) return ctx.skip(skip);
+      if (skip) return needServer(ctx, skip);
       expect(await write(writer, [del('2')])).toEqual([]);
       expect((await t.rows()).map((r) => r.id)).toEqual(['1']);
     });
 
     it('writes a batch of 5,000', async (ctx) => {
-      if (skip) return ctx.skip(skip);
+      if (skip) return needServer(ctx, skip);
       const entries = Array.from({ length: 5000 }, (_, i) => upsert(`b${String(i).padStart(4, '0')}`, { first_name: `n${i}`, age: String(i) }));
       const started = Date.now();
       expect(await write(writer, entries)).toEqual([]);
@@ -88,7 +89,7 @@ for (const harness of selected) {
     });
 
     it('dead-letters a value that does not fit, naming key, field, column and type; the rest is written', async (ctx) => {
-      if (skip) return ctx.skip(skip);
+      if (skip) return needServer(ctx, skip);
       const dead = await write(writer, [
         upsert('ok', { first_name: 'fits', age: '1' }),
         upsert('long', { first_name: 'x'.repeat(21) }),
@@ -106,7 +107,7 @@ for (const harness of selected) {
     });
 
     it('reconnects after the server drops the connection', async (ctx) => {
-      if (skip) return ctx.skip(skip);
+      if (skip) return needServer(ctx, skip);
       expect(await write(writer, [upsert('r1', { first_name: 'before' })])).toEqual([]);
       await t.dropConnections();
       expect(await write(writer, [upsert('r2', { first_name: 'after' })])).toEqual([]);
@@ -114,7 +115,7 @@ for (const harness of selected) {
     });
 
     it('reads credentials at every connect: refused, then tuned, then written', async (ctx) => {
-      if (skip) return ctx.skip(skip);
+      if (skip) return needServer(ctx, skip);
       if (!t.badParams) return ctx.skip(`${harness.name} has no credentials`);
       for (const [k, v] of Object.entries(t.badParams)) params.set(k, v);
       const fresh = newWriter();
