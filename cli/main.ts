@@ -13,6 +13,17 @@ import { upload } from './commands/upload.ts';
 import { verify } from './commands/verify.ts';
 import { CliError } from './output.ts';
 
+// A reader that closes early (`wb-cli status | head -1`) is not a failure: the rest of the output
+// is dropped, with no EPIPE stack, and the command ends with its own exit code. Any other error
+// on the output streams exits 1 with one line.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') return;
+    if (stream === process.stdout) process.stderr.write(`wb-cli: cannot write the output: ${err.message}\n`);
+    process.exit(1);
+  });
+}
+
 const program = addRedisFlags(new Command('wb-cli'))
   .description('Manage wbsync: upload recipes, tune parameters, inspect what the runtime is doing.')
   .version(packageVersion(), '-V, --version', 'print the wbsync version')

@@ -4,7 +4,8 @@ import type { Registration } from '../recipes/options.ts';
 import type { Keys } from '../runtime/keys.ts';
 import { ParamStore } from '../runtime/params/param-store.ts';
 import { loadRegistration } from '../runtime/registry/load.ts';
-import { RecipeStore } from '../runtime/registry/store.ts';
+import { claimOf, type PrefixClaim } from '../runtime/registry/overlap.ts';
+import { RecipeStore, type RecipeMeta } from '../runtime/registry/store.ts';
 import { CliError } from './output.ts';
 
 /** Loads a stored recipe by name, with configGet reading the namespace's parameters. */
@@ -18,4 +19,30 @@ export async function loadStoredRecipe(redis: Redis, keys: Keys, name: string): 
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err));
   }
+}
+
+/**
+ * What the registered recipes claim (keysPrefix and table), for the overlap check of upload and
+ * status. Metas stored before the claim was kept in them are read from their bundle; one that no
+ * longer loads claims nothing that can be known here (its own load reports the problem).
+ */
+export async function registeredClaims(redis: Redis, keys: Keys, metas?: readonly RecipeMeta[]): Promise<PrefixClaim[]> {
+  const store = new RecipeStore(redis, keys);
+  const claims: PrefixClaim[] = [];
+  for (const m of metas ?? (await store.list())) {
+    if (m.keysPrefix !== undefined && m.target !== undefined) {
+      claims.push({ name: m.name, keysPrefix: m.keysPrefix, target: m.target });
+      continue;
+    }
+    const stored = await store.get(m.name);
+    if (stored === undefined) continue;
+    const params = new ParamStore(redis, keys);
+    setParamSource((n) => params.get(n)); // for a recipe that calls configGet at its top level
+    try {
+      claims.push(claimOf(loadRegistration(m.name, stored.code, keys.ns)));
+    } catch {
+      // not knowable here
+    }
+  }
+  return claims;
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_DB_TIMEOUTS } from './connectors/timeouts.ts';
 import { createLogger } from './log.ts';
 import { packageVersion } from './package-version.ts';
 import { addRedisFlags, FlagError, type RedisFlags } from './redis/flags.ts';
@@ -12,6 +13,8 @@ interface RuntimeFlags extends RedisFlags {
   readonly retryMaxMs: number;
   readonly claimIdleMs: number;
   readonly stopTimeoutMs: number;
+  readonly dbConnectTimeoutMs: number;
+  readonly dbQueryTimeoutMs: number;
   readonly allowEviction?: boolean;
 }
 
@@ -29,6 +32,11 @@ const program = addRedisFlags(new Command('wb-runtime'))
   .option('--stop-timeout-ms <ms>', 'on SIGINT/SIGTERM, exit anyway after this long (pending entries stay in the backlog)', positiveInt, 30_000)
   .option('--retry-max-ms <ms>', 'longest wait between database retries', positiveInt, 5000)
   .option('--claim-idle-ms <ms>', 'take over entries another runtime left pending this long', positiveInt, 30_000)
+  // A database that stops answering without closing the connection (a hung host, a stalled
+  // network path) raises no error: without a limit a batch would wait for ever, unreported.
+  // Defaults and why: DEFAULT_DB_TIMEOUTS and docs/runtime.md.
+  .option('--db-connect-timeout-ms <ms>', 'give up on a database connect (TCP, TLS, login) after this long, and retry', positiveInt, DEFAULT_DB_TIMEOUTS.connectTimeoutMs)
+  .option('--db-query-timeout-ms <ms>', 'give up on a database call (a whole batch, a read) after this long: the session is dropped and the batch retried', positiveInt, DEFAULT_DB_TIMEOUTS.queryTimeoutMs)
   .option('--allow-eviction', "run even under an allkeys-* maxmemory-policy, which can evict wbsync's own keys (backlog, recipes, parameters)")
   .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).')
   .showHelpAfterError()
@@ -36,11 +44,11 @@ const program = addRedisFlags(new Command('wb-runtime'))
 
 // Memory, however the process was started (a bin, `node dist/runtime/main.js`, a supervisor):
 // collect the old generation once it doubles instead of letting it grow about fourfold (live
-// data is ~20 MB). V8 reads this flag whenever it sizes the heap, so setting it here works
-// without command-line flags or a re-exec. (The young generation's size is fixed at start;
-// keeping it at its first size too cost ~20 % more runtime CPU in garbage collection, measured
-// with `npm run bench`.)
+// data is ~20 MB), and keep the young generation at its first size. Both flags are read by V8
+// whenever it sizes a space, so setting them here works without command-line flags or a
+// re-exec; `npm run bench` measures the resident set through a 1,000,000-change backlog.
 setFlagsFromString('--heap-growing-percent=100');
+setFlagsFromString('--semi-space-growth-factor=1');
 
 program.parse();
 const flags = program.opts<RuntimeFlags>();
@@ -48,7 +56,10 @@ const log = createLogger(flags.logLevel);
 
 let runtime: Runtime;
 try {
-  runtime = new Runtime({ flags, id: flags.id, retry: { minMs: 200, maxMs: flags.retryMaxMs }, claimIdleMs: flags.claimIdleMs, pollMs: 5000, allowEviction: flags.allowEviction === true }, log);
+  runtime = new Runtime({
+    flags, id: flags.id, retry: { minMs: 200, maxMs: flags.retryMaxMs }, claimIdleMs: flags.claimIdleMs, pollMs: 5000, allowEviction: flags.allowEviction === true,
+    db: { connectTimeoutMs: flags.dbConnectTimeoutMs, queryTimeoutMs: flags.dbQueryTimeoutMs },
+  }, log);
 } catch (err) {
   if (err instanceof FlagError) {
     process.stderr.write(`wb-runtime: ${err.message}\n`);

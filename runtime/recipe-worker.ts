@@ -9,6 +9,7 @@ import { GapSweep } from './capture/gap-sweep.ts';
 import { reconcileKeys } from './capture/reconcile.ts';
 import { capturePattern, captureTarget } from './capture/targets.ts';
 import { driverFor, maxParallelism } from './connectors/drivers.ts';
+import type { DbTimeouts } from './connectors/types.ts';
 import type { Keys } from './keys.ts';
 import { deleteGoneRowsCommand } from './verify/gone-rows.ts';
 import { verifyRecipe } from './verify/verify.ts';
@@ -23,6 +24,8 @@ export interface WorkerOptions {
   readonly retry: { readonly minMs: number; readonly maxMs: number };
   /** Entries another consumer left pending this long are taken over. */
   readonly claimIdleMs: number;
+  /** How long the database may stay silent (connect, each call) before a session is given up. */
+  readonly db?: DbTimeouts;
 }
 
 /** The life of a worker: one explicit state at a time. */
@@ -81,6 +84,7 @@ export class RecipeWorker {
       new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry, {
         keyMatch: reg.keyMatch,
         warn: (m) => void this.redis.hset(this.keys.status(this.reg.name), { warning: m ?? '' }).catch(() => undefined),
+        ...(opts.db ? { timeouts: opts.db } : {}),
       }));
     this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal);
     this.highWater = reg.batchSize * this.writers.length * 2;
@@ -89,7 +93,7 @@ export class RecipeWorker {
     });
     this.sweep = new GapSweep({
       reg, redis, keys, log, signal: this.abort.signal, retry: opts.retry,
-      connect: () => driverFor(reg.connector).connect(reg.connector.table),
+      connect: () => driverFor(reg.connector).connect(reg.connector.table, opts.db),
       queued: () => this.nudge(),
     });
   }
@@ -236,7 +240,7 @@ export class RecipeWorker {
     }
     this.log.error('Redis lost its keys (FLUSHDB/FLUSHALL or a restart without persistence); deleting rows whose keys are gone (onFlush: delete)');
     await this.backlog.ensureGroup();
-    const session = await driverFor(this.reg.connector).connect(this.reg.connector.table);
+    const session = await driverFor(this.reg.connector).connect(this.reg.connector.table, this.opts.db);
     try {
       const report = await verifyRecipe(this.redis, this.keys, this.reg, session, { fix: true, deleteExtra: true });
       this.nudge();

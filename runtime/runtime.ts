@@ -7,6 +7,7 @@ import { classifyEvent } from './capture/capture-queue.ts';
 import { FlushWatch } from './capture/flush-notice.ts';
 import { ensureKeyspaceEvents } from './capture/keyspace-config.ts';
 import { assertDriverInstalled } from './connectors/drivers.ts';
+import type { DbTimeouts } from './connectors/types.ts';
 import { capturePattern } from './capture/targets.ts';
 import { beat, claimRuntimeId, type RuntimeInfo } from './heartbeat.ts';
 import { Keys } from './keys.ts';
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
   readonly pollMs: number;
   /** Run under an `allkeys-*` maxmemory-policy, which can evict wbsync's own keys. */
   readonly allowEviction: boolean;
+  /** Database connect and call timeouts for every worker (the drivers' defaults when absent). */
+  readonly db?: DbTimeouts;
 }
 
 /** The runtime's life, one state at a time. */
@@ -226,7 +229,7 @@ export class Runtime {
       const stored = await this.store.get(meta.name);
       if (stored === undefined) continue;
       try {
-        const reg = loadRegistration(meta.name, stored.code, this.keys.ns);
+        const reg = loadRegistration(meta.name, stored.code, this.keys.ns, this.log);
         assertDriverInstalled(reg.connector);
         await this.install(reg, startup);
         this.outcomes.set(meta.name, { stamp, status: 'loaded', error: '' });
@@ -304,6 +307,7 @@ export class Runtime {
       consumer: this.opts.id,
       retry: this.opts.retry,
       claimIdleMs: this.opts.claimIdleMs,
+      ...(this.opts.db ? { db: this.opts.db } : {}),
     };
     const worker = new RecipeWorker(reg, this.redis, this.keys, this.log.child({ recipe: reg.name, version: reg.version }), options);
     this.workers.set(reg.name, worker); // from here on, events go to the new version's capture

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { setParamSource } from '../../recipes/config-get.ts';
 import { RecipeError } from '../../recipes/errors.ts';
-import { evaluateRecipe, RecipeLoadError } from '../../recipes/evaluate.ts';
+import { assertSdkImports, evaluateRecipe, RecipeLoadError } from '../../recipes/evaluate.ts';
 import type { Registration } from '../../recipes/options.ts';
 import { checkTable, describeConversion, inexactKeyMessage, type CheckReport } from '../../runtime/connectors/check.ts';
 import { driverFor } from '../../runtime/connectors/drivers.ts';
@@ -26,6 +26,7 @@ export async function loadRecipeFile(file: string, redis: Redis, keys: Keys): Pr
   const params = new ParamStore(redis, keys);
   setParamSource((name) => params.get(name));
   try {
+    assertSdkImports(code, file);
     return { code, regs: evaluateRecipe(code, file) };
   } catch (err) {
     if (err instanceof RecipeLoadError || err instanceof RecipeError) throw new CliError(`upload refused: ${err.message}`);

@@ -4,9 +4,11 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import type { Keys } from '../../runtime/keys.ts';
+import { claimOf, describeOverlap, findOverlaps, type Overlap } from '../../runtime/registry/overlap.ts';
 import { RecipeStore, UploadRefused } from '../../runtime/registry/store.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
+import { registeredClaims } from '../recipe-loader.ts';
 import { checkKeyColumns, checkRegistrations, loadRecipeFile } from './check.ts';
 
 function seconds(value: string): number {
@@ -18,7 +20,7 @@ function seconds(value: string): number {
 export const upload = new Command('upload')
   .description('bundle a recipe, validate it, store it, and wait for a running runtime to load it')
   .argument('<file>', 'recipe module (.ts or .js) whose default export is writeBehind({...}) or an array of them')
-  .option('--force', 'replace a registered recipe even if its version is not higher')
+  .option('--force', 'replace a registered recipe even if its version is not higher, and accept a keysPrefix that overlaps another recipe\'s on the same table')
   .option('--timeout <seconds>', 'how long to wait for a runtime\'s verdict', seconds, 10)
   .option('--check', 'check the recipe against its live table first (see wb-cli check) and refuse it on a problem')
   .action(async (file: string, opts: { force?: boolean; timeout: number; check?: boolean }, cmd: Command) => {
@@ -29,6 +31,12 @@ export const upload = new Command('upload')
           throw new CliError(`upload refused: '${reg.name}' keysPrefix '${reg.keysPrefix}' overlaps wbsync's own namespace '${keys.ns}'; choose another prefix`);
         }
       }
+      const overlaps = findOverlaps(regs.map(claimOf), await registeredClaims(redis, keys));
+      const clashes = overlaps.filter((o) => o.sameTable);
+      if (clashes.length && !opts.force) {
+        throw new CliError(`upload refused: ${clashes.map(describeOverlap).join('\n')}\ngive the recipes disjoint prefixes, or upload with --force if both are meant to write these keys`);
+      }
+      warnOverlaps(overlaps);
       if (opts.check && !(await checkRegistrations(regs))) throw new CliError('upload refused: the check found problems (see above)');
       if (!opts.check) {
         const keyProblems = await checkKeyColumns(regs);
@@ -36,7 +44,8 @@ export const upload = new Command('upload')
       }
       let results;
       try {
-        results = await new RecipeStore(redis, keys).put(regs, code, basename(file), opts.force === true);
+        const claims = regs.map((r) => ({ version: r.version, ...claimOf(r) }));
+        results = await new RecipeStore(redis, keys).put(claims, code, basename(file), opts.force === true);
       } catch (err) {
         if (err instanceof UploadRefused) throw new CliError(`upload refused: ${err.message}`);
         throw err;
@@ -57,6 +66,14 @@ export const upload = new Command('upload')
       await awaitVerdicts(redis, keys, nonce, names, since, opts.timeout * 1000);
     });
   });
+
+/**
+ * Two recipes may mean to write the same keys to two tables (two databases, say): that is a
+ * warning, kept in `wb-cli status`. Into the same table it is a mistake, refused without --force.
+ */
+function warnOverlaps(overlaps: readonly Overlap[]): void {
+  for (const o of overlaps) process.stderr.write(`wb-cli: warning: ${describeOverlap(o)}${o.sameTable ? ' (accepted with --force)' : ''}\n`);
+}
 
 /** Waits for each name's verdict; throws when one failed or none came in time. */
 async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: readonly string[], since: string, timeoutMs: number): Promise<void> {

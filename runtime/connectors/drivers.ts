@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Connector } from '../../recipes/options.ts';
-import type { ConnectorDriver, ConnectorSession, FailureKind } from './types.ts';
+import type { ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind } from './types.ts';
 
 type Loader = (connector: never) => Promise<ConnectorDriver>;
 
@@ -62,7 +62,7 @@ export function driverFor(connector: Connector): ConnectorDriver {
   };
   return {
     describe: () => connector.describe(),
-    connect: async (table: string): Promise<ConnectorSession> => (await load()).connect(table),
+    connect: async (table: string, timeouts?: DbTimeouts): Promise<ConnectorSession> => (await load()).connect(table, timeouts),
     classify: (err: unknown): FailureKind => loaded?.classify(err) ?? 'connection',
     columnOf: (err: unknown) => loaded?.columnOf?.(err),
   };

@@ -72,12 +72,27 @@ export interface ConnectorSession {
   close(): Promise<void>;
 }
 
+/**
+ * How long a database may stay silent before its connection is taken for lost (`wb-runtime
+ * --db-connect-timeout-ms`, `--db-query-timeout-ms`; defaults in `timeouts.ts`).
+ */
+export interface DbTimeouts {
+  /** Opening a session: TCP, TLS and authentication. */
+  readonly connectTimeoutMs: number;
+  /** One call on an open session: a whole batch (commit included), a read, a set-up query. */
+  readonly queryTimeoutMs: number;
+}
+
 /** The minimal contract each database implements; retries and reconnects live in the writer. */
 export interface ConnectorDriver {
   /** Where it connects, safe to log (never credentials). */
   describe(): string;
-  /** Connects, reading credentials now (they may have been tuned since), and describes `table`. */
-  connect(table: string): Promise<ConnectorSession>;
+  /**
+   * Connects, reading credentials now (they may have been tuned since), and describes `table`.
+   * A connect or a later call that outlives its timeout rejects with `NoAnswerError` and leaves
+   * the session destroyed and `broken`. Without `timeouts`, the defaults apply.
+   */
+  connect(table: string, timeouts?: DbTimeouts): Promise<ConnectorSession>;
   classify(err: unknown): FailureKind;
   /** The column a record-level error names, when the database says. */
   columnOf?(err: unknown): string | undefined;

@@ -53,10 +53,23 @@ export function redisTarget(flags: RedisFlags, env: NodeJS.ProcessEnv = process.
       throw new FlagError(`--url must use redis:// or rediss:// (got ${parsed.protocol}//)`);
     }
     const options: RedisOptions = {};
-    if (password !== undefined && parsed.password === '') options.password = password;
-    if (flags.user !== undefined && parsed.username === '') options.username = flags.user;
+    const fillPassword = password !== undefined && parsed.password === '';
+    const fillUser = flags.user !== undefined && parsed.username === '';
+    let target = url;
+    if ((fillPassword || fillUser) && (parsed.username !== '' || parsed.password !== '')) {
+      // ioredis takes a URL's user and password over the options, an empty one too: a URL with
+      // only a user would be sent with an empty password. Both move to the options, where the
+      // flags fill in what the URL leaves out.
+      if (parsed.username !== '') options.username = decodeUserinfo(parsed.username);
+      if (parsed.password !== '') options.password = decodeUserinfo(parsed.password);
+      parsed.username = '';
+      parsed.password = '';
+      target = parsed.href;
+    }
+    if (fillPassword) options.password = password;
+    if (fillUser) options.username = flags.user;
     if (tls !== undefined) options.tls = tls;
-    return { url, options, describe: `${parsed.hostname}:${parsed.port || '6379'}` };
+    return { url: target, options, describe: `${parsed.hostname}:${parsed.port || '6379'}` };
   }
   const host = flags.host ?? '127.0.0.1';
   const port = Number(flags.port ?? 6379);
@@ -86,4 +99,13 @@ function tlsOptions(flags: RedisFlags): RedisOptions['tls'] {
   if (cert) tls.cert = cert;
   if (key) tls.key = key;
   return tls;
+}
+
+/** A URL's user or password as ioredis would read it from the URL (percent-decoded). */
+function decodeUserinfo(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

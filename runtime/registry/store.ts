@@ -10,6 +10,9 @@ export interface RecipeMeta {
   readonly sha: string;
   readonly file: string;
   readonly uploadedAt: string;
+  /** The recipe's keysPrefix and `connector.describe()`, for the overlap check (absent in metas stored before them). */
+  readonly keysPrefix?: string;
+  readonly target?: string;
 }
 
 /** An upload was refused by the version rules. */
@@ -46,7 +49,7 @@ export class RecipeStore {
    * version rules atomically (WATCH/MULTI).
    */
   async put(
-    registrations: readonly { name: string; version: string }[],
+    registrations: readonly { name: string; version: string; keysPrefix?: string; target?: string }[],
     code: string,
     file: string,
     force: boolean,
@@ -59,7 +62,7 @@ export class RecipeStore {
       const results = registrations.map((r, i) => {
         const stored = current[i];
         const registered = stored ? (JSON.parse(stored) as RecipeMeta).version : undefined;
-        const meta: RecipeMeta = { name: r.name, version: r.version, sha, file, uploadedAt: new Date().toISOString() };
+        const meta: RecipeMeta = { name: r.name, version: r.version, sha, file, uploadedAt: new Date().toISOString(), keysPrefix: r.keysPrefix, target: r.target };
         return { meta, decision: decideUpload(r.name, registered, r.version, force) };
       });
       const refused = results.flatMap((r) => (r.decision.action === 'refuse' ? [r.decision.reason] : []));

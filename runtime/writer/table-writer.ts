@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { KeyMatch } from '../../recipes/options.ts';
 import type { DeadLetter } from '../backlog/backlog.ts';
-import type { ConnectorDriver, ConnectorSession, WriteBatch } from '../connectors/types.ts';
+import { DEFAULT_DB_TIMEOUTS, NoAnswerError } from '../connectors/timeouts.ts';
+import type { ConnectorDriver, ConnectorSession, DbTimeouts, WriteBatch } from '../connectors/types.ts';
 import { Backoff, sleep } from './backoff.ts';
 import type { RowWrite } from './plan.ts';
 import { inexactKeyMessage } from '../connectors/check.ts';
@@ -39,6 +40,8 @@ export class TableWriter {
   private readonly backoff: Backoff;
   private readonly keyMatch: KeyMatch;
   private readonly warn: ProblemReporter;
+  /** Passed to every connect: how long the database may stay silent before the session is given up. */
+  private readonly timeouts: DbTimeouts;
   /** When the session's table description was read (monotonic ms), and whether to re-read it. */
   private describedAt = 0;
   private stale = false;
@@ -51,11 +54,15 @@ export class TableWriter {
     report: ProblemReporter,
     signal: AbortSignal,
     retry: { minMs: number; maxMs: number },
-    /** The recipe's keyMatch, and where a standing warning about the table goes (status). */
-    more: { readonly keyMatch?: KeyMatch; readonly warn?: ProblemReporter } = {},
+    /**
+     * The recipe's keyMatch, where a standing warning about the table goes (status), and the
+     * database timeouts (`wb-runtime --db-*-timeout-ms`).
+     */
+    more: { readonly keyMatch?: KeyMatch; readonly warn?: ProblemReporter; readonly timeouts?: DbTimeouts } = {},
   ) {
     this.keyMatch = more.keyMatch ?? 'exact';
     this.warn = more.warn ?? (() => undefined);
+    this.timeouts = more.timeouts ?? DEFAULT_DB_TIMEOUTS;
     this.driver = driver;
     this.columns = columns;
     this.fields = fields;
@@ -103,7 +110,9 @@ export class TableWriter {
         }
         return [];
       } catch (err) {
-        const kind = err instanceof SchemaMismatch ? 'schema' : stage === 'connect' ? 'connection' : this.driver.classify(err);
+        // No answer in time is a lost connection whatever the driver's codes say: the driver has
+        // destroyed the session already, the batch is retried on a new one.
+        const kind = err instanceof SchemaMismatch ? 'schema' : stage === 'connect' || err instanceof NoAnswerError ? 'connection' : this.driver.classify(err);
         if (kind === 'record' && recheck && this.describedLongAgo()) {
           recheck = false;
           await this.dropSession();
@@ -149,7 +158,7 @@ export class TableWriter {
   private async ensureSession(shape: Omit<WriteBatch, 'rows'>): Promise<ConnectorSession> {
     if (this.session && !this.session.broken) return this.session;
     await this.dropSession();
-    const session = await this.driver.connect(shape.table);
+    const session = await this.driver.connect(shape.table, this.timeouts);
     const problem = schemaProblem(session.table, shape);
     if (problem !== undefined) {
       // Re-read on the next attempt: the table may be created or altered meanwhile.

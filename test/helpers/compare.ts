@@ -20,8 +20,14 @@ export async function expectedRows(redis: Redis, prefix: string, mappings: Recor
 
 /** Differences between Redis and the table, as readable lines (empty when equal). */
 export async function diffTable(env: TestEnv, mappings: Record<string, string>): Promise<string[]> {
-  const want = await expectedRows(env.redis, env.prefix, mappings);
-  const rows = await env.rows();
+  return diffRows(await expectedRows(env.redis, env.prefix, mappings), await env.rows());
+}
+
+/**
+ * Differences between the rows Redis implies (`expectedRows`) and a table's rows read by any
+ * client (each with an `id` column and the mapped columns), as readable lines (empty when equal).
+ */
+export function diffRows(want: ReadonlyMap<string, Record<string, string | null>>, rows: ReadonlyArray<Record<string, unknown>>): string[] {
   const diffs: string[] = [];
   const seen = new Set<string>();
   for (const row of rows) {

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
 import { cli, startRuntime, type CliResult, type RuntimeProcess } from './processes.ts';
 import { uid } from './wait.ts';
@@ -9,9 +9,18 @@ import { uid } from './wait.ts';
 export const REDIS_URL = process.env['WB_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test' };
 
+/** How a TestEnv reaches its Redis besides the URL (a TLS server's client files, say). */
+export interface TestEnvOptions {
+  /** Added to the options of the test's own connection (`redis`). */
+  readonly redis?: RedisOptions;
+  /** Added to every bin invocation's flags (`--tls-ca <file>`, ...). */
+  readonly flags?: readonly string[];
+}
+
 /** One test's isolated world: its own namespace, key prefix, table and runtime id. */
 export class TestEnv {
   readonly redisUrl: string;
+  private readonly extraFlags: readonly string[];
   readonly id = uid();
   readonly ns = `wbt${this.id}`;
   readonly prefix = `p${this.id}`;
@@ -21,15 +30,16 @@ export class TestEnv {
   readonly db: Pool = createPool({ ...MYSQL, connectionLimit: 2 });
   readonly dir = mkdtempSync(join(tmpdir(), 'wbsync-'));
 
-  constructor(redisUrl = REDIS_URL) {
+  constructor(redisUrl = REDIS_URL, opts: TestEnvOptions = {}) {
     this.redisUrl = redisUrl;
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    this.extraFlags = opts.flags ?? [];
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null, ...opts.redis });
     this.redis.on('error', () => undefined); // tests that restart Redis expect errors meanwhile
   }
 
   /** Flags every bin invocation of this test uses. */
   get flags(): string[] {
-    return ['--url', this.redisUrl, '--namespace', this.ns];
+    return ['--url', this.redisUrl, '--namespace', this.ns, ...this.extraFlags];
   }
 
   runtimeArgs(extra: readonly string[] = []): string[] {

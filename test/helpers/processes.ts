@@ -10,10 +10,10 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the real `wb-cli` bin. */
-export function cli(args: readonly string[], input?: string): Promise<CliResult> {
+/** Runs the real `wb-cli` bin; `env` adds to (or overrides) the test process's environment. */
+export function cli(args: readonly string[], input?: string, env?: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN('wb-cli'), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN('wb-cli'), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -28,6 +28,8 @@ export function cli(args: readonly string[], input?: string): Promise<CliResult>
 export class RuntimeProcess {
   private readonly child: ChildProcess;
   readonly lines: string[] = [];
+  /** Only the lines of its stdout (`lines` has stderr's chunks too). */
+  readonly stdoutLines: string[] = [];
   private readonly exited: Promise<number | null>;
 
   constructor(child: ChildProcess) {
@@ -38,6 +40,7 @@ export class RuntimeProcess {
       const parts = buf.split('\n');
       buf = parts.pop() ?? '';
       this.lines.push(...parts);
+      this.stdoutLines.push(...parts);
       if (process.env['WB_TEST_LOG']) for (const p of parts) process.stdout.write(`[runtime] ${p}\n`);
     });
     child.stderr?.on('data', (d: Buffer) => this.lines.push(d.toString()));
@@ -75,11 +78,14 @@ export class RuntimeProcess {
   }
 }
 
-/** Starts the real `wb-runtime` bin and waits until it logs that it is running. */
-export async function startRuntime(args: readonly string[]): Promise<RuntimeProcess> {
+/**
+ * Starts the real `wb-runtime` bin and waits until it logs that it is running; `env` adds to (or
+ * overrides) the test process's environment.
+ */
+export async function startRuntime(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RuntimeProcess> {
   // Debug level: control messages and verdicts are in the log a failing test prints.
   const level = args.includes('--log-level') ? [] : ['--log-level', 'debug'];
-  const child = spawn(process.execPath, [BIN('wb-runtime'), '--retry-max-ms', '1000', ...level, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN('wb-runtime'), '--retry-max-ms', '1000', ...level, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const rt = new RuntimeProcess(child);
   const deadline = Date.now() + 20_000;
   while (!rt.hasLog((r) => r['msg'] === 'runtime running')) {

@@ -1,32 +1,59 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { TlsFiles } from './tls.ts';
 import { waitFor } from './wait.ts';
 
-/** A redis-server owned by one test (its own port and folder), which it may kill and restart. */
+/** TLS for a TestRedis: the server's files, and a client's (for the probe and `clientOptions`). */
+export interface TestRedisTls {
+  readonly server: TlsFiles;
+  readonly client: TlsFiles;
+}
+
+/**
+ * A redis-server owned by one test (its own port and folder), which it may kill and restart.
+ * With `tls`, it listens only with TLS on `port` (`--port 0 --tls-port <port>`) and requires a
+ * client certificate signed by the server's CA (`--tls-auth-clients yes`).
+ */
 export class TestRedis {
   readonly port: number;
   private readonly args: readonly string[];
+  private readonly tls: TestRedisTls | undefined;
   readonly dir = mkdtempSync(join(tmpdir(), 'wbsync-redis-'));
   private child: ChildProcess | undefined;
 
   constructor(
     port: number,
     args: readonly string[] = [],
+    tls?: TestRedisTls,
   ) {
     this.port = port;
     this.args = args;
+    this.tls = tls;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
+  }
+
+  /** What an ioredis client needs besides `url` to reach this server (the client's TLS files). */
+  get clientOptions(): RedisOptions {
+    if (!this.tls) return {};
+    const { ca, cert, key } = this.tls.client;
+    return { tls: { ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key) } };
+  }
+
+  private listenArgs(): string[] {
+    if (!this.tls) return ['--port', String(this.port)];
+    const { ca, cert, key } = this.tls.server;
+    return ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', ca, '--tls-auth-clients', 'yes'];
   }
 
   async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...this.args], { stdio: 'ignore' });
-    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    this.child = spawn('redis-server', [...this.listenArgs(), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...this.args], { stdio: 'ignore' });
+    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...this.clientOptions });
     probe.on('error', () => undefined);
     await waitFor(`redis-server on ${this.port}`, async () => {
       await probe.connect().catch(() => undefined);

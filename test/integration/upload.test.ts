@@ -69,6 +69,14 @@ describe('upload: versions and broken recipes', () => {
       ['no default export', `import { writeBehind } from 'wbsync';\nexport const x = 1;\n`, /has no default export; end it with: export default writeBehind/],
       ['a missing module', `import { helper } from 'left-padder-that-does-not-exist';\nexport default helper;\n`, /cannot find module 'left-padder-that-does-not-exist'; install it next to the recipe/],
       ['an invalid option', `import { writeBehind, MySqlConnection, MySqlConnector } from 'wbsync';\nexport default writeBehind({ name: 'Broken4', version: '1', keysPrefix: 'x*', mappings: { a: 'a' }, connector: new MySqlConnector(new MySqlConnection('u', 'p', 'h/db'), 't', 'id') });\n`, /keysPrefix must not contain '\*'/],
+      // Names wbsync does not export are refused by name, with what it exports, even when only a
+      // credential function would have used one (before, such a recipe was stored and failed at connect).
+      ['a misspelt import', `import { writeBehindd, MySqlConnection, MySqlConnector } from 'wbsync';\nexport default writeBehindd({ name: 'Broken5', version: '1', keysPrefix: 'x5', mappings: { a: 'a' }, connector: new MySqlConnector(new MySqlConnection('u', 'p', 'h/db'), 't', 'id') });\n`,
+        /broken\.ts imports 'writeBehindd' from 'wbsync', which does not export it \(did you mean 'writeBehind'\?\); wbsync exports: .*MySqlConnector, .*writeBehind, writeThrough$/m],
+      ['a connector wbsync does not have', `import { writeBehind, MongoConnector } from 'wbsync';\nexport default writeBehind({ name: 'Broken6', version: '1', keysPrefix: 'x6', mappings: { a: 'a' }, connector: new MongoConnector('t', 'id') });\n`,
+        /imports 'MongoConnector' from 'wbsync', which does not export it; wbsync exports: /],
+      ['an unknown import used only in a credential function', `import { configGett, writeBehind, MySqlConnection, MySqlConnector } from 'wbsync';\nexport default writeBehind({ name: 'Broken7', version: '1', keysPrefix: 'x7', mappings: { a: 'a' }, connector: new MySqlConnector(new MySqlConnection(() => configGett('U'), 'p', '127.0.0.1:3306/test'), 't', 'id') });\n`,
+        /imports 'configGett' from 'wbsync', which does not export it \(did you mean 'configGet'\?\)/],
     ];
     for (const [what, source, message] of cases) {
       it(what, async () => {
@@ -144,5 +152,87 @@ describe('upload while the runtime does not answer', () => {
     await waitFor('recipe loaded', () => rt.hasLog((r) => r['msg'] === 'recipe loaded' && r['recipe'] === env.name));
     await env.redis.hset(`${env.prefix}:1`, 'first_name', 'Ann');
     expect(await waitFor('row 1', () => env.row('1'))).toMatchObject({ first: 'Ann' });
+  });
+});
+
+describe('upload: key prefixes that overlap another recipe', () => {
+  const env = new TestEnv();
+  const other = `${env.table}_b`;
+  const name = (suffix: string) => `${env.name}_${suffix}`;
+  const recipe = (suffix: string, keysPrefix: string, table = env.table): string => {
+    const file = join(env.dir, `${suffix}.ts`);
+    writeFileSync(file, `import { configGet, MySqlConnection, MySqlConnector, writeBehind } from 'wbsync';
+const connection = new MySqlConnection(() => configGet('MySqlUser'), () => configGet('MySqlPassword'), '127.0.0.1:3306/test');
+export default writeBehind({ name: '${name(suffix)}', version: '1', connector: new MySqlConnector(connection, '${table}', 'id'), keysPrefix: '${keysPrefix}', mappings: { first_name: 'first' } });
+`);
+    return file;
+  };
+  const listed = async () => (JSON.parse((await env.cli(['list', '--json'])).stdout) as Array<{ name: string }>).map((r) => r.name);
+  const target = (table: string) => `mysql 127.0.0.1:3306/test table ${table}`;
+
+  beforeAll(async () => {
+    await env.createTable();
+    await env.db.query(`CREATE TABLE \`${other}\` (id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PRIMARY KEY, first VARCHAR(20))`);
+    await env.tuneCredentials();
+    const up = await env.cli(['upload', recipe('a', env.prefix)]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toBe('');
+  });
+
+  afterAll(async () => {
+    await env.db.query(`DROP TABLE IF EXISTS \`${other}\``);
+    await env.close();
+  });
+
+  const refusedB = async () => {
+    const up = await env.cli(['upload', recipe('b', `${env.prefix}:vip`)]);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain(
+      `wb-cli: upload refused: '${name('b')}' (keysPrefix '${env.prefix}:vip') overlaps '${name('a')}' (keysPrefix '${env.prefix}') and both write to ${target(env.table)}: a key such as ${env.prefix}:vip:1 is written by both into the same row`,
+    );
+    expect(up.stderr).toContain('--force');
+    expect(await listed()).toEqual([name('a')]);
+  };
+
+  it('into the same table, a prefix under another recipe\'s is refused, naming it, a shared key and --force', refusedB);
+
+  it('a recipe stored before metadata kept its prefix is read from its bundle', async () => {
+    const meta = JSON.parse((await env.redis.hget(`${env.ns}:recipes`, name('a'))) as string) as Record<string, unknown>;
+    expect(meta).toMatchObject({ keysPrefix: env.prefix, target: target(env.table) });
+    delete meta['keysPrefix'];
+    delete meta['target'];
+    await env.redis.hset(`${env.ns}:recipes`, name('a'), JSON.stringify(meta));
+    await refusedB();
+  });
+
+  it('--force accepts it with a warning, and status keeps showing it', async () => {
+    const up = await env.cli(['upload', recipe('b', `${env.prefix}:vip`), '--force']);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toContain(`wb-cli: warning: '${name('b')}' (keysPrefix '${env.prefix}:vip') overlaps '${name('a')}'`);
+    expect(up.stderr).toContain('(accepted with --force)');
+    const status = await env.cli(['status']);
+    expect(status.stdout).toContain(`WARNING ${name('b')}: '${name('b')}' (keysPrefix '${env.prefix}:vip') overlaps '${name('a')}'`);
+    expect((await env.cli(['unregister', name('b')])).code).toBe(0);
+  });
+
+  it('into another table, the same prefix is stored with a warning (two databases can be meant), kept in status', async () => {
+    const up = await env.cli(['upload', recipe('c', env.prefix, other)]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toBe(
+      `wb-cli: warning: '${name('c')}' (keysPrefix '${env.prefix}') overlaps '${name('a')}' (keysPrefix '${env.prefix}'): a key such as ${env.prefix}:1 is synced by both, to ${target(other)} and to ${target(env.table)}\n`,
+    );
+    expect(await listed()).toEqual([name('a'), name('c')]);
+    const json = JSON.parse((await env.cli(['status', name('c'), '--json'])).stdout) as { recipes: Array<{ overlaps: unknown[] }> };
+    expect(json.recipes[0]?.overlaps).toEqual([expect.objectContaining({ name: name('a'), keysPrefix: env.prefix, sameTable: false })]);
+    expect((await env.cli(['status'])).stdout).toContain(`WARNING ${name('c')}: '${name('c')}' (keysPrefix '${env.prefix}') overlaps '${name('a')}'`);
+  });
+
+  it('a prefix that only starts with the same letters does not overlap; a new version of the same recipe does not overlap itself', async () => {
+    const up = await env.cli(['upload', recipe('d', `${env.prefix}al`)]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toBe('');
+    const again = await env.cli(['upload', recipe('d', `${env.prefix}al`), '--force']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toBe('');
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it, expect } from 'vitest';
 import { bundleRecipe, BundleError } from '../../recipes/bundle.ts';
-import { evaluateRecipe } from '../../recipes/evaluate.ts';
+import { evaluateRecipe, unknownSdkImports } from '../../recipes/evaluate.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'wbsync-bundle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,5 +68,19 @@ export default writeBehind({ name: 'Persons', version: '1.2', connector: persons
     const file = join(dir, 'nope.recipe.ts');
     const err = await bundleError(file);
     expect(err.problems).toEqual([`file not found: ${file}`]);
+  });
+
+  it("keeps every named wbsync import readable in the bundle, so upload can name the ones wbsync does not export", async () => {
+    write('helper.ts', "import { configGett } from 'wbsync';\nexport const user = () => configGett('U');\n");
+    const file = write(
+      'imports.recipe.ts',
+      `import { MySqlConnection, MySqlConnector, writeBehindd, type Registration } from 'wbsync';
+import * as sdk from 'wbsync';
+import { user } from './helper';
+const reg: Registration = writeBehindd({ name: 'P', version: '1', connector: new MySqlConnector(new MySqlConnection(user, 'p', 'h/db'), 't', 'id'), keysPrefix: 'p', mappings: { a: 'a' } });
+export default [reg, new sdk.MongoConnector()];
+`,
+    );
+    expect(unknownSdkImports(await bundleRecipe(file))).toEqual(['MongoConnector', 'configGett', 'writeBehindd']);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { evaluateRecipe, RecipeLoadError } from '../../recipes/evaluate.ts';
+import { assertSdkImports, evaluateRecipe, RecipeLoadError, SDK_EXPORTS, unknownSdkImports } from '../../recipes/evaluate.ts';
 import { MySqlConnector } from '../../recipes/index.ts';
 
 const CONNECTOR = "new w.MySqlConnector(new w.MySqlConnection('u', 'p', 'localhost:3306/test'), 'persons', 'id')";
@@ -76,6 +76,39 @@ describe('evaluateRecipe', () => {
   it('refuses a name registered twice', () => {
     expect(loadError(`const w = require('wbsync'); module.exports.default = [${reg('A')}, ${reg('A')}];`).message).toBe(
       "r.ts registers the name 'A' twice",
+    );
+  });
+});
+
+describe('names imported from wbsync', () => {
+  it('collects what a bundle reads from its wbsync binding and keeps the ones wbsync does not export', () => {
+    const code = `var import_wbsync = require("wbsync");
+var connection = new import_wbsync.MySqlConnection(() => (0, import_wbsync.configGet)("U"), "p", "h/db");
+var import_wbsync2 = __toESM(require("wbsync"));
+module.exports = { default: (0, import_wbsync.writeBehindd)({ connector: new import_wbsync2.MongoConnector(), other: x.import_wbsync.Nope }) };`;
+    expect(unknownSdkImports(code)).toEqual(['MongoConnector', 'writeBehindd']);
+  });
+
+  it('reads a destructuring require too', () => {
+    expect(unknownSdkImports(`const { writeBehind, configGet: get, Nope } = require('wbsync');`)).toEqual(['Nope']);
+  });
+
+  it('finds nothing in a recipe that imports only what wbsync exports', () => {
+    expect(unknownSdkImports(`const w = require('wbsync'); module.exports.default = ${reg('A')};`)).toEqual([]);
+  });
+
+  it('refuses naming the missing names, a near export and the list of exports', () => {
+    let message = '';
+    try {
+      assertSdkImports('var import_wbsync = require("wbsync"); (0, import_wbsync.writeBehindd)({});', 'r.ts');
+    } catch (err) {
+      expect(err).toBeInstanceOf(RecipeLoadError);
+      message = (err as Error).message;
+    }
+    expect(message).toBe(`r.ts imports 'writeBehindd' from 'wbsync', which does not export it (did you mean 'writeBehind'?); wbsync exports: ${SDK_EXPORTS.join(', ')}`);
+    expect(SDK_EXPORTS).toContain('MySqlConnector');
+    expect(() => assertSdkImports('var import_wbsync = require("wbsync"); new import_wbsync.MongoConnector(); import_wbsync.Zzz;', 'r.ts')).toThrow(
+      /^r\.ts imports 'MongoConnector', 'Zzz' from 'wbsync', which does not export them; wbsync exports: /,
     );
   });
 });

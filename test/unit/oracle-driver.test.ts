@@ -142,8 +142,9 @@ describe('OracleDriver against the real oracledb module', () => {
 
   it('connects, sets the session formats and describes the table', async () => {
     const session = await new OracleDriver(connector()).connect('persons');
-    expect(attempts).toEqual([{ user: 'scott', password: 'tiger-1', connectString: 'dbhost:1521/FREEPDB1', connectTimeout: 20, transportConnectTimeout: 10 }]);
-    expect(fake.callTimeout).toBe(120_000);
+    expect(attempts).toEqual([{ user: 'scott', password: 'tiger-1', connectString: 'dbhost:1521/FREEPDB1', connectTimeout: 10, transportConnectTimeout: 10 }]);
+    // The defaults of --db-connect-timeout-ms (10 s, in whole seconds here) and --db-query-timeout-ms.
+    expect(fake.callTimeout).toBe(30_000);
     expect(fake.calls).toEqual([
       {
         method: 'execute',

@@ -40,6 +40,16 @@ describe('redisTarget', () => {
     expect(redisTarget({ ...defaults, user: 'me' }, { ...env, WB_REDIS_URL: 'redis://you:pw@h:1' }).options).toEqual({});
   });
 
+  it('fills in the half of the userinfo a url leaves out (ioredis would send it empty)', () => {
+    // The user in the url, the password from WB_REDIS_PASSWORD: an environment file's form.
+    const t = redisTarget(defaults, { WB_REDIS_URL: 'rediss://wb-runtime@cache.local:6380/0', WB_REDIS_PASSWORD: 'secret' });
+    expect(t).toEqual({ url: 'rediss://cache.local:6380/0', options: { username: 'wb-runtime', password: 'secret' }, describe: 'cache.local:6380' });
+    const u = redisTarget({ ...defaults, url: 'redis://:p%40ss@h:1', user: 'me' }, {});
+    expect(u).toEqual({ url: 'redis://h:1', options: { username: 'me', password: 'p@ss' }, describe: 'h:1' });
+    // Nothing to fill in: the url goes as it is.
+    expect(redisTarget({ ...defaults, url: 'redis://me@h:1' }, {})).toEqual({ url: 'redis://me@h:1', options: {}, describe: 'h:1' });
+  });
+
   it.each(['0', '65536', 'abc', '', '63.5'])('rejects --port %j', (port) => {
     expect(() => redisTarget({ ...defaults, port }, {})).toThrow(new FlagError(`--port must be 1-65535 (got '${port}')`));
   });

@@ -158,6 +158,8 @@ describe('SnowflakeDriver against the real snowflake-sdk module', () => {
     const session = await new SnowflakeDriver(connector()).connect('persons');
     expect(created).toEqual([{
       account: 'myorg-acct', username: 'SF_USER', password: 'pw-1', database: 'SALES', schema: 'PUBLIC', warehouse: 'WH', clientSessionKeepAlive: true,
+      // Each HTTP request's limit: the longer of --db-connect-timeout-ms and --db-query-timeout-ms (defaults).
+      timeout: 30_000,
     }]);
     const [fake] = fakes;
     expect(fake?.lifecycle).toEqual(['connect']);

@@ -1,7 +1,8 @@
 import cassandra from 'cassandra-driver';
 import type { CassandraConnector } from '../../../recipes/connectors/cassandra.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
-import type { ColumnInfo, ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { DEFAULT_DB_TIMEOUTS, withDeadline } from '../timeouts.ts';
+import type { ColumnInfo, ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
 import { cassandraErrorColumn, classifyCassandraError, CassandraSchemaError, CassandraValueError, cleanError } from './errors.ts';
 import { cassandraTable, resolveName, splitTableName, type CassandraColumnRow } from './metadata.ts';
 import { cassandraReadRow, cassandraScanIds, cassandraStatements, type CqlTable } from './statements.ts';
@@ -52,7 +53,7 @@ export class CassandraDriver implements ConnectorDriver {
     return cassandraErrorColumn(err);
   }
 
-  async connect(table: string): Promise<ConnectorSession> {
+  async connect(table: string, timeouts: DbTimeouts = DEFAULT_DB_TIMEOUTS): Promise<ConnectorSession> {
     const c = this.spec.connection;
     const credentials = c.user !== undefined && c.password !== undefined
       ? { username: await resolveCredential(c.user, 'CassandraConnection user'), password: await resolveCredential(c.password, 'CassandraConnection password') }
@@ -64,19 +65,24 @@ export class CassandraDriver implements ConnectorDriver {
       ...(credentials ? { credentials } : {}),
       // Explicit ports win for the contact points; this one is for the peers the driver discovers.
       protocolOptions: { port: points[0]?.port ?? DEFAULT_PORT },
-      socketOptions: { connectTimeout: 10_000 },
+      // The driver's own limits: per socket connect, and per request (a request that times out is
+      // retried on another host when there is one); the deadlines below bound the whole call.
+      socketOptions: { connectTimeout: timeouts.connectTimeoutMs, readTimeout: timeouts.queryTimeoutMs },
       queryOptions: { consistency: CONSISTENCY, prepare: true },
       // Maps bind (and read) as Map, so their keys keep their types; sets read as Set.
       encoding: { map: Map, set: Set },
     });
     const stop = guardHosts(client);
+    let stopped: Promise<void> | undefined;
+    const expire = (): void => void (stopped = stop());
     try {
-      await client.connect();
+      await withDeadline(timeouts.connectTimeoutMs, () => client.connect(), { expire });
       const wanted = splitTableName(table, c.keyspace);
-      const { name, info } = await describeTable(client, wanted.keyspace, wanted.table);
-      return new CassandraSession(client, stop, name, info);
+      const { name, info } = await withDeadline(timeouts.queryTimeoutMs, () => describeTable(client, wanted.keyspace, wanted.table), { expire });
+      return new CassandraSession(client, stop, name, info, timeouts.queryTimeoutMs);
     } catch (err) {
-      await stop();
+      // A Client stopped on expiry is not waited for: its shutdown may wait on the silent host.
+      if (stopped === undefined) await stop();
       throw cleanError(err);
     }
   }
@@ -159,7 +165,10 @@ class CassandraSession implements ConnectorSession {
   private readonly stop: () => Promise<void>;
   private readonly name: { readonly keyspace: string; readonly table: string };
   readonly table: TableInfo;
+  private readonly queryTimeoutMs: number;
   broken = false;
+  /** Set once a call got no answer in time: the Client is being shut down already. */
+  private destroyed = false;
   // Cassandra checks little (text has no length limit, a bound value is already typed): the
   // writer converts values by family first, and this session binds them as the driver's types.
 
@@ -168,11 +177,13 @@ class CassandraSession implements ConnectorSession {
     stop: () => Promise<void>,
     name: { readonly keyspace: string; readonly table: string },
     table: TableInfo,
+    queryTimeoutMs: number,
   ) {
     this.client = client;
     this.stop = stop;
     this.name = name;
     this.table = table;
+    this.queryTimeoutMs = queryTimeoutMs;
   }
 
   /**
@@ -189,10 +200,11 @@ class CassandraSession implements ConnectorSession {
       params: s.params.map((v, i) => (i === 0 ? toCassandra(v, target.pk, true) : toCassandra(v, target.columns[i - 1] as ColumnInfo))),
     }));
     try {
-      await runAll(bound.length, CONCURRENCY, async (i) => {
+      // The whole batch within the query timeout (each request also has the driver's readTimeout).
+      await this.bounded(() => runAll(bound.length, CONCURRENCY, async (i) => {
         const s = bound[i] as { query: string; params: unknown[] };
         await this.client.execute(s.query, s.params, WRITE_OPTIONS);
-      });
+      }));
     } catch (err) {
       throw this.failed(err);
     }
@@ -204,7 +216,7 @@ class CassandraSession implements ConnectorSession {
     const target = this.target(t);
     const query = cassandraReadRow(target.cql, target.columns.map((c) => c.name));
     try {
-      await runAll(ids.length, CONCURRENCY, async (i) => {
+      await this.bounded(() => runAll(ids.length, CONCURRENCY, async (i) => {
         const id = ids[i] as string;
         let key: unknown;
         try {
@@ -221,7 +233,7 @@ class CassandraSession implements ConnectorSession {
           record[c] = toText(row.get(col.name), col);
         });
         out.set(id, record);
-      });
+      }));
     } catch (err) {
       throw this.failed(err);
     }
@@ -237,7 +249,8 @@ class CassandraSession implements ConnectorSession {
     const target = this.target(t);
     const s = cassandraScanIds(target.cql, after, limit);
     try {
-      const res = await this.client.execute(s.query, s.params.map((v) => toCassandra(v, target.pk, true)), { ...READ_OPTIONS, fetchSize: Math.max(1, Math.floor(limit)) });
+      const params = s.params.map((v) => toCassandra(v, target.pk, true));
+      const res = await this.bounded(() => this.client.execute(s.query, params, { ...READ_OPTIONS, fetchSize: Math.max(1, Math.floor(limit)) }));
       return res.rows.map((r) => toText(r.get(target.pk.name), target.pk) ?? '');
     } catch (err) {
       throw this.failed(err);
@@ -246,7 +259,21 @@ class CassandraSession implements ConnectorSession {
 
   async close(): Promise<void> {
     this.broken = true;
-    await this.stop();
+    if (!this.destroyed) await this.stop();
+  }
+
+  /**
+   * Runs calls within the query timeout. On expiry the Client is shut down (not waited for) and
+   * the session is never used again.
+   */
+  private bounded<T>(work: () => Promise<T>): Promise<T> {
+    return withDeadline(this.queryTimeoutMs, work, {
+      expire: () => {
+        this.broken = true;
+        this.destroyed = true;
+        void this.stop();
+      },
+    });
   }
 
   /** Cassandra's names and types for the recipe's columns; a column gone since connect is a schema problem. */

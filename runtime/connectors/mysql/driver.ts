@@ -2,7 +2,8 @@ import { createConnection, type Connection } from 'mysql2/promise';
 import type { MySqlConnector } from '../../../recipes/connectors/mysql.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
 import type { RowDataPacket } from 'mysql2';
-import type { ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { DEFAULT_DB_TIMEOUTS, serverStatementTimeoutMs, withDeadline } from '../timeouts.ts';
+import type { ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
 import { MYSQL_DESCRIBE_COLUMNS, mysqlErrorColumn, mysqlTable, type MysqlColumnRow } from './metadata.ts';
 import { classifyMysqlError } from './errors.ts';
 import { mysqlReadRows, mysqlScanIds, mysqlStatements, SCAN_ID } from './statements.ts';
@@ -27,30 +28,41 @@ export class MySqlDriver implements ConnectorDriver {
     return err instanceof Error ? mysqlErrorColumn(err.message) : undefined;
   }
 
-  async connect(table: string): Promise<ConnectorSession> {
+  async connect(table: string, timeouts: DbTimeouts = DEFAULT_DB_TIMEOUTS): Promise<ConnectorSession> {
     const c = this.spec.connection;
     const user = await resolveCredential(c.user, 'MySqlConnection user');
     const password = await resolveCredential(c.password, 'MySqlConnection password');
-    const conn = await createConnection({
+    // mysql2's connectTimeout ends an attempt this deadline gave up on (the promise API hands out
+    // no connection to destroy before the handshake completes); one completed too late is destroyed.
+    const conn = await withDeadline(timeouts.connectTimeoutMs, () => createConnection({
       host: c.host, port: c.port, user, password, database: c.database,
-      connectTimeout: 10_000, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true,
+      connectTimeout: timeouts.connectTimeoutMs, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true,
       // No call-site stack captured per query: our errors name the table and key, and the
       // capture cost ~5 % of the runtime's CPU under light traffic (measured with --cpu-prof).
       trace: false,
-    });
+    }), { late: (late) => late.destroy() });
+    // MariaDB cancels a statement a little before the client would give up on the connection
+    // (see serverStatementTimeoutMs); `/*M!` runs only on MariaDB (10.1.1 and later), MySQL reads a
+    // comment (its max_execution_time covers SELECTs only, not the writes that matter here).
+    const statementSeconds = serverStatementTimeoutMs(timeouts.queryTimeoutMs) / 1000;
     try {
-      // A value that does not fit must fail, not be silently truncated or coerced (wbsync's own
-      // conversion refuses it first; strict mode is the second line). Autocommit on, whatever
-      // the server's default: a batch of one statement commits by itself. Time zone UTC: a
-      // TIMESTAMP column takes and gives the UTC text the conversion writes.
-      await conn.query("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES'), SESSION autocommit = 1, SESSION time_zone = '+00:00'");
-      const dot = table.indexOf('.');
-      const [rows] = await conn.query<RowDataPacket[]>(
-        `SELECT ${MYSQL_DESCRIBE_COLUMNS} FROM information_schema.COLUMNS
-         WHERE TABLE_SCHEMA = ${dot === -1 ? 'DATABASE()' : '?'} AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
-        dot === -1 ? [table] : [table.slice(0, dot), table.slice(dot + 1)],
-      );
-      return new MySqlSession(conn, mysqlTable(rows as unknown as MysqlColumnRow[]));
+      return await withDeadline(timeouts.queryTimeoutMs, async () => {
+        // A value that does not fit must fail, not be silently truncated or coerced (wbsync's own
+        // conversion refuses it first; strict mode is the second line). Autocommit on, whatever
+        // the server's default: a batch of one statement commits by itself. Time zone UTC: a
+        // TIMESTAMP column takes and gives the UTC text the conversion writes.
+        await conn.query(
+          "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES'), SESSION autocommit = 1, SESSION time_zone = '+00:00'" +
+            ` /*M!100101 , SESSION max_statement_time = ${statementSeconds} */`,
+        );
+        const dot = table.indexOf('.');
+        const [rows] = await conn.query<RowDataPacket[]>(
+          `SELECT ${MYSQL_DESCRIBE_COLUMNS} FROM information_schema.COLUMNS
+           WHERE TABLE_SCHEMA = ${dot === -1 ? 'DATABASE()' : '?'} AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+          dot === -1 ? [table] : [table.slice(0, dot), table.slice(dot + 1)],
+        );
+        return new MySqlSession(conn, mysqlTable(rows as unknown as MysqlColumnRow[]), timeouts.queryTimeoutMs);
+      }, { expire: () => conn.destroy() });
     } catch (err) {
       conn.destroy();
       throw err;
@@ -61,14 +73,19 @@ export class MySqlDriver implements ConnectorDriver {
 class MySqlSession implements ConnectorSession {
   private readonly conn: Connection;
   readonly table: TableInfo;
+  private readonly queryTimeoutMs: number;
   broken = false;
+  /** Set once a call got no answer in time: the socket is gone, close() has nothing to say goodbye to. */
+  private destroyed = false;
 
   constructor(
     conn: Connection,
     table: TableInfo,
+    queryTimeoutMs: number,
   ) {
     this.conn = conn;
     this.table = table;
+    this.queryTimeoutMs = queryTimeoutMs;
     // An idle connection that drops emits 'error'; without a listener it would crash the process.
     conn.on('error', () => { this.broken = true; });
   }
@@ -78,22 +95,25 @@ class MySqlSession implements ConnectorSession {
     // One statement is atomic on its own (autocommit is on for the session): one round trip
     // instead of three, which is most of a light load's latency.
     const tx = statements.length > 1;
-    try {
-      if (tx) await this.conn.query('START TRANSACTION');
-      for (const s of statements) await this.conn.query(s.sql, [...s.params]);
-      if (tx) await this.conn.query('COMMIT');
-    } catch (err) {
-      if (classifyMysqlError(err) === 'connection') this.broken = true;
-      else if (tx) await this.conn.query('ROLLBACK').catch(() => { this.broken = true; });
-      throw err;
-    }
+    // The whole batch, commit included, within the query timeout.
+    await this.bounded(async () => {
+      try {
+        if (tx) await this.conn.query('START TRANSACTION');
+        for (const s of statements) await this.conn.query(s.sql, [...s.params]);
+        if (tx) await this.conn.query('COMMIT');
+      } catch (err) {
+        if (classifyMysqlError(err) === 'connection') this.broken = true;
+        else if (tx) await this.conn.query('ROLLBACK').catch(() => { this.broken = true; });
+        throw err;
+      }
+    });
   }
 
   async readRows(t: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
     const out = new Map<string, Record<string, string | null>>();
     if (ids.length === 0) return out;
     const s = mysqlReadRows(t, ids);
-    const [rows] = await this.conn.query<RowDataPacket[]>(s.sql, [...s.params]);
+    const [rows] = await this.bounded(() => this.conn.query<RowDataPacket[]>(s.sql, [...s.params]));
     for (const row of rows) out.set(String(row[t.pkColumn]), row as Record<string, string | null>);
     return out;
   }
@@ -101,12 +121,28 @@ class MySqlSession implements ConnectorSession {
   async scanIds(t: TableShape, after: string | undefined, limit: number): Promise<string[]> {
     // The key column as described, so the cursor is cast to its type.
     const s = mysqlScanIds(t, after, limit, this.table.columns.get(t.pkColumn.toLowerCase()));
-    const [rows] = await this.conn.query<RowDataPacket[]>(s.sql, [...s.params]);
+    const [rows] = await this.bounded(() => this.conn.query<RowDataPacket[]>(s.sql, [...s.params]));
     return rows.map((r) => String(r[SCAN_ID]));
   }
 
   async close(): Promise<void> {
     this.broken = true;
-    await this.conn.end().catch(() => this.conn.destroy());
+    if (this.destroyed) return;
+    // QUIT waits behind whatever is still queued on the connection: not longer than a call may.
+    await withDeadline(this.queryTimeoutMs, () => this.conn.end(), { expire: () => this.conn.destroy() }).catch(() => this.conn.destroy());
+  }
+
+  /**
+   * Runs calls on the connection within the query timeout. On expiry the connection is destroyed,
+   * never reused: the late reply would be read as the next query's.
+   */
+  private bounded<T>(work: () => Promise<T>): Promise<T> {
+    return withDeadline(this.queryTimeoutMs, work, {
+      expire: () => {
+        this.broken = true;
+        this.destroyed = true;
+        this.conn.destroy();
+      },
+    });
   }
 }

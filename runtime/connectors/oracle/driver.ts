@@ -1,15 +1,14 @@
 import oracledb, { type BindDefinition, type Connection, type Metadata } from 'oracledb';
 import type { OracleConnector } from '../../../recipes/connectors/oracle.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
-import type { ColumnInfo, ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { DEFAULT_DB_TIMEOUTS, wholeSeconds, withDeadline } from '../timeouts.ts';
+import type { ColumnInfo, ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
 import { classifyOracleError, redactSecret } from './errors.ts';
 import {
   oracleColumnsQuery, oracleErrorColumn, oraclePrimaryKeyQuery, oracleTable, oracleTableSql, oracleTarget, pickTable, type OracleColumnRow,
 } from './metadata.ts';
 import { ORACLE_SESSION_SETUP, oracleBindShapes, oracleReadRows, oracleScanIds, oracleWrite, type OracleBatch, type OracleBindShape } from './statements.ts';
 
-/** Any single round trip longer than this is a lost connection (NJS-123), not a slow one. */
-const CALL_TIMEOUT_MS = 120_000;
 /** An IN list holds at most 1,000 expressions (ORA-01795). */
 const IN_LIST_MAX = 1000;
 
@@ -36,34 +35,43 @@ export class OracleDriver implements ConnectorDriver {
     return err instanceof Error ? oracleErrorColumn(err.message) : undefined;
   }
 
-  async connect(table: string): Promise<ConnectorSession> {
+  async connect(table: string, timeouts: DbTimeouts = DEFAULT_DB_TIMEOUTS): Promise<ConnectorSession> {
     const c = this.spec.connection;
     // Read at every connect: the credentials may have been rotated since the last one.
     const user = await resolveCredential(c.user, 'OracleConnection user');
     const password = await resolveCredential(c.password, 'OracleConnection password');
     let conn: Connection;
     try {
+      // node-oracledb's own limits are in whole seconds: the whole connect and its TCP part.
+      const limit = wholeSeconds(timeouts.connectTimeoutMs);
       // Through the module object at call time, so a test can replace just this call.
-      conn = await oracledb.getConnection({ user, password, connectString: c.connectString, connectTimeout: 20, transportConnectTimeout: 10 });
+      conn = await withDeadline(timeouts.connectTimeoutMs,
+        () => oracledb.getConnection({ user, password, connectString: c.connectString, connectTimeout: limit, transportConnectTimeout: limit }),
+        { late: (late) => void late.close().catch(() => undefined) });
     } catch (err) {
       throw redactSecret(err, password);
     }
+    const opened = conn;
     try {
-      conn.callTimeout = CALL_TIMEOUT_MS;
-      await conn.execute(ORACLE_SESSION_SETUP);
-      const q = oracleColumnsQuery(table);
-      const found = await conn.execute<OracleColumnRow>(q.sql, [...q.binds], { outFormat: oracledb.OUT_FORMAT_OBJECT });
-      const rows = pickTable(found.rows ?? [], table);
-      const first = rows[0];
-      let primaryKey: string[] = [];
-      if (first !== undefined) {
-        const p = oraclePrimaryKeyQuery(first.OWNER, first.TABLE_NAME);
-        const pk = await conn.execute<{ COLUMN_NAME: string }>(p.sql, [...p.binds], { outFormat: oracledb.OUT_FORMAT_OBJECT });
-        primaryKey = (pk.rows ?? []).map((r) => r.COLUMN_NAME);
-      }
-      return new OracleSession(conn, oracleTable(rows, primaryKey), oracleTableSql(rows, table));
+      // Any single round trip longer than this is a lost connection (NJS-123), not a slow one.
+      opened.callTimeout = timeouts.queryTimeoutMs;
+      return await withDeadline(timeouts.queryTimeoutMs, async () => {
+        await opened.execute(ORACLE_SESSION_SETUP);
+        const q = oracleColumnsQuery(table);
+        const found = await opened.execute<OracleColumnRow>(q.sql, [...q.binds], { outFormat: oracledb.OUT_FORMAT_OBJECT });
+        const rows = pickTable(found.rows ?? [], table);
+        const first = rows[0];
+        let primaryKey: string[] = [];
+        if (first !== undefined) {
+          const p = oraclePrimaryKeyQuery(first.OWNER, first.TABLE_NAME);
+          const pk = await opened.execute<{ COLUMN_NAME: string }>(p.sql, [...p.binds], { outFormat: oracledb.OUT_FORMAT_OBJECT });
+          primaryKey = (pk.rows ?? []).map((r) => r.COLUMN_NAME);
+        }
+        return new OracleSession(opened, oracleTable(rows, primaryKey), oracleTableSql(rows, table), timeouts.queryTimeoutMs);
+      }, { expire: () => void opened.close().catch(() => undefined) });
     } catch (err) {
-      await conn.close().catch(() => undefined);
+      // Not waited for: after an expiry the close may wait on the silent server.
+      void opened.close().catch(() => undefined);
       throw redactSecret(err, password);
     }
   }
@@ -98,33 +106,41 @@ class OracleSession implements ConnectorSession {
   readonly table: TableInfo;
   /** The quoted table name, as the dictionary spells it. */
   private readonly tableSql: string;
+  private readonly queryTimeoutMs: number;
   broken = false;
+  /** Set once a call got no answer in time: the connection is being closed already. */
+  private destroyed = false;
   // Values arrive converted by the writer, which names field and column when one does not fit.
 
   constructor(
     conn: Connection,
     table: TableInfo,
     tableSql: string,
+    queryTimeoutMs: number,
   ) {
     this.conn = conn;
     this.table = table;
     this.tableSql = tableSql;
+    this.queryTimeoutMs = queryTimeoutMs;
   }
 
   async write(batch: WriteBatch): Promise<void> {
     const t = oracleTarget(this.table, this.tableSql, batch);
     const { merge, delete: del } = oracleWrite(t, batch.rows);
-    try {
-      // No batchErrors: a refused row fails the call, we roll back, and the writer bisects.
-      if (merge) await this.many(merge, [t.pk, ...t.columns]);
-      if (del) await this.many(del, [t.pk]);
-      await this.conn.commit();
-    } catch (err) {
-      if (classifyOracleError(err) === 'connection') this.broken = true;
-      // Rows before a failing one are applied but not committed: undo them.
-      await this.conn.rollback().catch(() => { this.broken = true; });
-      throw err;
-    }
+    // The whole batch, commit included, within the query timeout (callTimeout bounds each round trip).
+    await this.bounded(async () => {
+      try {
+        // No batchErrors: a refused row fails the call, we roll back, and the writer bisects.
+        if (merge) await this.many(merge, [t.pk, ...t.columns]);
+        if (del) await this.many(del, [t.pk]);
+        await this.conn.commit();
+      } catch (err) {
+        if (classifyOracleError(err) === 'connection') this.broken = true;
+        // Rows before a failing one are applied but not committed: undo them.
+        if (!this.destroyed) await this.conn.rollback().catch(() => { this.broken = true; });
+        throw err;
+      }
+    });
   }
 
   private async many(b: OracleBatch, cols: readonly ColumnInfo[]): Promise<void> {
@@ -138,7 +154,7 @@ class OracleSession implements ConnectorSession {
     const names = [shape.pkColumn, ...shape.columns];
     for (let i = 0; i < ids.length; i += IN_LIST_MAX) {
       const s = oracleReadRows(t, ids.slice(i, i + IN_LIST_MAX));
-      const res = await this.conn.execute<unknown[]>(s.sql, [...s.binds], { outFormat: oracledb.OUT_FORMAT_ARRAY, fetchTypeHandler: fetchAsText });
+      const res = await this.bounded(() => this.conn.execute<unknown[]>(s.sql, [...s.binds], { outFormat: oracledb.OUT_FORMAT_ARRAY, fetchTypeHandler: fetchAsText }));
       for (const row of res.rows ?? []) {
         const record: Record<string, string | null> = {};
         names.forEach((n, j) => { record[n] = asText(row[j]); });
@@ -150,13 +166,27 @@ class OracleSession implements ConnectorSession {
 
   async scanIds(shape: TableShape, after: string | undefined, limit: number): Promise<string[]> {
     const s = oracleScanIds(oracleTarget(this.table, this.tableSql, shape), after, limit);
-    const res = await this.conn.execute<unknown[]>(s.sql, [...s.binds], { outFormat: oracledb.OUT_FORMAT_ARRAY, fetchTypeHandler: fetchAsText });
+    const res = await this.bounded(() => this.conn.execute<unknown[]>(s.sql, [...s.binds], { outFormat: oracledb.OUT_FORMAT_ARRAY, fetchTypeHandler: fetchAsText }));
     return (res.rows ?? []).map((r) => asText(r[0]) ?? '');
   }
 
   async close(): Promise<void> {
     this.broken = true;
     // Closing with a transaction open rolls it back.
-    await this.conn.close().catch(() => undefined);
+    if (!this.destroyed) await this.conn.close().catch(() => undefined);
+  }
+
+  /**
+   * Runs calls within the query timeout. On expiry the connection is closed (not waited for: the
+   * close may wait on the silent server) and the session is never used again.
+   */
+  private bounded<T>(work: () => Promise<T>): Promise<T> {
+    return withDeadline(this.queryTimeoutMs, work, {
+      expire: () => {
+        this.broken = true;
+        this.destroyed = true;
+        void this.conn.close().catch(() => undefined);
+      },
+    });
   }
 }

@@ -2,7 +2,8 @@ import { Client } from 'pg';
 import type { PostgresConnector } from '../../../recipes/connectors/postgres.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
 import { convertValue } from '../convert.ts';
-import type { ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { DEFAULT_DB_TIMEOUTS, serverStatementTimeoutMs, withDeadline } from '../timeouts.ts';
+import type { ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
 import { classifyPgError, pgErrorColumn } from './errors.ts';
 import { PG_DESCRIBE_SQL, pgSplitTable, pgTable, type PgColumnRow, type PgTable } from './metadata.ts';
 import { pgReadRows, pgScanIds, pgStatements, SCAN_ID } from './statements.ts';
@@ -30,28 +31,41 @@ export class PostgresDriver implements ConnectorDriver {
     return pgErrorColumn(err);
   }
 
-  async connect(table: string): Promise<ConnectorSession> {
+  async connect(table: string, timeouts: DbTimeouts = DEFAULT_DB_TIMEOUTS): Promise<ConnectorSession> {
     const c = this.spec.connection;
     const user = await resolveCredential(c.user, 'PostgresConnection user');
     const password = await resolveCredential(c.password, 'PostgresConnection password');
     const client = new Client({
       host: c.host, port: c.port, user, password, database: c.database,
-      connectionTimeoutMillis: 10_000, keepAlive: true, application_name: 'wbsync',
+      keepAlive: true, application_name: 'wbsync',
+      // pg's own limits, the same as the deadlines below (which fire first and destroy the socket):
+      // connectionTimeoutMillis ends a handshake, query_timeout fails a query (but leaves it on
+      // the connection, which is why a timed-out session is destroyed, not reused).
+      connectionTimeoutMillis: timeouts.connectTimeoutMs, query_timeout: timeouts.queryTimeoutMs,
+      // The server cancels a statement a little before the client would give up on the
+      // connection, and releases its locks (see serverStatementTimeoutMs).
+      statement_timeout: serverStatementTimeoutMs(timeouts.queryTimeoutMs),
       // A timestamp without an offset means UTC, into timestamptz too (the conversion's rule).
       options: '-c TimeZone=UTC',
     });
     // connect() reports its own failure; this only keeps a late 'error' event from crashing the process.
     const quiet = (): void => undefined;
     client.on('error', quiet);
-    await client.connect();
+    let destroyed = false;
+    const destroy = (): void => {
+      destroyed = true;
+      destroyClient(client);
+    };
     try {
+      await withDeadline(timeouts.connectTimeoutMs, () => client.connect(), { expire: destroy });
       const { schema, table: name } = pgSplitTable(table);
-      const { rows } = await client.query<PgColumnRow>(PG_DESCRIBE_SQL, [schema ?? null, name]);
-      const session = new PostgresSession(client, table, pgTable(rows, table));
+      const { rows } = await withDeadline(timeouts.queryTimeoutMs, () => client.query<PgColumnRow>(PG_DESCRIBE_SQL, [schema ?? null, name]), { expire: destroy });
+      const session = new PostgresSession(client, table, pgTable(rows, table), timeouts.queryTimeoutMs);
       client.off('error', quiet);
       return session;
     } catch (err) {
-      await endClient(client);
+      if (destroyed) destroyClient(client);
+      else await endClient(client);
       throw err;
     }
   }
@@ -60,7 +74,10 @@ export class PostgresDriver implements ConnectorDriver {
 class PostgresSession implements ConnectorSession {
   private readonly client: Client;
   private readonly requested: string;
+  private readonly queryTimeoutMs: number;
   broken = false;
+  /** Set once a call got no answer in time: the socket is gone, close() has nothing to say goodbye to. */
+  private destroyed = false;
   // pg's value errors do not name the column: converting first gives the clearer dead letter.
   readonly table: TableInfo;
   /** `schema.table` as the database spells them, when it exists. */
@@ -70,9 +87,11 @@ class PostgresSession implements ConnectorSession {
     client: Client,
     requested: string,
     described: PgTable,
+    queryTimeoutMs: number,
   ) {
     this.client = client;
     this.requested = requested;
+    this.queryTimeoutMs = queryTimeoutMs;
     this.table = described.info;
     this.name = described.name;
     // A dropped idle connection (pg_terminate_backend, server restart) emits 'error' then 'end';
@@ -87,15 +106,18 @@ class PostgresSession implements ConnectorSession {
     const statements = pgStatements(b, { binary });
     // One statement outside a transaction block is its own transaction: one round trip.
     const tx = statements.length > 1;
-    try {
-      if (tx) await this.client.query('BEGIN');
-      for (const s of statements) await this.client.query(s.sql, [...s.params]);
-      if (tx) await this.client.query('COMMIT');
-    } catch (err) {
-      if (classifyPgError(err) === 'connection') this.broken = true;
-      else if (tx) await this.client.query('ROLLBACK').catch(() => { this.broken = true; });
-      throw err;
-    }
+    // The whole batch, commit included, within the query timeout.
+    await this.bounded(async () => {
+      try {
+        if (tx) await this.client.query('BEGIN');
+        for (const s of statements) await this.client.query(s.sql, [...s.params]);
+        if (tx) await this.client.query('COMMIT');
+      } catch (err) {
+        if (classifyPgError(err) === 'connection') this.broken = true;
+        else if (tx) await this.client.query('ROLLBACK').catch(() => { this.broken = true; });
+        throw err;
+      }
+    });
   }
 
   async readRows(t: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
@@ -109,7 +131,7 @@ class PostgresSession implements ConnectorSession {
     const names = [t.pkColumn, ...t.columns];
     const spelled = [s.pkColumn, ...s.columns];
     const stmt = pgReadRows(s, wanted, new Set(spelled.filter((c) => this.family(c) === 'binary')));
-    const { rows } = await this.client.query<Record<string, unknown>>(stmt.sql, [...stmt.params]);
+    const { rows } = await this.bounded(() => this.client.query<Record<string, unknown>>(stmt.sql, [...stmt.params]));
     for (const row of rows) {
       // Keyed by the recipe's names, whatever the database's spelling.
       const rec: Record<string, string | null> = {};
@@ -121,13 +143,27 @@ class PostgresSession implements ConnectorSession {
 
   async scanIds(t: TableShape, after: string | undefined, limit: number): Promise<string[]> {
     const s = pgScanIds(this.spell(t), after, limit);
-    const { rows } = await this.client.query<Record<string, unknown>>(s.sql, [...s.params]);
+    const { rows } = await this.bounded(() => this.client.query<Record<string, unknown>>(s.sql, [...s.params]));
     return rows.map((r) => String(r[SCAN_ID]));
   }
 
   async close(): Promise<void> {
     this.broken = true;
-    await endClient(this.client);
+    if (!this.destroyed) await endClient(this.client);
+  }
+
+  /**
+   * Runs calls on the connection within the query timeout. On expiry the connection is destroyed,
+   * never reused: pg keeps a timed-out query on it, and everything after would queue behind it.
+   */
+  private bounded<T>(work: () => Promise<T>): Promise<T> {
+    return withDeadline(this.queryTimeoutMs, work, {
+      expire: () => {
+        this.broken = true;
+        this.destroyed = true;
+        destroyClient(this.client);
+      },
+    });
   }
 
   /**
@@ -151,10 +187,18 @@ function asText(v: unknown): string | null {
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
 
-/** Ends a client, not waiting forever on a server that does not answer. */
+/**
+ * Ends a client, not waiting forever on a server that does not answer: its goodbye only
+ * half-closes the socket, so after the wait the socket is destroyed.
+ */
 async function endClient(client: Client): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, CLOSE_TIMEOUT_MS); timer.unref(); });
-  await Promise.race([client.end().catch(() => undefined), timeout]);
-  clearTimeout(timer);
+  await withDeadline(CLOSE_TIMEOUT_MS, () => client.end(), { expire: () => destroyClient(client) }).catch(() => undefined);
+}
+
+/**
+ * Drops the client's socket at once, without a goodbye a frozen server would not read (what pg's
+ * own connectionTimeoutMillis does). pg's later 'error' and 'end' events find their listeners.
+ */
+function destroyClient(client: Client): void {
+  client.connection.stream.destroy();
 }

@@ -1,7 +1,8 @@
 import snowflake, { type Connection, type ConnectionOptions, type StatementOption } from 'snowflake-sdk';
 import type { SnowflakeConnector } from '../../../recipes/connectors/snowflake.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
-import type { ConnectorDriver, ConnectorSession, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { DEFAULT_DB_TIMEOUTS, withDeadline } from '../timeouts.ts';
+import type { ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
 import { classifySnowflakeError, redactSecret } from './errors.ts';
 import {
   pickTable, snowflakeColumnsQuery, snowflakePrimaryKeyQuery, snowflakeTable, snowflakeTableSql, snowflakeTarget,
@@ -60,7 +61,7 @@ export class SnowflakeDriver implements ConnectorDriver {
     return classifySnowflakeError(err);
   }
 
-  async connect(table: string): Promise<ConnectorSession> {
+  async connect(table: string, timeouts: DbTimeouts = DEFAULT_DB_TIMEOUTS): Promise<ConnectorSession> {
     configureOnce();
     const c = this.spec.connection;
     // Read at every connect: the credentials may have been rotated since the last one.
@@ -72,6 +73,9 @@ export class SnowflakeDriver implements ConnectorDriver {
       ...(c.role === undefined ? {} : { role: c.role }),
       // Keeps an idle session (between bursts of writes) from expiring after four hours.
       clientSessionKeepAlive: true,
+      // The driver's own limit on each HTTP request (the login's and every statement's): the
+      // longer of the two, since it is one setting; the deadlines below bound each call.
+      timeout: Math.max(timeouts.connectTimeoutMs, timeouts.queryTimeoutMs),
     };
     let conn: Connection | undefined;
     try {
@@ -79,13 +83,16 @@ export class SnowflakeDriver implements ConnectorDriver {
       // Through the module object at call time, so a test can replace just this call.
       conn = snowflake.createConnection(options);
       const created = conn;
+      const expire = (): void => destroy(created);
       // connectAsync() resolves even when the login fails: only connect's callback sees the error.
-      await new Promise<void>((resolve, reject) => created.connect((err) => (err ? reject(err) : resolve())));
-      const q = snowflakeColumnsQuery(table);
-      const rows = pickTable(await run<SnowflakeColumnRow>(conn, q.sql, q.binds), table);
-      const first = rows[0];
-      const pk = first === undefined ? [] : await run<SnowflakePrimaryKeyRow>(conn, snowflakePrimaryKeyQuery(first.TABLE_SCHEMA, first.TABLE_NAME));
-      return new SnowflakeSession(conn, snowflakeTable(rows, pk), snowflakeTableSql(rows, table));
+      await withDeadline(timeouts.connectTimeoutMs, () => new Promise<void>((resolve, reject) => created.connect((err) => (err ? reject(err) : resolve()))), { expire });
+      return await withDeadline(timeouts.queryTimeoutMs, async () => {
+        const q = snowflakeColumnsQuery(table);
+        const rows = pickTable(await run<SnowflakeColumnRow>(created, q.sql, q.binds), table);
+        const first = rows[0];
+        const pk = first === undefined ? [] : await run<SnowflakePrimaryKeyRow>(created, snowflakePrimaryKeyQuery(first.TABLE_SCHEMA, first.TABLE_NAME));
+        return new SnowflakeSession(created, snowflakeTable(rows, pk), snowflakeTableSql(rows, table), timeouts.queryTimeoutMs);
+      }, { expire });
     } catch (err) {
       if (conn !== undefined) destroy(conn);
       throw redactSecret(err, password);
@@ -107,17 +114,22 @@ class SnowflakeSession implements ConnectorSession {
   readonly table: TableInfo;
   /** The quoted table name, as INFORMATION_SCHEMA spells it. */
   private readonly tableSql: string;
+  private readonly queryTimeoutMs: number;
   private failed = false;
+  /** Set once a call got no answer in time: the session is destroyed already. */
+  private destroyed = false;
   // Values arrive converted by the writer, which names field and column when one does not fit.
 
   constructor(
     conn: Connection,
     table: TableInfo,
     tableSql: string,
+    queryTimeoutMs: number,
   ) {
     this.conn = conn;
     this.table = table;
     this.tableSql = tableSql;
+    this.queryTimeoutMs = queryTimeoutMs;
   }
 
   get broken(): boolean {
@@ -126,16 +138,19 @@ class SnowflakeSession implements ConnectorSession {
 
   async write(batch: WriteBatch): Promise<void> {
     const statements = snowflakeWrite(snowflakeTarget(this.table, this.tableSql, batch), batch.rows);
-    try {
-      await run(this.conn, 'BEGIN');
-      for (const s of statements) await run(this.conn, s.sql, s.binds);
-      await run(this.conn, 'COMMIT');
-    } catch (err) {
-      if (classifySnowflakeError(err) === 'connection') this.failed = true;
-      // A failed statement does not end an explicit transaction: end it, or the next BEGIN nests in it.
-      await run(this.conn, 'ROLLBACK').catch(() => { this.failed = true; });
-      throw err;
-    }
+    // The whole batch, commit included, within the query timeout.
+    await this.bounded(async () => {
+      try {
+        await run(this.conn, 'BEGIN');
+        for (const s of statements) await run(this.conn, s.sql, s.binds);
+        await run(this.conn, 'COMMIT');
+      } catch (err) {
+        if (classifySnowflakeError(err) === 'connection') this.failed = true;
+        // A failed statement does not end an explicit transaction: end it, or the next BEGIN nests in it.
+        if (!this.destroyed) await run(this.conn, 'ROLLBACK').catch(() => { this.failed = true; });
+        throw err;
+      }
+    });
   }
 
   async readRows(shape: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
@@ -144,7 +159,7 @@ class SnowflakeSession implements ConnectorSession {
     const names = [shape.pkColumn, ...shape.columns];
     for (let i = 0; i < ids.length; i += MAX_CHUNK_ROWS) {
       const s = snowflakeReadRows(t, ids.slice(i, i + MAX_CHUNK_ROWS));
-      for (const row of await run<unknown[]>(this.conn, s.sql, s.binds, AS_TEXT)) {
+      for (const row of await this.bounded(() => run<unknown[]>(this.conn, s.sql, s.binds, AS_TEXT))) {
         const record: Record<string, string | null> = {};
         names.forEach((n, j) => { record[n] = text(row[j]); });
         out.set(text(row[0]) ?? '', record);
@@ -155,11 +170,12 @@ class SnowflakeSession implements ConnectorSession {
 
   async scanIds(shape: TableShape, after: string | undefined, limit: number): Promise<string[]> {
     const s = snowflakeScanIds(snowflakeTarget(this.table, this.tableSql, shape), after, limit);
-    return (await run<unknown[]>(this.conn, s.sql, s.binds, AS_TEXT)).map((r) => text(r[0]) ?? '');
+    return (await this.bounded(() => run<unknown[]>(this.conn, s.sql, s.binds, AS_TEXT))).map((r) => text(r[0]) ?? '');
   }
 
   async close(): Promise<void> {
     this.failed = true;
+    if (this.destroyed) return;
     // destroy() logs out over HTTP; an unreachable service must not hold up a reconnect.
     await new Promise<void>((resolve) => {
       setTimeout(resolve, CLOSE_WAIT_MS).unref();
@@ -168,6 +184,20 @@ class SnowflakeSession implements ConnectorSession {
       } catch {
         resolve();
       }
+    });
+  }
+
+  /**
+   * Runs calls within the query timeout. On expiry the session is destroyed (not waited for) and
+   * never used again.
+   */
+  private bounded<T>(work: () => Promise<T>): Promise<T> {
+    return withDeadline(this.queryTimeoutMs, work, {
+      expire: () => {
+        this.failed = true;
+        this.destroyed = true;
+        destroy(this.conn);
+      },
     });
   }
 }

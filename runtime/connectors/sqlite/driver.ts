@@ -32,6 +32,11 @@ export class SqliteDriver implements ConnectorDriver {
     return err instanceof Error ? sqliteErrorColumn(err.message) : undefined;
   }
 
+  /**
+   * No timeouts here (the parameter is left out): SQLite runs in this process, synchronously, so
+   * there is no connection to hang and no timer could interrupt a call anyway. Only the busy
+   * timeout applies: a lock held by another process fails the batch after it, and it is retried.
+   */
   async connect(table: string): Promise<ConnectorSession> {
     // Creates the file when missing (not its directory: a wrong path should fail, not be created).
     const db = new Database(this.spec.connection.path, { timeout: BUSY_TIMEOUT_MS });
