@@ -89,7 +89,7 @@ function untouchedRedis() {
   return { redis, touched };
 }
 
-function setup(opts: { parallelism?: number; batchSize?: number; gated?: boolean; refuse?: Array<(rows: readonly RowWrite[]) => DeadLetter[]>; lingerMs?: number } = {}) {
+function setup(opts: { parallelism?: number; batchSize?: number; gated?: boolean; refuse?: Array<(rows: readonly RowWrite[]) => DeadLetter[]>; lingerMs?: number; reports?: Array<string | undefined> } = {}) {
   const parallelism = opts.parallelism ?? 2;
   const reg = writeBehind({ name: 'Persons', version: '3', connector, keysPrefix: 'person', mappings, parallelism, batchSize: opts.batchSize ?? 500 });
   const writers = Array.from({ length: parallelism }, (_, i) => new FakeWriter(opts.gated ?? false, opts.refuse?.[i]));
@@ -97,7 +97,10 @@ function setup(opts: { parallelism?: number; batchSize?: number; gated?: boolean
   const { redis, touched } = untouchedRedis();
   const abort = new AbortController();
   // No linger unless a test is about it: completions then happen as soon as they can.
-  const pipeline = new WritePipeline(reg, redis, backlog as unknown as Backlog, writers as unknown as TableWriter[], log, abort.signal, opts.lingerMs ?? 0);
+  const pipeline = new WritePipeline(reg, redis, backlog as unknown as Backlog, writers as unknown as TableWriter[], log, abort.signal, opts.lingerMs ?? 0, {
+    report: (m) => opts.reports?.push(m),
+    retry: { minMs: 1, maxMs: 1 },
+  });
   return { pipeline, writers, backlog, touched, abort };
 }
 
@@ -126,15 +129,16 @@ describe('partitionOf', () => {
     expect(partitionOf('foobar', 7)).toBe(0xbf9cf968 % 7);
   });
 
-  it('is stable: the same key always gets the same partition, inside the range', () => {
-    for (let i = 0; i < 200; i++) {
-      const key = `person:${i}`;
-      const p = partitionOf(key, 5);
+  it('stays inside the range and spreads keys evenly over the partitions', () => {
+    // (That a key always gets the same partition follows from FNV-1a being pinned above.)
+    const counts = [0, 0, 0, 0, 0];
+    for (let i = 0; i < 1000; i++) {
+      const p = partitionOf(`person:${i}`, 5);
       expect(p).toBeGreaterThanOrEqual(0);
       expect(p).toBeLessThan(5);
-      expect(partitionOf(key, 5)).toBe(p);
-      expect(partitionOf(`${key}`, 5)).toBe(p);
+      counts[p] = (counts[p] ?? 0) + 1;
     }
+    for (const n of counts) expect(n).toBeGreaterThan(150);
   });
 
   it('puts everything in the one partition there is', () => {
@@ -452,5 +456,54 @@ describe('WritePipeline flow', () => {
     await waiting;
     expect(pipeline.pending).toBe(1);
     expect(w0.calls).toHaveLength(2);
+  });
+});
+
+describe('WritePipeline and a batch that fails unexpectedly', () => {
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  it('retries the batch (its entries are written and acknowledged, none held) and reports the failure, then its end', async () => {
+    let throws = 1;
+    const bug = (): DeadLetter[] => {
+      if (throws-- > 0) throw new TypeError("Cannot read properties of undefined (reading 'x')");
+      return [];
+    };
+    const reports: Array<string | undefined> = [];
+    const { pipeline, writers, backlog } = setup({ parallelism: 1, refuse: [bug], reports });
+    pipeline.push([entry('1-0', up(A0, '1', 'k1'), up(A1, '1')), entry('2-0', del(B0))]);
+    for (let i = 0; i < 50 && backlog.finished.length === 0; i++) await sleep(5);
+    expect(writers[0]?.calls).toHaveLength(2); // the failed batch, then the same batch again
+    expect(writers[0]?.calls[1]?.rows).toStrictEqual(writers[0]?.calls[0]?.rows);
+    expect(backlog.finished).toStrictEqual([{ ids: ['1-0', '2-0'], synced: 3, records: 3, dead: [], acks: [{ key: A0, ack: 'k1' }], version: '3' }]);
+    expect(pipeline.holds('1-0')).toBe(false);
+    expect(pipeline.holds('2-0')).toBe(false);
+    expect(pipeline.pending).toBe(0);
+    expect(reports).toStrictEqual(["write failed unexpectedly, retrying: Cannot read properties of undefined (reading 'x')", undefined]);
+  });
+
+  it('keeps the order of a key across the retry', async () => {
+    let throws = 1;
+    const { pipeline, writers } = setup({ parallelism: 1, batchSize: 1, refuse: [() => {
+      if (throws-- > 0) throw new Error('boom');
+      return [];
+    }] });
+    pipeline.push([entry('1-0', up(A0, '1')), entry('2-0', up(A0, '2')), entry('3-0', up(A0, '3'))]);
+    for (let i = 0; i < 50 && (writers[0]?.calls.length ?? 0) < 4; i++) await sleep(5);
+    expect(writers[0]?.summary()).toStrictEqual([[`${A0} upsert |1`], [`${A0} upsert |1`], [`${A0} upsert |2`], [`${A0} upsert |3`]]);
+  });
+});
+
+describe('WritePipeline and a malformed backlog entry', () => {
+  it('dead-letters what could not be decoded with the reason and the entry id, acknowledging the entry', async () => {
+    const { pipeline, backlog } = setup({ parallelism: 1 });
+    const malformed = decodeEntry(['9-1', ['person:1', 'u:1:', 'age', '5', 'person:2', 'z:0:']]);
+    pipeline.push([malformed, decodeEntry(['9-2', ['garbage']])]);
+    await pipeline.stop();
+    expect(backlog.finished.flatMap((c) => c.ids).sort()).toStrictEqual(['9-1', '9-2']);
+    expect(backlog.finished.reduce((n, c) => n + c.synced, 0)).toBe(1);
+    expect(backlog.finished.flatMap((c) => c.dead)).toStrictEqual([
+      { key: 'backlog entry 9-2', op: 'malformed', error: 'backlog entry 9-2, value 1 of 1: key "garbage" has no record header; 1 values not synced', acks: [] },
+      { key: 'backlog entry 9-1', op: 'malformed', error: 'backlog entry 9-1, value 5 of 6: key "person:2" has an unknown op "z"; 2 values not synced', acks: [] },
+    ]);
   });
 });
