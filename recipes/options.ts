@@ -54,6 +54,13 @@ export interface WriteBehindOptions {
    * `person:Ada` and `person:ada` would then share one row. `inexact` accepts that.
    */
   readonly keyMatch?: KeyMatch;
+  /**
+   * The most records the recipe's backlog may hold in Redis (default 1,000,000). While the
+   * database is away the backlog grows; past this bound changes are no longer captured, the
+   * recipe is marked overflowed, and once the backlog has drained to half of it a reconcile and
+   * a sweep catch up: Redis memory stays bounded, and no final state is lost.
+   */
+  readonly maxBacklog?: number;
 }
 
 /** Options of {@link writeThrough}: those of write-behind plus where the application stages writes. */
@@ -80,7 +87,11 @@ export interface Registration {
   readonly batchSize: number;
   readonly parallelism: number;
   readonly keyMatch: KeyMatch;
+  readonly maxBacklog: number;
 }
+
+/** `maxBacklog` in records: a bound of a few dozen would overflow at every ordinary burst. */
+const MAX_BACKLOG = { min: 100, max: 1_000_000_000, default: 1_000_000 } as const;
 
 const REGISTRATION = Symbol.for('wbsync.registration');
 const NAME = /^[A-Za-z0-9_.-]+$/;
@@ -146,6 +157,10 @@ function compile(options: WriteThroughOptions, where: 'writeBehind' | 'writeThro
   if (keyMatch !== 'exact' && keyMatch !== 'inexact') {
     throw new RecipeError(`${at}: keyMatch must be 'exact' or 'inexact' (got ${show(keyMatch)})`);
   }
+  const maxBacklog = o['maxBacklog'] ?? MAX_BACKLOG.default;
+  if (typeof maxBacklog !== 'number' || !Number.isInteger(maxBacklog) || maxBacklog < MAX_BACKLOG.min || maxBacklog > MAX_BACKLOG.max) {
+    throw new RecipeError(`${at}: maxBacklog must be an integer from ${MAX_BACKLOG.min} to ${MAX_BACKLOG.max} records (got ${show(maxBacklog)})`);
+  }
   const stagingPrefix = where === 'writeThrough' ? (o['stagingPrefix'] ?? '__') : '';
   if (typeof stagingPrefix !== 'string' || (where === 'writeThrough' && stagingPrefix === '') || /[*?[\]\\{}]/.test(stagingPrefix)) {
     throw new RecipeError(`${at}: stagingPrefix must be a non-empty string without '*', '?', '[', ']', '\\', '{' or '}' (got ${show(stagingPrefix)})`);
@@ -154,7 +169,7 @@ function compile(options: WriteThroughOptions, where: 'writeBehind' | 'writeThro
     throw new RecipeError(`${at}: stagingPrefix applies to writeThrough only; use writeThrough({...}) to stage writes`);
   }
   const registration: Registration = {
-    kind: where, name, version: o['version'], connector, keysPrefix, mappings, onExpire, onFlush, batchSize, parallelism, keyMatch, stagingPrefix,
+    kind: where, name, version: o['version'], connector, keysPrefix, mappings, onExpire, onFlush, batchSize, parallelism, keyMatch, maxBacklog, stagingPrefix,
   };
   Object.defineProperty(registration, REGISTRATION, { value: true, enumerable: false });
   return Object.freeze(registration);

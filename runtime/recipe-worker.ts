@@ -4,10 +4,12 @@ import type { Registration } from '../recipes/options.ts';
 import { Backlog, decodeAll } from './backlog/backlog.ts';
 import type { StreamEntry } from './backlog/entry.ts';
 import { InOrder } from './backlog/in-order.ts';
+import { BacklogBound } from './capture/backlog-bound.ts';
 import { CaptureQueue, leftBehind, type CaptureResult, type ChangeKind, type Delivery, type FollowRead } from './capture/capture-queue.ts';
 import { GapSweep } from './capture/gap-sweep.ts';
+import { lowWater } from './capture/overflow.ts';
 import { reconcileKeys } from './capture/reconcile.ts';
-import { capturePattern, captureTarget } from './capture/targets.ts';
+import { capturePattern, captureTarget, pacedTarget } from './capture/targets.ts';
 import { driverFor, maxParallelism } from './connectors/drivers.ts';
 import type { DbTimeouts } from './connectors/types.ts';
 import type { Keys } from './keys.ts';
@@ -16,6 +18,7 @@ import { verifyRecipe } from './verify/verify.ts';
 import { retryForever, sleep } from './writer/backoff.ts';
 import { WritePipeline } from './writer/pipeline.ts';
 import { refreshEntries } from './writer/redis-state.ts';
+import { ProblemBoard } from './writer/problems.ts';
 import { errorText, TableWriter } from './writer/table-writer.ts';
 
 /** Tunables shared by every worker of a runtime. */
@@ -47,7 +50,12 @@ export class RecipeWorker {
   private readonly abort = new AbortController();
   /** Finds the rows of keys deleted in a gap, after the reconcile that follows it. */
   private readonly sweep: GapSweep;
+  /** Keeps the backlog within maxBacklog: an overflow, and the catching up after it. */
+  private readonly bound: BacklogBound;
   private readonly writers: TableWriter[];
+  /** Standing problems of writers, pipeline and capture, mirrored into the status hash. */
+  private readonly problems: ProblemBoard;
+  private shownCaptureProblem: string | undefined;
   private readonly pipeline: WritePipeline;
   /** Entries reach the writer in the order Redis read them (see InOrder). */
   private readonly order: InOrder<StreamEntry[]>;
@@ -80,13 +88,15 @@ export class RecipeWorker {
       this.reconcile('capture overflow').catch((err) => this.log.error({ err: errorText(err) }, 'reconcile failed'));
     }, undefined, this.delivery());
     const partitions = Math.min(reg.parallelism, maxParallelism(reg.connector));
-    this.writers = Array.from({ length: partitions }, () =>
-      new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, (m) => void this.reportProblem(m), this.abort.signal, opts.retry, {
+    // Each writer, the pipeline and capture report their own standing problem (see ProblemBoard).
+    this.problems = new ProblemBoard(redis, keys.status(reg.name), log, this.abort.signal);
+    this.writers = Array.from({ length: partitions }, (_, i) =>
+      new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, this.problems.reporter(`writer ${i}`), this.abort.signal, opts.retry, {
         keyMatch: reg.keyMatch,
         warn: (m) => void this.redis.hset(this.keys.status(this.reg.name), { warning: m ?? '' }).catch(() => undefined),
         ...(opts.db ? { timeouts: opts.db } : {}),
       }));
-    this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal);
+    this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal, undefined, { report: this.problems.reporter('pipeline'), retry: opts.retry });
     this.highWater = reg.batchSize * this.writers.length * 2;
     this.order = new InOrder((entries) => {
       if (entries.length) this.pipeline.push(entries);
@@ -95,6 +105,16 @@ export class RecipeWorker {
       reg, redis, keys, log, signal: this.abort.signal, retry: opts.retry,
       connect: () => driverFor(reg.connector).connect(reg.connector.table, opts.db),
       queued: () => this.nudge(),
+      room: () => this.bound.room(),
+    });
+    this.bound = new BacklogBound({
+      reg, redis, keys, log, signal: this.abort.signal,
+      reconcile: (reason) => this.reconcile(reason),
+      swept: () => this.sweep.settled(),
+      // A writer's or the pipeline's standing problem means the database is not writing yet;
+      // capture's (notifications off) says nothing about the writer and must not hold a catch-up.
+      writer: () => ({ failing: this.problems.failingBesides('capture'), paused: this.paused }),
+      nudge: () => this.nudge(),
     });
   }
 
@@ -112,6 +132,7 @@ export class RecipeWorker {
       end: (read: FollowRead | undefined, result: CaptureResult | undefined): void => {
         if (read) this.order.complete(read.ticket, result?.entries && decodeAll(result.entries).entries);
         if (leftBehind(read, result)) this.nudge();
+        if (result?.refusedAt !== undefined) this.bound.refused();
       },
     };
   }
@@ -156,6 +177,8 @@ export class RecipeWorker {
   }
 
   onChange(key: string, kind: ChangeKind): void {
+    // Overflowed, a snapshot could not be appended: the reconcile after it reads the key anyway.
+    if (this.bound.dropping) return;
     if (this.capture.accepts(key)) this.capture.push(key, kind);
   }
 
@@ -186,12 +209,14 @@ export class RecipeWorker {
     const status = this.keys.status(this.reg.name);
     const previousScope = await this.redis.hget(status, 'reconciledScope');
     await this.redis.hset(status, 'reconciling', reason);
-    const target = captureTarget(this.reg, this.keys, this.backlog.stream);
+    // Stopped at half the bound to wait for the writer: a reconcile never overflows the backlog.
+    const target = pacedTarget(captureTarget(this.reg, this.keys, this.backlog.stream), lowWater(this.reg.maxBacklog), () => this.bound.room());
     let n: number;
     try {
       n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge(), (raw) => this.refuseKey(raw));
     } catch (err) {
       await this.redis.hset(status, 'reconciling', '').catch(() => undefined);
+      if (this.abort.signal.aborted) return; // stopped while waiting for room: the next start reconciles
       throw err;
     }
     if (this.abort.signal.aborted) return; // a stop: the next version (or start) reconciles and says so
@@ -205,9 +230,10 @@ export class RecipeWorker {
     this.state = 'running';
     const status = this.keys.status(this.reg.name);
     // A sweep that a stop (or a version replacement) cut short is taken up again.
-    const [unfinished, scope] = await this.redis.hmget(status, 'sweeping', 'reconciledScope');
+    const [unfinished, scope, overflowedAt] = await this.redis.hmget(status, 'sweeping', 'reconciledScope', 'overflowedAt');
     await this.redis.hset(status, { version: this.reg.version, state: 'loaded', runtime: this.opts.consumer, error: '', reconciling: '', sweeping: '' });
     if (unfinished && scope === this.sweep.scope) this.sweep.request(unfinished);
+    if (overflowedAt) this.bound.restore(overflowedAt);
     this.loop = this.run();
   }
 
@@ -218,6 +244,7 @@ export class RecipeWorker {
     await this.capture.close();
     this.abort.abort();
     await this.loop;
+    await this.bound.settled();
     await this.sweep.settled();
     await this.pipeline.stop();
     await Promise.all(this.writers.map((w) => w.close()));
@@ -321,7 +348,7 @@ export class RecipeWorker {
       try {
         const records = await refreshEntries(this.redis, entries.flatMap((e) => e.records));
         let at = 0;
-        fresh = entries.map((e) => ({ id: e.id, records: records.slice(at, (at += e.records.length)) }));
+        fresh = entries.map((e) => ({ ...e, records: records.slice(at, (at += e.records.length)) }));
       } finally {
         this.order.complete(ticket, fresh);
       }
@@ -343,13 +370,16 @@ export class RecipeWorker {
   }
 
 
-  private async reportProblem(message: string | undefined): Promise<void> {
-    const key = this.keys.status(this.reg.name);
-    const tx = this.redis.multi();
-    if (message === undefined) tx.hset(key, { error: '' });
-    else tx.hset(key, { error: message, lastError: message, lastErrorAt: new Date().toISOString() }).hincrby(key, 'failures', 1);
-    await tx.exec().catch(() => undefined);
+  /**
+   * Capture's standing problem (keyspace notifications off and not settable), shown in status
+   * beside the writers' until it is over (undefined).
+   */
+  captureProblem(message: string | undefined): void {
+    if (message === this.shownCaptureProblem) return; // re-checked at every sync: report changes only
+    this.shownCaptureProblem = message;
+    this.problems.report('capture', message);
   }
+
 }
 
 /** Stream entries per read; each holds the records of one capture call (up to ~1,000). */

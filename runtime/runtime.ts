@@ -5,7 +5,7 @@ import { setParamSource } from '../recipes/config-get.ts';
 import type { Registration } from '../recipes/options.ts';
 import { classifyEvent } from './capture/capture-queue.ts';
 import { FlushWatch } from './capture/flush-notice.ts';
-import { ensureKeyspaceEvents } from './capture/keyspace-config.ts';
+import { ensureKeyspaceEvents, type KeyspaceCheck } from './capture/keyspace-config.ts';
 import { assertDriverInstalled } from './connectors/drivers.ts';
 import type { DbTimeouts } from './connectors/types.ts';
 import { capturePattern } from './capture/targets.ts';
@@ -14,6 +14,7 @@ import { Keys } from './keys.ts';
 import { ParamStore } from './params/param-store.ts';
 import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
 import { connectRedis } from './redis/connect.ts';
+import { execChecked } from './redis/exec.ts';
 import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
 import type { RedisFlags } from './redis/flags.ts';
 import { loadRegistration } from './registry/load.ts';
@@ -72,6 +73,8 @@ export class Runtime {
   private flushWatch: FlushWatch | undefined;
   /** The warning last written into the heartbeat, shown by `wb-cli status`. */
   private shownWarning: string | undefined;
+  /** What the last keyspace-notification check found (re-checked at every sync). */
+  private keyspace: KeyspaceCheck | undefined;
   private readonly patterns = new Map<string, Set<string>>();
   private channelPrefix = '';
   private me: RuntimeInfo | undefined;
@@ -160,9 +163,27 @@ export class Runtime {
     if (this.me) await beat(this.redis, this.keys, this.shownWarning === undefined ? this.me : { ...this.me, warning: this.shownWarning });
   }
 
+  /**
+   * Checks (and sets) notify-keyspace-events: at start, after the subscription reconnects and at
+   * every sync, since an operator or a restarted server may turn notifications off at any time.
+   * Logged when the finding changes; notifications known to be off show as an error on every
+   * recipe (status) until they are on again. Once running, notifications found off (set again
+   * now, or on again after a problem) lost the changes in between: every recipe reconciles.
+   */
   private async checkKeyspaceEvents(): Promise<void> {
-    const problem = await ensureKeyspaceEvents(this.redis);
-    if (problem) this.log.error(problem);
+    const check = await ensureKeyspaceEvents(this.redis);
+    const before = this.keyspace;
+    this.keyspace = check;
+    const message = check.kind === 'ok' ? undefined : check.message;
+    if (message !== undefined && message !== (before?.kind === 'ok' ? undefined : before?.message)) this.log.error(message);
+    for (const w of this.workers.values()) w.captureProblem(check.kind === 'off' ? message : undefined);
+    if (before === undefined || this.state !== 'running') return;
+    const setAgain = check.kind === 'ok' && check.setFrom !== undefined;
+    const onAgain = check.kind === 'ok' && before.kind === 'off';
+    if (!setAgain && !onAgain) return;
+    const why = setAgain ? `notify-keyspace-events was '${check.kind === 'ok' ? check.setFrom : ''}' and is set again` : 'keyspace notifications are on again';
+    this.log.warn(`${why}; changes meanwhile were not heard, reconciling`);
+    for (const w of this.workers.values()) this.reconcileInBackground(w, 'keyspace notifications restored');
   }
 
   private route(pattern: string, channel: Buffer, event: Buffer): void {
@@ -256,6 +277,8 @@ export class Runtime {
     const paused = new Set(await this.redis.smembers(this.keys.paused()));
     this.paused = paused;
     for (const [name, worker] of this.workers) await worker.setPaused(paused.has(name));
+    // After the installs, so that a recipe loaded by this sync shows the problem too.
+    await this.checkKeyspaceEvents();
     // Verdicts come from the outcome of what is stored now, even if a poll loaded it first.
     for (const name of ask?.names ?? []) {
       const meta = metas.find((m) => m.name === name);
@@ -288,7 +311,7 @@ export class Runtime {
     }
     const paused = [...this.paused].filter((name) => this.running.has(name));
     if (paused.length) tx.sadd(this.keys.paused(), ...paused);
-    await tx.exec();
+    await execChecked(tx);
     // Look again at once: the next interval starts at the restore, so a flush right after it is
     // proven by its notice (the restore's own write would otherwise count against it until the
     // next poll).

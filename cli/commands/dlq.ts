@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { snapshotKeys } from '../../runtime/capture/capture-queue.ts';
 import { resyncTarget } from '../../runtime/capture/targets.ts';
+import { execChecked } from '../../runtime/redis/exec.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, printTable, say } from '../output.ts';
 import { loadStoredRecipe } from '../recipe-loader.ts';
@@ -47,7 +48,7 @@ export const dlq = new Command('dlq')
               const fields = JSON.parse(f['fields'] ?? '{}') as Record<string, string>;
               if (Object.keys(fields).length) tx.hset(`${reg.stagingPrefix}{${f['key']}}`, fields);
             }
-            await tx.exec();
+            await execChecked(tx);
           } else {
             const unique = [...new Set(letters.map((f) => f['key'] as string))];
             if (unique.length) await snapshotKeys(redis, target, unique, unique.map(() => 'c0'));
@@ -55,7 +56,7 @@ export const dlq = new Command('dlq')
           // The index entry goes too, unless a newer dead letter of that key replaced it meanwhile.
           const tx = redis.multi().xdel(stream, ...page.map(([id]) => id));
           for (const [id, raw] of page) tx.eval("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end", 1, keys.deadLetterIndex(name), fieldsOf(raw)['key'] ?? '', id);
-          await tx.exec();
+          await execChecked(tx);
           replayed += page.length;
         }
         // The runtime reads them at once instead of at its next idle poll.

@@ -29,6 +29,7 @@ async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta, claims: rea
     error: s['error'] || null, lastError: s['lastError'] || null, lastErrorAt: s['lastErrorAt'] || null, warning: s['warning'] || null,
     reconciling: s['reconciling'] || null, reconciledAt: s['reconciledAt'] || null, reconciledKeys: s['reconciledKeys'] === undefined ? null : Number(s['reconciledKeys']),
     sweeping: s['sweeping'] || null, goneRows: s['goneRows'] === undefined ? null : Number(s['goneRows']), goneRowsAt: s['goneRowsAt'] || null, flushKeptAt: s['flushKeptAt'] || null,
+    overflowedAt: s['overflowedAt'] || null,
     overlaps: overlaps.map((o) => ({ name: o.b.name, keysPrefix: o.b.keysPrefix, sameTable: o.sameTable, message: describeOverlap(o) })),
   };
 }
@@ -52,9 +53,13 @@ export const status = new Command('status')
         process.stdout.write(`${JSON.stringify({ recipes, runtimes }, null, 2)}\n`);
         return;
       }
-      const rows = recipes.map((r) => ({ ...r, oldest: r.oldestPendingMs === null ? '' : `${(r.oldestPendingMs / 1000).toFixed(1)}s`, error: r.error ?? (r.lastError ? `(last: ${r.lastErrorAt}) ${r.lastError}` : '') }));
+      // `overflowed` joins the state: the recipe runs, but is not capturing until it catches up.
+      const rows = recipes.map((r) => ({ ...r, state: r.overflowedAt ? `${r.state}, overflowed` : r.state, oldest: r.oldestPendingMs === null ? '' : `${(r.oldestPendingMs / 1000).toFixed(1)}s`, error: r.error ?? (r.lastError ? `(last: ${r.lastErrorAt}) ${r.lastError}` : '') }));
       printTable(rows, ['name', 'version', 'state', 'backlog', 'oldest', 'synced', 'failures', 'deadLetters', 'error'], false);
       for (const r of recipes) if (r.warning) process.stdout.write(`\nWARNING ${r.name}: ${r.warning}\n`);
+      for (const r of recipes) {
+        if (r.overflowedAt) process.stdout.write(`\nWARNING ${r.name}: the backlog overflowed at ${r.overflowedAt} (maxBacklog): changes are not captured until it has drained to half; a reconcile and a sweep then catch up\n`);
+      }
       for (const r of recipes) for (const o of r.overlaps) process.stdout.write(`\nWARNING ${r.name}: ${o.message}\n`);
       for (const r of runtimes) if (r.warning) process.stdout.write(`\nWARNING runtime ${r.id}: ${r.warning}\n`);
       for (const r of recipes) {

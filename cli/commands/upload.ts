@@ -57,7 +57,8 @@ export const upload = new Command('upload')
       const runtimes = await liveRuntimes(redis, keys);
       const names = results.map((r) => r.meta.name);
       const nonce = randomUUID();
-      const since = `${Date.now() - 1}-0`;
+      // Taken before publishing: the verdict is added after it, whatever this host's clock says.
+      const since = await verdictsStartId(redis);
       await tellRuntimes(redis, keys, { op: 'sync', nonce, names });
       if (runtimes.length === 0) {
         say('no runtime is connected; the recipe loads when wb-runtime starts');
@@ -73,6 +74,19 @@ export const upload = new Command('upload')
  */
 function warnOverlaps(overlaps: readonly Overlap[]): void {
   for (const o of overlaps) process.stderr.write(`wb-cli: warning: ${describeOverlap(o)}${o.sameTable ? ' (accepted with --force)' : ''}\n`);
+}
+
+/**
+ * Where to start reading the verdicts stream so that the verdict to come is seen: just before
+ * Redis's time now (TIME). XADD gives an entry an id from Redis's clock (or past the stream's
+ * last id), so a start taken from this host's clock skipped the verdict whenever this host's
+ * clock ran ahead of Redis's. TIME, not the stream's last id (XREVRANGE): the CLI's
+ * least-privilege ACL user of docs/security.md may run TIME and not XREVRANGE. An older verdict
+ * read after the start is another upload's, told apart by its nonce.
+ */
+export async function verdictsStartId(redis: Pick<Redis, 'time'>): Promise<string> {
+  const [seconds, micros] = await redis.time();
+  return `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - 1}-0`;
 }
 
 /** Waits for each name's verdict; throws when one failed or none came in time. */

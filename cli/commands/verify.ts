@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { driverFor } from '../../runtime/connectors/drivers.ts';
+import { execChecked } from '../../runtime/redis/exec.ts';
 import { isClean, verifyRecipe, type VerifyReport } from '../../runtime/verify/verify.ts';
 import { errorText } from '../../runtime/writer/table-writer.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
@@ -33,7 +34,7 @@ export const verify = new Command('verify')
       // Every row whose key is gone is queued for delete now, those a flush left included: status
       // stops pointing at them, and gap sweeps delete again (see runtime/capture/gap-sweep.ts).
       if (opts.fix && opts.deleteExtra) {
-        await redis.multi().hset(keys.status(name), 'goneRows', 0, 'goneRowsAt', new Date().toISOString()).hdel(keys.status(name), 'flushKeptAt').exec();
+        await execChecked(redis.multi().hset(keys.status(name), 'goneRows', 0, 'goneRowsAt', new Date().toISOString()).hdel(keys.status(name), 'flushKeptAt'));
       }
       const backlog = await redis.xlen(keys.backlog(name));
       const unrepaired = report.notHash.count + (opts.fix ? (opts.deleteExtra ? 0 : report.extra.count) : report.missing.count + report.differing.count + report.extra.count);

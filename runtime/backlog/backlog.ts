@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { GROUP, type Keys } from '../keys.ts';
+import { execChecked } from '../redis/exec.ts';
 import { fieldsObject, type Fields } from '../writer/plan.ts';
 import { decodeEntry, type RawEntry, type StreamEntry } from './entry.ts';
 
@@ -121,14 +122,15 @@ export class Backlog {
     if (c.synced) tx.hincrby(this.keys.status(this.recipe), 'synced', c.synced);
     if (c.records) tx.hincrby(this.keys.status(this.recipe), 'queued', -c.records);
     if (c.dead.length) tx.hincrby(this.keys.status(this.recipe), 'deadLetters', c.dead.length);
-    await tx.exec();
+    // A command refused inside the transaction throws: the caller retries, nothing passes for done.
+    await execChecked(tx);
   }
 
   /** Dead-letters a record that never reached the backlog (a key name that is not UTF-8). */
   async deadLetter(key: string, op: string, error: string, version: string): Promise<void> {
     const tx = this.redis.multi();
     addDeadLetter(tx, this.keys, this.recipe, key, ['key', key, 'op', op, 'error', error, 'version', version, 'fields', '{}', 'at', new Date().toISOString()]);
-    await tx.hincrby(this.keys.status(this.recipe), 'deadLetters', 1).exec();
+    await execChecked(tx.hincrby(this.keys.status(this.recipe), 'deadLetters', 1));
   }
 
   /** Entries waiting: not yet delivered plus delivered and unacknowledged. */

@@ -22,30 +22,48 @@ export type RawEntry = [id: string, fields: string[] | null];
 export interface StreamEntry {
   readonly id: string;
   readonly records: readonly BacklogEntry[];
+  /**
+   * Why the entry could not be decoded from some point on (what was written by hand, or by
+   * something other than the capture scripts): the records before it are synced, the rest is
+   * dead-lettered with this reason and the entry's id, never acknowledged silently.
+   */
+  readonly malformed?: string;
+}
+
+/** A value quoted in a reason, shortened: a malformed entry may hold anything. */
+function shown(v: string): string {
+  return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
+}
+
+/** The records decoded before value `at`, and why decoding stopped there. */
+function malformed(id: string, raw: readonly string[], records: BacklogEntry[], at: number, why: string): StreamEntry {
+  return { id, records, malformed: `backlog entry ${id}, value ${at + 1} of ${raw.length}: ${why}; ${raw.length - at} values not synced` };
 }
 
 /**
  * Decodes a stream entry into its records (see capture/capture.lua for the layout). A deleted
- * entry, or a malformed record and everything after it, decodes to nothing: it is acknowledged.
+ * entry decodes to nothing and is acknowledged; a malformed record ends the decoding, and the
+ * entry says why (`malformed`).
  */
 export function decodeEntry([id, raw]: RawEntry): StreamEntry {
   const records: BacklogEntry[] = [];
   if (raw === null) return { id, records };
   // The hot path of every read: plain loops and indexOf, no regex and no closures per record.
-  for (let i = 0; i + 1 < raw.length; ) {
+  let i = 0;
+  while (i + 1 < raw.length) {
     const key = raw[i] as string;
     const header = raw[i + 1] as string;
     const c1 = header.indexOf(':');
     const c2 = c1 === 1 ? header.indexOf(':', 2) : -1;
-    if (c2 === -1) break;
     const op = header[0] as string;
     const digits = header.slice(2, c2);
-    if (!/^\d+$/.test(digits)) break;
+    if (c2 === -1 || !/^\d+$/.test(digits)) return malformed(id, raw, records, i, `key ${shown(key)} has no record header (op:pairs:ack) but ${shown(header)}`);
     const pairs = Number(digits);
     const ack = header.slice(c2 + 1);
     const start = i + 2;
+    if (start + 2 * pairs > raw.length) return malformed(id, raw, records, i, `key ${shown(key)} announces ${pairs} field pairs, the entry has ${Math.floor((raw.length - start) / 2)} left`);
+    const at = i;
     i = start + 2 * pairs;
-    if (i > raw.length) break;
     if (op === 'u' || op === 'w') {
       const fields = new Map<string, string>();
       for (let j = start; j < i; j += 2) fields.set(raw[j] as string, raw[j + 1] as string);
@@ -57,8 +75,10 @@ export function decodeEntry([id, raw]: RawEntry): StreamEntry {
     } else if (op === 'p') {
       records.push({ id, key, ack, op, message: pairs ? (raw[start + 1] as string) : 'invalid # op' });
     } else {
-      break;
+      return malformed(id, raw, records, at, `key ${shown(key)} has an unknown op ${shown(op)}`);
     }
   }
+  // The layout is key, header, pairs: one value left over is a key without its header.
+  if (i < raw.length) return malformed(id, raw, records, i, `key ${shown(raw[i] as string)} has no record header`);
   return { id, records };
 }

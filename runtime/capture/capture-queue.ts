@@ -48,6 +48,11 @@ export interface CaptureResult {
   readonly entries: RawEntry[] | undefined;
   /** The first failure of a script call (the others and the read may still have run). */
   readonly error?: Error;
+  /**
+   * Set when a script call stopped at the backlog's bound: the index of the first item it left
+   * untouched (items from there on may be untouched too).
+   */
+  readonly refusedAt?: number;
 }
 
 /** What a recipe's capture needs to snapshot keys into its backlog. */
@@ -61,6 +66,8 @@ export interface CaptureTarget {
   readonly partner?: (key: string) => string;
   /** False for a key that matches the pattern but is not one the registration covers. */
   readonly accepts: (key: string) => boolean;
+  /** How `snapshotKeys` waits when the script stops at the bound, before it goes on (see pacedTarget). */
+  readonly room?: () => Promise<void>;
 }
 
 /**
@@ -77,7 +84,7 @@ export async function runPerKey(
   const batch = redis.pipeline();
   const run = (batch as unknown as Record<string, (...a: Array<string | number>) => unknown>)[script.name] as (...a: Array<string | number>) => unknown;
   const perItem = partner ? 2 : 1;
-  let calls = 0;
+  const starts: number[] = [];
   for (let i = 0; i < keys.length; i += CHUNK) {
     const n = Math.min(CHUNK, keys.length - i);
     // One flat argument list per call: no array per key on this hot path.
@@ -90,30 +97,48 @@ export async function runPerKey(
     callArgs.push(...fixedArgs);
     for (let j = i; j < i + n; j++) callArgs.push(args[j] as string);
     run.apply(batch, callArgs);
-    calls++;
+    starts.push(i);
   }
+  const calls = starts.length;
   if (read) batch.xreadgroup('GROUP', GROUP, read.consumer, 'COUNT', read.count, 'STREAMS', read.stream, '>');
   const results = (await batch.exec()) ?? [];
   let added = 0;
   let error: Error | undefined;
+  let refusedAt: number | undefined;
   for (let i = 0; i < calls; i++) {
     const [err, n] = results[i] ?? [new Error('no reply'), 0];
     if (err) error ??= err;
-    else added += Number(n);
+    else if (Array.isArray(n)) {
+      // {added, handled}: the call stopped at the bound after `handled` keys (two per item with a partner).
+      added += Number(n[0]);
+      refusedAt ??= (starts[i] as number) + Number(n[1]) / perItem;
+    } else added += Number(n);
   }
   let entries: RawEntry[] | undefined;
   if (read) {
     const [err, res] = results[calls] ?? [new Error('no reply'), null];
     if (!err) entries = (res as Array<[string, RawEntry[]]> | null)?.[0]?.[1] ?? [];
   }
-  return error ? { added, entries, error } : { added, entries };
+  return { added, entries, ...(error ? { error } : {}), ...(refusedAt === undefined ? {} : { refusedAt }) };
 }
 
-/** Snapshots `keys` (each with why it changed and how many events were coalesced); returns the records added. */
+/**
+ * Snapshots `keys` (each with why it changed and how many events were coalesced); returns the
+ * records added. When the script stops at the backlog's bound, waits with the target's `room`
+ * and goes on from the first key left (one snapshotted twice meanwhile costs only a record).
+ */
 export async function snapshotKeys(redis: Redis, target: CaptureTarget, keys: readonly string[], why: readonly string[]): Promise<number> {
-  const res = await runPerKey(redis, target, keys, why);
-  if (res.error) throw res.error;
-  return res.added;
+  let added = 0;
+  for (let from = 0; from < keys.length; ) {
+    const res = await runPerKey(redis, target, from ? keys.slice(from) : keys, from ? why.slice(from) : why);
+    if (res.error) throw res.error;
+    added += res.added;
+    if (res.refusedAt === undefined) break;
+    if (!target.room) throw new Error(`the backlog is full: ${keys.length - from - res.refusedAt} keys were not snapshotted`);
+    await target.room();
+    from += res.refusedAt;
+  }
+  return added;
 }
 
 /**

@@ -7,8 +7,9 @@
   KEYS[2]      the recipe's echo hash: key -> "<count>:<until-ms>", events our own HDEL/DEL will cause
   KEYS[3]      the recipe's status hash: field `queued` counts records not yet written
   KEYS[4..n]   keys that changed
-  ARGV[1]      '1' when expiry and eviction delete the row, '0' when they keep it
-  ARGV[2..]    per key (ARGV[i - 2] for KEYS[i]): why ('c' changed, 'x' expired or evicted, 'r' reconcile) then the number
+  ARGV[1]      the most records the backlog may hold ('0': no bound); see Bound below
+  ARGV[2]      '1' when expiry and eviction delete the row, '0' when they keep it
+  ARGV[3..]    per key (ARGV[i - 1] for KEYS[i]): why ('c' changed, 'x' expired or evicted, 'r' reconcile) then the number
                of events coalesced, e.g. 'c3'
 
   An entry is a run of records, each a key, a header `<op>:<pairs>:<ack>`, then <pairs> pairs:
@@ -18,9 +19,13 @@
     <key> p:1: m <message>                  an unknown `#` op: reported
   `# +` and `# -` change Redis only: no record, and the ack is written at once.
   Returns the number of records appended.
+
+  Bound: a key adds at most one record, so the script stops before the key that would take
+  `queued` past ARGV[1], leaving it and the keys after it untouched (not even read), and returns
+  {added, handled}: the records appended and how many keys it took, in order.
 ]]
 local stream, echoes = KEYS[1], KEYS[2]
-local expiryDeletes = ARGV[1] == '1'
+local expiryDeletes = ARGV[2] == '1'
 local nowMs
 local haveEchoes = redis.call('EXISTS', echoes) == 1
 local args, nargs, added = {}, 0, 0
@@ -213,14 +218,32 @@ local function capture(key, why, n)
   end
 end
 
+-- Records the backlog may still take: one HGET per call, and an XLEN only when near the bound.
+local room, nkeys = math.huge, #KEYS - 3
+local bound = tonumber(ARGV[1]) or 0
+if bound > 0 then
+  room = bound - (tonumber(redis.call('HGET', KEYS[3], 'queued')) or 0)
+  -- An empty stream holds no records: a count left by a stream deleted by hand must not refuse forever.
+  if room < nkeys and redis.call('XLEN', stream) == 0 then
+    redis.call('HSET', KEYS[3], 'queued', 0)
+    room = bound
+  end
+end
+
 local sub, byte = string.sub, string.byte
 local WHY = { [99] = 'c', [120] = 'x', [114] = 'r' }
+local handled = nkeys
 for i = 4, #KEYS do
-  local arg = ARGV[i - 2]
+  if added >= room then
+    handled = i - 4
+    break
+  end
+  local arg = ARGV[i - 1]
   local why = WHY[byte(arg, 1)] or sub(arg, 1, 1)
   -- The event count matters only to echo tracking: parsed only when there are echoes.
   capture(KEYS[i], why, haveEchoes and (tonumber(sub(arg, 2)) or 1) or 1)
 end
 flush()
 if added > 0 then redis.call('HINCRBY', KEYS[3], 'queued', added) end
+if handled < nkeys then return { added, handled } end
 return added

@@ -7,12 +7,13 @@ import { deleteGoneRowsCommand, goneRowPages } from '../verify/gone-rows.ts';
 import { Backoff, sleep } from '../writer/backoff.ts';
 import { errorText } from '../writer/table-writer.ts';
 import { snapshotKeys } from './capture-queue.ts';
-import { capturePattern, captureTarget } from './targets.ts';
+import { lowWater } from './overflow.ts';
+import { capturePattern, captureTarget, pacedTarget } from './targets.ts';
 
 /** Ids per page: one scanIds query and one pipelined EXISTS each. */
 const PAGE = 500;
 /** Reconcile reasons that mean the worker itself lost events while it ran (not before it started). */
-const LIVE_GAPS = new Set(['subscription restored', 'capture overflow']);
+const LIVE_GAPS = new Set(['subscription restored', 'capture overflow', 'backlog overflow']);
 
 /**
  * What a recipe mirrors: its key pattern and its connector's database and table. A reconcile
@@ -34,6 +35,8 @@ export interface GapSweepOptions {
   readonly connect: () => Promise<ConnectorSession>;
   /** Told after candidates went into the backlog, so that the writer reads them at once. */
   readonly queued: () => void;
+  /** Waits until the backlog is below half its bound again (candidates never overflow it). */
+  readonly room: () => Promise<void>;
 }
 
 interface Progress {
@@ -47,7 +50,7 @@ interface Progress {
 
 /**
  * A reconcile sees only keys that exist, so a key deleted in a gap (no runtime, a cut
- * subscription, a capture overflow) leaves its row. After a gap this sweeps the table, in the
+ * subscription, a capture or backlog overflow) leaves its row. After a gap this sweeps the table, in the
  * background and one sweep at a time, for rows whose key is gone. It deletes nothing itself:
  * each candidate goes through the capture script as an expiry, which reads the key again
  * atomically. A key that is back becomes an upsert; one still gone becomes a delete with
@@ -162,7 +165,8 @@ export class GapSweep {
     const { reg, redis, keys, signal } = this.o;
     const table: TableShape = { table: reg.connector.table, pkColumn: reg.connector.pkColumn, columns: Object.values(reg.mappings) };
     // The script's expiry flag: '1' deletes the rows of keys still gone, '0' leaves them.
-    const target = { ...captureTarget(reg, keys, keys.backlog(reg.name)), args: [deleting ? '1' : '0'] };
+    const base = { ...captureTarget(reg, keys, keys.backlog(reg.name)), args: ['', deleting ? '1' : '0'] };
+    const target = pacedTarget(base, lowWater(reg.maxBacklog), this.o.room);
     const session = await this.o.connect();
     try {
       for await (const page of goneRowPages(redis, session, table, reg.keysPrefix, PAGE, p.after)) {

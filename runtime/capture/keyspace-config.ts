@@ -12,23 +12,34 @@ export function mergeFlags(current: string): string | undefined {
 }
 
 /**
- * Makes sure keyspace notifications carry what capture needs. Returns a message for the operator
- * when CONFIG is not allowed (managed Redis), undefined when all is well.
+ * What is wrong with keyspace notifications: `off` when the setting was read, lacks flags capture
+ * needs and could not be set (changes then arrive only through reconcile: every recipe shows it
+ * as an error); `unknown` when it could not be read (CONFIG refused, as the least-privilege user
+ * of docs/security.md is): it may well be right, so it is logged, not shown as a failure.
  */
-export async function ensureKeyspaceEvents(redis: Redis): Promise<string | undefined> {
+export interface KeyspaceProblem {
+  readonly kind: 'off' | 'unknown';
+  readonly message: string;
+}
+
+/** The outcome of a check: a problem, or fine (`setFrom`: the value it had before this check set it). */
+export type KeyspaceCheck = KeyspaceProblem | { readonly kind: 'ok'; readonly setFrom?: string };
+
+/** Makes sure keyspace notifications carry what capture needs. */
+export async function ensureKeyspaceEvents(redis: Redis): Promise<KeyspaceCheck> {
   let current: string;
   try {
     const res = (await redis.config('GET', 'notify-keyspace-events')) as string[];
     current = res[1] ?? '';
   } catch (err) {
-    return `cannot read notify-keyspace-events (${String(err)}); make sure it includes ${NEEDED_FLAGS.join('')}, e.g. CONFIG SET notify-keyspace-events Kgh$xe`;
+    return { kind: 'unknown', message: `cannot read notify-keyspace-events (${String(err)}); make sure it includes ${NEEDED_FLAGS.join('')}, e.g. CONFIG SET notify-keyspace-events Kgh$xe` };
   }
   const merged = mergeFlags(current);
-  if (merged === undefined) return undefined;
+  if (merged === undefined) return { kind: 'ok' };
   try {
     await redis.config('SET', 'notify-keyspace-events', merged);
-    return undefined;
+    return { kind: 'ok', setFrom: current };
   } catch (err) {
-    return `notify-keyspace-events is '${current}' and CONFIG SET is not allowed (${String(err)}); changes are only picked up by reconcile until an operator sets it to include ${NEEDED_FLAGS.join('')}, e.g. notify-keyspace-events ${merged}`;
+    return { kind: 'off', message: `notify-keyspace-events is '${current}' and CONFIG SET is not allowed (${String(err)}); changes are only picked up by reconcile until an operator sets it to include ${NEEDED_FLAGS.join('')}, e.g. notify-keyspace-events ${merged}` };
   }
 }

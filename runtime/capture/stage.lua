@@ -5,7 +5,10 @@
   KEYS[1]      the backlog stream
   KEYS[2]      the recipe's status hash: field `queued` counts records not yet written
   KEYS[3..n]   pairs: a staging key (`__{person:1}`), then its target key (`person:1`)
-  ARGV[1..]    per pair: why it changed (unused: a staging key is always taken as it is now)
+  ARGV[1]      the most records the backlog may hold ('0': no bound), as in capture.lua: the
+               script stops before the pair that would pass it, leaving that staging key and the
+               ones after it in place, and returns {added, handled} (handled counts keys, two per pair)
+  ARGV[2..]    per pair: why it changed (unused: a staging key is always taken as it is now)
 
   A staging hash is removed and its fields recorded under the target key:
     <target> w:<n>:<ack> <field> <value> ...   merge into the target once the database has it
@@ -83,7 +86,22 @@ local function notUtf8(h)
   return nil
 end
 
+local room, nkeys = math.huge, #KEYS - 2
+local bound = tonumber(ARGV[1]) or 0
+if bound > 0 then
+  room = bound - (tonumber(redis.call('HGET', KEYS[2], 'queued')) or 0)
+  if room < nkeys / 2 and redis.call('XLEN', stream) == 0 then
+    redis.call('HSET', KEYS[2], 'queued', 0)
+    room = bound
+  end
+end
+
+local handled = nkeys
 for i = 3, #KEYS, 2 do
+  if added >= room then
+    handled = i - 3
+    break
+  end
   local staging, target = KEYS[i], KEYS[i + 1]
   local t = redis.call('TYPE', staging)['ok']
   if t == 'hash' then
@@ -121,4 +139,5 @@ for i = 3, #KEYS, 2 do
 end
 flush()
 if added > 0 then redis.call('HINCRBY', KEYS[2], 'queued', added) end
+if handled < nkeys then return { added, handled } end
 return added

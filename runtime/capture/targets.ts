@@ -18,12 +18,24 @@ export function targetOfStaging(reg: Registration, staging: string): string | un
     : undefined;
 }
 
-/** How a registration's changed keys are snapshotted into its backlog. */
+/**
+ * How a registration's changed keys are snapshotted into its backlog. Both scripts take the
+ * backlog's bound (`maxBacklog` records) as their first argument: past it they append nothing.
+ */
 export function captureTarget(reg: Registration, keys: Keys, stream: string): CaptureTarget {
+  const bound = String(reg.maxBacklog);
   if (reg.kind === 'writeThrough') {
-    return { script: STAGE, keys: [stream, keys.status(reg.name)], args: [], partner: (k) => targetOfStaging(reg, k) ?? k, accepts: (k) => targetOfStaging(reg, k) !== undefined };
+    return { script: STAGE, keys: [stream, keys.status(reg.name)], args: [bound], partner: (k) => targetOfStaging(reg, k) ?? k, accepts: (k) => targetOfStaging(reg, k) !== undefined };
   }
-  return { script: CAPTURE, keys: [stream, keys.echoes(reg.name), keys.status(reg.name)], args: [reg.onExpire === 'delete' ? '1' : '0'], accepts: () => true };
+  return { script: CAPTURE, keys: [stream, keys.echoes(reg.name), keys.status(reg.name)], args: [bound, reg.onExpire === 'delete' ? '1' : '0'], accepts: () => true };
+}
+
+/**
+ * A target for reconciles and sweeps: bounded lower than live capture (`bound`), so that they
+ * leave live changes room, and waiting with `room` whenever the script stops at that bound.
+ */
+export function pacedTarget(target: CaptureTarget, bound: number, room: () => Promise<void>): CaptureTarget {
+  return { ...target, args: [String(bound), ...target.args.slice(1)], room };
 }
 
 /**
@@ -31,5 +43,6 @@ export function captureTarget(reg: Registration, keys: Keys, stream: string): Ca
  * or a delete when gone): what `verify --fix`, `dlq --replay` and onFlush use.
  */
 export function resyncTarget(keys: Keys, name: string): CaptureTarget {
-  return { script: CAPTURE, keys: [keys.backlog(name), keys.echoes(name), keys.status(name)], args: ['0'], accepts: () => true };
+  // No bound: an operator's command, whose keys are counted, not a capture that could run away.
+  return { script: CAPTURE, keys: [keys.backlog(name), keys.echoes(name), keys.status(name)], args: ['0', '0'], accepts: () => true };
 }

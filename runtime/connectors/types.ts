@@ -69,7 +69,27 @@ export interface ConnectorSession {
   scanIds(table: TableShape, after: string | undefined, limit: number): Promise<string[]>;
   /** True once the connection is known to be unusable. */
   readonly broken: boolean;
+  /**
+   * The database's limit on one statement, when it has one that a large hash value can reach
+   * (MySQL's max_allowed_packet, read at connect): the writer refuses a row that alone exceeds it
+   * and cuts a batch into statements that fit, instead of sending what the server cannot take.
+   */
+  readonly statementLimit?: StatementLimit;
   close(): Promise<void>;
+}
+
+/** The most bytes one statement may take, and what a statement's parts take. */
+export interface StatementLimit {
+  /** The limit, with the setting it comes from (for the dead letter's reason). */
+  readonly maxBytes: number;
+  readonly setting: string;
+  /** Bytes of a statement writing `shape`, its rows apart. */
+  baseBytes(shape: TableShape): number;
+  /**
+   * Bytes `row` adds to a statement: an upper bound, cheap unless `exact` (a large value's bytes
+   * are then counted as sent, escapes included), never below what is sent.
+   */
+  rowBytes(row: RowWrite, exact: boolean): number;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.ts';
+import { execChecked } from '../redis/exec.ts';
 import { decideUpload, type UploadDecision } from './version-rules.ts';
 
 /** What is stored about a recipe besides its code. */
@@ -75,14 +76,14 @@ export class RecipeStore {
         tx.hset(this.keys.recipes(), meta.name, JSON.stringify(meta));
         tx.set(this.keys.code(meta.name), code);
       }
-      if ((await tx.exec()) !== null) return results;
+      if ((await execChecked(tx)) !== null) return results;
     }
     throw new Error('recipe store is too busy: concurrent uploads kept changing it; try again');
   }
 
   /** Removes a recipe; true when it existed. */
   async remove(name: string): Promise<boolean> {
-    const [[, removed]] = (await this.redis.multi().hdel(this.keys.recipes(), name).del(this.keys.code(name)).exec()) as [[unknown, number]];
+    const [[, removed]] = (await execChecked(this.redis.multi().hdel(this.keys.recipes(), name).del(this.keys.code(name)))) as [[unknown, number]];
     return removed === 1;
   }
 }

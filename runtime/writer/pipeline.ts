@@ -3,10 +3,10 @@ import type { Logger } from 'pino';
 import type { Registration } from '../../recipes/options.ts';
 import type { AckOutcome, Backlog, DeadLetter } from '../backlog/backlog.ts';
 import type { BacklogEntry, StreamEntry } from '../backlog/entry.ts';
-import { retryForever } from './backoff.ts';
+import { Backoff, retryForever, sleep } from './backoff.ts';
 import { planBatch } from './plan.ts';
 import { applyThrough, readTargets } from './redis-state.ts';
-import { errorText, WriterStopped, type TableWriter } from './table-writer.ts';
+import { errorText, WriterStopped, type ProblemReporter, type TableWriter } from './table-writer.ts';
 
 /** What one stream entry still waits for, and what its records came to. */
 interface Tracker {
@@ -58,6 +58,11 @@ export class WritePipeline {
   private waiters: Array<() => void> = [];
   /** Ids of the stream entries pushed and not yet acknowledged. */
   private readonly held = new Set<string>();
+  /** Where a batch that failed unexpectedly is reported (status `error`), and its end. */
+  private readonly report: ProblemReporter;
+  /** Per partition: the wait before a batch that failed unexpectedly is tried again. */
+  private readonly backoffs: Backoff[];
+  private readonly failing: boolean[];
 
   constructor(
     reg: Registration,
@@ -67,6 +72,7 @@ export class WritePipeline {
     log: Logger,
     signal: AbortSignal,
     finishLingerMs = FINISH_LINGER_MS,
+    more: { readonly report?: ProblemReporter; readonly retry?: { readonly minMs: number; readonly maxMs: number } } = {},
   ) {
     this.reg = reg;
     this.redis = redis;
@@ -77,6 +83,10 @@ export class WritePipeline {
     this.finishLingerMs = finishLingerMs;
     this.queues = writers.map(() => []);
     this.busy = writers.map(() => undefined);
+    this.report = more.report ?? (() => undefined);
+    const retry = more.retry ?? { minMs: 200, maxMs: 10_000 };
+    this.backoffs = writers.map(() => new Backoff(retry.minMs, retry.maxMs));
+    this.failing = writers.map(() => false);
     signal.addEventListener('abort', () => this.wake(), { once: true });
   }
 
@@ -105,6 +115,12 @@ export class WritePipeline {
     for (const e of entries) {
       this.held.add(e.id);
       const tracker: Tracker = { id: e.id, records: e.records.length, remaining: e.records.length, synced: 0, dead: [], acks: [] };
+      if (e.malformed !== undefined) {
+        // What could not be decoded goes to the dead letters with the entry's id, acknowledged
+        // with the entry: never retried (it would never decode), never dropped unseen.
+        tracker.dead.push({ key: `backlog entry ${e.id}`, op: 'malformed', error: e.malformed, acks: [] });
+        this.log.warn({ entry: e.id, error: e.malformed }, 'dead-lettered');
+      }
       if (e.records.length === 0) this.ready.push(tracker);
       for (const record of e.records) {
         this.queues[partitionOf(record.key, this.queues.length)]?.push({ record, tracker });
@@ -134,8 +150,9 @@ export class WritePipeline {
 
   private kick(i: number): void {
     if (this.busy[i] !== undefined || this.signal.aborted || this.paused || (this.queues[i]?.length ?? 0) === 0) return;
+    // drain() handles every failure of a batch itself; this catch is for a bug in that handling.
     this.busy[i] = this.drain(i)
-      .catch((err) => this.log.error({ err: errorText(err) }, 'writer failed; its entries stay pending until the next start'))
+      .catch((err) => this.log.error({ err: errorText(err) }, 'write pipeline failed'))
       .finally(() => {
       this.busy[i] = undefined;
       this.kick(i);
@@ -152,7 +169,23 @@ export class WritePipeline {
         await this.write(this.writers[i] as TableWriter, items);
       } catch (err) {
         if (err instanceof WriterStopped) return; // its entries stay pending for the next start
-        throw err;
+        // Anything else is unexpected (a bug, a driver throwing outside its classified path). The
+        // batch goes back to the head of its partition and is tried again after a backoff: its
+        // entries stay held (a claim skips them), so dropping them here would hold them forever.
+        queue.unshift(...items);
+        this.queued += items.length;
+        const message = `write failed unexpectedly, retrying: ${errorText(err)}`;
+        const wait = (this.backoffs[i] as Backoff).next();
+        this.failing[i] = true;
+        this.report(message);
+        this.log.error({ err: errorText(err), stack: err instanceof Error ? err.stack : undefined, records: items.length, retryInMs: wait }, message);
+        await sleep(wait, this.signal);
+        continue;
+      }
+      (this.backoffs[i] as Backoff).reset();
+      if (this.failing[i]) {
+        this.failing[i] = false;
+        if (!this.failing.some((f) => f)) this.report(undefined);
       }
     }
   }

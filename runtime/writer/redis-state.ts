@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { BacklogEntry } from '../backlog/entry.ts';
+import { execChecked, isWrongType } from '../redis/exec.ts';
 import type { RowWrite, ThroughOp } from './plan.ts';
 
 /**
@@ -12,7 +13,9 @@ export async function refreshEntries(redis: Redis, entries: readonly BacklogEntr
   if (keys.length === 0) return [];
   const p = redis.pipeline();
   for (const k of keys) p.type(k).hgetall(k);
-  const res = (await p.exec()) ?? [];
+  // A failed read must not pass for a key of unknown type (dead-lettered): it throws and is
+  // retried. HGETALL of a key that is not a hash is answered by its TYPE.
+  const res = (await execChecked(p, isWrongType)) ?? [];
   const now = new Map<string, { type: string; hash: Record<string, string> | undefined }>();
   keys.forEach((key, i) => now.set(key, { type: res[2 * i]?.[1] as string, hash: res[2 * i + 1]?.[1] as Record<string, string> | undefined }));
   const deleted = new Set(entries.filter((e) => e.op === 'd').map((e) => e.key));
@@ -38,7 +41,8 @@ export async function readTargets(redis: Redis, entries: readonly BacklogEntry[]
   if (keys.length === 0) return out;
   const p = redis.pipeline();
   for (const k of keys) p.hgetall(k);
-  const res = (await p.exec()) ?? [];
+  // Another type is left out on purpose (below); any other failure is retried by the caller.
+  const res = (await execChecked(p, isWrongType)) ?? [];
   keys.forEach((k, i) => {
     const [err, hash] = res[i] ?? [];
     if (!err) out.set(k, Object.keys(hash as object).length ? (hash as Record<string, string>) : null);

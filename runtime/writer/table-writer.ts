@@ -6,6 +6,7 @@ import type { ConnectorDriver, ConnectorSession, DbTimeouts, WriteBatch } from '
 import { Backoff, sleep } from './backoff.ts';
 import type { RowWrite } from './plan.ts';
 import { inexactKeyMessage } from '../connectors/check.ts';
+import { fitToLimit, tooBigLetter } from './fit.ts';
 import { columnsOf, convertRows, schemaProblem, SchemaMismatch } from './prepare.ts';
 
 /** The writer was asked to stop while the database could not be reached; the batch stays pending. */
@@ -82,6 +83,22 @@ export class TableWriter {
 
   /** Writes the rows; returns the ones the database refused. Throws WriterStopped on stop. */
   async write(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[]): Promise<DeadLetter[]> {
+    const refused = await this.attempt(table, rows);
+    // The batch is settled, written or refused: whatever was being retried for it is over. Said
+    // here, not only after a clean write, so that a batch whose last row was refused (bisection,
+    // conversion, size) clears status too, even when this partition writes nothing afterwards.
+    this.recovered();
+    return refused;
+  }
+
+  private recovered(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.report(undefined);
+    this.log.info({ target: this.driver.describe() }, 'writing again');
+  }
+
+  private async attempt(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[]): Promise<DeadLetter[]> {
     if (rows.length === 0) return [];
     // A refusal for a shape reason is checked once against a fresh description of the table.
     let recheck = true;
@@ -89,6 +106,9 @@ export class TableWriter {
       if (this.signal.aborted) throw new WriterStopped('stopped before the batch could be written');
       if (this.session && (this.stale || performance.now() - this.describedAt > DESCRIBE_EVERY_MS)) await this.dropSession();
       let stage = 'connect';
+      // Parts of the batch written by further attempts, outside this try: a failure of theirs is
+      // theirs to report (a stop inside one must not read as this batch's write failure).
+      let rest: { readonly done: DeadLetter[]; readonly chunks: readonly (readonly RowWrite[])[] } | undefined;
       try {
         const session = await this.ensureSession(table);
         stage = 'write';
@@ -99,16 +119,22 @@ export class TableWriter {
             await this.dropSession();
             continue;
           }
-          return [...converted.refused, ...(await this.write(table, converted.rows))];
+          rest = { done: converted.refused, chunks: [converted.rows] };
+        } else {
+          // A statement larger than the server takes is not sent: MySQL closes the connection on
+          // it (ECONNRESET), which would be retried forever as a connection failure.
+          const limit = session.statementLimit;
+          const fitted = limit && fitToLimit(converted.rows, table, limit);
+          if (fitted && limit) {
+            const done = fitted.tooBig.map(({ row, bytes }) => tooBigLetter(row, bytes, limit));
+            if (done.length) this.log.warn({ rows: done.length, [limit.setting]: limit.maxBytes }, 'rows larger than one statement may be are dead-lettered');
+            rest = { done, chunks: fitted.chunks };
+          } else {
+            await session.write({ ...table, rows: converted.rows });
+            this.backoff.reset();
+            return [];
+          }
         }
-        await session.write({ ...table, rows: converted.rows });
-        this.backoff.reset();
-        if (this.failing) {
-          this.failing = false;
-          this.report(undefined);
-          this.log.info({ target: this.driver.describe() }, 'writing again');
-        }
-        return [];
       } catch (err) {
         // No answer in time is a lost connection whatever the driver's codes say: the driver has
         // destroyed the session already, the batch is retried on a new one.
@@ -128,6 +154,11 @@ export class TableWriter {
         this.log.error({ kind, retryInMs: wait, rows: rows.length }, message);
         await sleep(wait, this.signal);
       }
+      if (rest) {
+        const out = [...rest.done];
+        for (const chunk of rest.chunks) out.push(...(await this.attempt(table, chunk)));
+        return out;
+      }
     }
   }
 
@@ -141,8 +172,8 @@ export class TableWriter {
       return [{ key: row.key, op: row.op, error: this.describeRefusal(row.key, err), acks: row.acks, ...(row.op === 'upsert' ? { fields: row.fields } : {}) }];
     }
     const mid = Math.ceil(rows.length / 2);
-    const left = await this.write(table, rows.slice(0, mid));
-    const right = await this.write(table, rows.slice(mid));
+    const left = await this.attempt(table, rows.slice(0, mid));
+    const right = await this.attempt(table, rows.slice(mid));
     return [...left, ...right];
   }
 

@@ -112,9 +112,14 @@ describe('decodeEntry: nothing to decode', () => {
     expect(decodeEntry(['4-0', null])).toStrictEqual({ id: '4-0', records: [] });
   });
 
-  it('has no records for an empty entry or a lone key', () => {
+  it('has no records for an empty entry', () => {
     expect(decodeEntry(['4-1', []])).toStrictEqual({ id: '4-1', records: [] });
-    expect(decodeEntry(['4-2', ['person:1']])).toStrictEqual({ id: '4-2', records: [] });
+  });
+
+  it('says why a lone key is malformed', () => {
+    expect(decodeEntry(['4-2', ['person:1']])).toStrictEqual({
+      id: '4-2', records: [], malformed: 'backlog entry 4-2, value 1 of 1: key "person:1" has no record header; 1 values not synced',
+    });
   });
 
   it.each([
@@ -128,8 +133,22 @@ describe('decodeEntry: nothing to decode', () => {
     ['a header in capitals', ['person:1', 'D:0:']],
     ['a header with text before it', ['person:1', ' d:0:']],
     ['more pairs declared than present', ['person:1', 'u:2:', 'age', '30', 'first_name']],
-  ] as const)('has no records for %s', (_, raw) => {
-    expect(decodeEntry(['4-0', [...raw]])).toStrictEqual({ id: '4-0', records: [] });
+  ] as const)('has no records for %s, and says why (never an entry acknowledged unseen)', (_, raw) => {
+    expect(decodeEntry(['4-0', [...raw]])).toStrictEqual({ id: '4-0', records: [], malformed: expect.stringMatching(/^backlog entry 4-0, value 1 of \d+: .+; \d+ values not synced$/) });
+  });
+
+  it.each([
+    ['an unknown op', ['person:1', 'z:0:'], 'key "person:1" has an unknown op "z"'],
+    ['a header without a count', ['person:1', 'u::'], 'key "person:1" has no record header (op:pairs:ack) but "u::"'],
+    ['more pairs declared than present', ['person:1', 'u:2:', 'age', '30', 'first_name'], 'key "person:1" announces 2 field pairs, the entry has 1 left'],
+  ] as const)('names the reason for %s', (_, raw, why) => {
+    expect(decodeEntry(['4-0', [...raw]]).malformed).toBe(`backlog entry 4-0, value 1 of ${raw.length}: ${why}; ${raw.length} values not synced`);
+  });
+
+  it('shortens a long value quoted in the reason', () => {
+    const { malformed } = decodeEntry(['4-0', ['k'.repeat(500), 'garbage']]);
+    expect(malformed).toContain(`"${'k'.repeat(80)}…"`);
+    expect(malformed?.length).toBeLessThan(300);
   });
 });
 
@@ -146,8 +165,11 @@ describe('decodeEntry: a malformed record stops decoding', () => {
     ['a header missing', ['person:3', 'age', '30', 'person:4', 'd:0:']],
     ['a record cut short', ['person:3', 'u:3:', 'a', '1', 'b', '2', 'person:4']],
     ['a dangling key', ['person:3']],
-  ] as const)('keeping the records before %s', (_, tail) => {
-    expect(decodeEntry(['5-5', [...good, ...tail]])).toStrictEqual({ id: '5-5', records: kept });
+  ] as const)('keeping the records before %s, and saying where it stopped', (_, tail) => {
+    const raw = [...good, ...tail];
+    expect(decodeEntry(['5-5', raw])).toStrictEqual({
+      id: '5-5', records: kept, malformed: expect.stringMatching(new RegExp(`^backlog entry 5-5, value 7 of ${raw.length}: key "person:3" .+; ${tail.length} values not synced$`)),
+    });
   });
 
   it('drops nothing for a well-formed entry', () => {

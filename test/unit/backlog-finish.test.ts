@@ -138,7 +138,7 @@ describe('Backlog reads', () => {
     return { redis, calls };
   }
 
-  it('read decodes each stream entry into its records, deleted ones into none', async () => {
+  it('read decodes each stream entry into its records, deleted ones into none, malformed ones with the reason', async () => {
     const { redis, calls } = readingRedis({
       xreadgroup: [['wb:backlog:R', [
         ['1-0', ['person:1', 'u:1:a', 'age', '3', 'person:2', 'd:0:']],
@@ -155,7 +155,7 @@ describe('Backlog reads', () => {
           { id: '1-0', key: 'person:2', ack: '', op: 'd' },
         ] },
         { id: '2-0', records: [] },
-        { id: '3-0', records: [] },
+        { id: '3-0', records: [], malformed: 'backlog entry 3-0, value 1 of 1: key "bad" has no record header; 1 values not synced' },
       ],
     });
   });

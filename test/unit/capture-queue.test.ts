@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { CaptureQueue, leftBehind, loadScript, type CaptureResult, type CaptureTarget, type FollowRead } from '../../runtime/capture/capture-queue.ts';
+import { CaptureQueue, leftBehind, loadScript, runPerKey, snapshotKeys, type CaptureResult, type CaptureTarget, type FollowRead } from '../../runtime/capture/capture-queue.ts';
 
 /** A Redis stand-in that records the keys of every capture call (sent in a pipeline) and every read behind one. */
 function fakeRedis(opts: { failures?: number } = {}): { redis: Redis; calls: string[][]; reads: unknown[][] } {
@@ -94,6 +94,71 @@ describe('CaptureQueue delivery', () => {
     await q.flushed();
     expect(calls).toEqual([['p:1'], ['p:1']]);
     expect(ended.map((r) => r?.error?.message ?? r?.added)).toEqual(['OOM', 1]);
+  });
+});
+
+/**
+ * A Redis stand-in whose capture script takes keys while the backlog has room (one record each)
+ * and then stops, answering {added, handled} as capture.lua does at its bound.
+ */
+function boundedRedis(room: { left: number }): { redis: Redis; calls: string[][] } {
+  const calls: string[][] = [];
+  let script = '';
+  const fake: Record<string, unknown> = {
+    defineCommand(name: string) {
+      script = name;
+      fake[name] = () => undefined;
+    },
+    pipeline() {
+      const replies: Array<[null, unknown]> = [];
+      return {
+        [script]: (numKeys: number, ...args: string[]) => {
+          const keys = args.slice(3, numKeys);
+          calls.push(keys);
+          const took = Math.max(0, Math.min(room.left, keys.length));
+          room.left -= took;
+          replies.push([null, took < keys.length ? [took, took] : took]);
+        },
+        exec: async () => replies,
+      };
+    },
+  };
+  return { redis: fake as unknown as Redis, calls };
+}
+
+describe('the backlog bound', () => {
+  const keys = Array.from({ length: 2500 }, (_, i) => `p:${i}`);
+
+  it('runPerKey reports where the first call stopped, across chunks', async () => {
+    const { redis, calls } = boundedRedis({ left: 1500 });
+    const res = await runPerKey(redis, target, keys, keys.map(() => 'c1'));
+    expect(calls.map((c) => c.length)).toEqual([1000, 1000, 500]); // one pipeline, three calls
+    expect(res).toEqual({ added: 1500, entries: undefined, refusedAt: 1500 });
+  });
+
+  it('runPerKey counts items, not keys, when each key has a partner', async () => {
+    const { redis } = boundedRedis({ left: 6 }); // the fake counts keys: 3 pairs
+    const res = await runPerKey(redis, { ...target, partner: (k) => `t${k}` }, ['a', 'b', 'c', 'd'], ['c', 'c', 'c', 'c']);
+    expect(res.refusedAt).toBe(3);
+  });
+
+  it('snapshotKeys waits for room and goes on from the first key left', async () => {
+    const room = { left: 700 };
+    const { redis, calls } = boundedRedis(room);
+    let waits = 0;
+    const paced: CaptureTarget = { ...target, room: async () => {
+      waits++;
+      room.left += 1000;
+    } };
+    expect(await snapshotKeys(redis, paced, keys, keys.map(() => 'r0'))).toBe(2500);
+    expect(waits).toBe(2);
+    expect(calls[0]?.[0]).toBe('p:0');
+    expect(calls.find((c) => c[0] === 'p:700')).toBeDefined(); // resumed where it stopped
+  });
+
+  it('snapshotKeys throws at the bound when the target cannot wait', async () => {
+    const { redis } = boundedRedis({ left: 1 });
+    await expect(snapshotKeys(redis, target, ['p:1', 'p:2'], ['c0', 'c0'])).rejects.toThrow(/backlog is full: 1 keys/);
   });
 });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { MySqlConnection, MySqlConnector, writeBehind, writeThrough } from '../../recipes/index.ts';
 import { loadScript } from '../../runtime/capture/capture-queue.ts';
-import { capturePattern, captureTarget, resyncTarget, targetOfStaging } from '../../runtime/capture/targets.ts';
+import { capturePattern, captureTarget, pacedTarget, resyncTarget, targetOfStaging } from '../../runtime/capture/targets.ts';
 import { Keys } from '../../runtime/keys.ts';
 
 const connector = new MySqlConnector(new MySqlConnection('u', 'p', 'localhost:3306/test'), 'persons', 'id');
@@ -73,15 +73,15 @@ describe('targetOfStaging', () => {
 describe('captureTarget', () => {
   const keys = new Keys('wb');
 
-  it('snapshots write-behind keys with capture.lua, the echo hash, the status hash and the expiry policy', () => {
+  it('snapshots write-behind keys with capture.lua, the echo hash, the status hash, the bound and the expiry policy', () => {
     const keep = captureTarget(behind, keys, 'wb:backlog:WB');
     expect(keep.script).toStrictEqual({ name: 'capture', lua: lua('capture') });
     expect(keep.keys).toStrictEqual(['wb:backlog:WB', 'wb:echoes:WB', 'wb:status:WB']);
-    expect(keep.args).toStrictEqual(['0']);
+    expect(keep.args).toStrictEqual(['1000000', '0']);
     expect(keep.partner).toBeUndefined();
     expect(keep.accepts('anything')).toBe(true);
     const deleting = captureTarget(behindDeleting, keys, 'wb:backlog:WBD');
-    expect(deleting.args).toStrictEqual(['1']);
+    expect(deleting.args).toStrictEqual(['1000000', '1']);
     expect(deleting.keys).toStrictEqual(['wb:backlog:WBD', 'wb:echoes:WBD', 'wb:status:WBD']);
   });
 
@@ -94,19 +94,35 @@ describe('captureTarget', () => {
     const t = captureTarget(through, keys, 'wb:backlog:WT');
     expect(t.script).toStrictEqual({ name: 'stage', lua: lua('stage') });
     expect(t.keys).toStrictEqual(['wb:backlog:WT', 'wb:status:WT']);
-    expect(t.args).toStrictEqual([]);
+    expect(t.args).toStrictEqual(['1000000']);
     expect(t.partner?.('__{person:1}')).toBe('person:1');
     expect(t.partner?.('person:1')).toBe('person:1');
     expect([t.accepts('__{person:1}'), t.accepts('person:1')]).toStrictEqual([true, false]);
   });
 });
 
+describe('pacedTarget', () => {
+  it('replaces the bound (the first argument of both scripts) and waits with room', () => {
+    const room = async (): Promise<void> => undefined;
+    const keys = new Keys('wb');
+    const behindPaced = pacedTarget(captureTarget(behindDeleting, keys, 's'), 250, room);
+    expect(behindPaced.args).toStrictEqual(['250', '1']);
+    expect(behindPaced.room).toBe(room);
+    expect(behindPaced.keys).toStrictEqual(['s', 'wb:echoes:WBD', 'wb:status:WBD']);
+    expect(pacedTarget(captureTarget(through, keys, 's'), 7, room).args).toStrictEqual(['7']);
+  });
+
+  it('follows maxBacklog in the live bound', () => {
+    expect(captureTarget(writeBehind({ name: 'B', ...options, maxBacklog: 500 }), new Keys('wb'), 's').args).toStrictEqual(['500', '0']);
+  });
+});
+
 describe('resyncTarget', () => {
-  it('snapshots keys of any registration with capture.lua, the echo and status hashes, keeping rows on expiry', () => {
+  it('snapshots keys of any registration with capture.lua, the echo and status hashes, unbounded, keeping rows on expiry', () => {
     const t = resyncTarget(new Keys('wb'), 'WT');
     expect(t.script).toStrictEqual({ name: 'capture', lua: lua('capture') });
     expect(t.keys).toStrictEqual(['wb:backlog:WT', 'wb:echoes:WT', 'wb:status:WT']);
-    expect(t.args).toStrictEqual(['0']);
+    expect(t.args).toStrictEqual(['0', '0']);
     expect(t.partner).toBeUndefined();
     expect(t.accepts('__{person:1}')).toBe(true);
   });

@@ -43,8 +43,8 @@ function fakeRedis(present: Set<string>, back = new Set<string>(), opts: { flush
         exists: (k: string) => replies.push([null, present.has(k) ? 1 : 0]),
         [script]: (numKeys: number, ...args: string[]) => {
           const keys = args.slice(3, numKeys); // after the stream, echoes and status keys
-          const expiryDeletes = args[numKeys] as string;
-          scripts.push({ keys, expiryDeletes, why: args.slice(numKeys + 1) });
+          const expiryDeletes = args[numKeys + 1] as string; // after the bound
+          scripts.push({ keys, expiryDeletes, why: args.slice(numKeys + 2) });
           replies.push([null, keys.filter((k) => back.has(k) || present.has(k) || expiryDeletes === '1').length]);
         },
         exec: async () => replies,
@@ -72,7 +72,7 @@ function fakeSession(fail: (call: number) => boolean = () => false, gate?: Promi
 
 function sweepOf(reg: Registration, redis: Redis, connect: () => Promise<ConnectorSession>, abort = new AbortController()) {
   let queued = 0;
-  const sweep = new GapSweep({ reg, redis, keys: new Keys('wb'), log, signal: abort.signal, retry: { minMs: 1, maxMs: 5 }, connect, queued: () => queued++ });
+  const sweep = new GapSweep({ reg, redis, keys: new Keys('wb'), log, signal: abort.signal, retry: { minMs: 1, maxMs: 5 }, connect, queued: () => queued++, room: async () => undefined });
   return { sweep, abort, queued: () => queued };
 }
 

@@ -31,7 +31,7 @@ describe('writeBehind', () => {
     const reg = writeBehind(base);
     expect(reg).toStrictEqual({
       kind: 'writeBehind', name: 'Persons', version: '1', connector, keysPrefix: 'person',
-      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 1000, parallelism: 2, keyMatch: 'exact', stagingPrefix: '',
+      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 1000, parallelism: 2, keyMatch: 'exact', maxBacklog: 1_000_000, stagingPrefix: '',
     });
     expect(Object.isFrozen(reg)).toBe(true);
     expect(Object.isFrozen(reg.mappings)).toBe(true);
@@ -131,6 +131,25 @@ describe('writeBehind', () => {
 
   it.each([Number.NaN, Number.POSITIVE_INFINITY])('rejects parallelism %j', (parallelism) => {
     expect(errorOf({ parallelism }).message).toMatch(/^writeBehind 'Persons': parallelism must be an integer from 1 to 16 \(got /);
+  });
+
+  it('keeps an explicit maxBacklog within its range', () => {
+    expect(compile({ maxBacklog: 100 }).maxBacklog).toBe(100);
+    expect(compile({ maxBacklog: 1_000_000_000 }).maxBacklog).toBe(1_000_000_000);
+    expect(compile({ maxBacklog: undefined }).maxBacklog).toBe(1_000_000);
+  });
+
+  it.each([
+    [99, '99'],
+    [0, '0'],
+    [-1, '-1'],
+    [1.5, '1.5'],
+    [1_000_000_001, '1000000001'],
+    ['1000', "'1000'"],
+    [Number.NaN, 'null'],
+    [Number.POSITIVE_INFINITY, 'null'],
+  ] as const)('rejects maxBacklog %j, naming the field', (maxBacklog, shown) => {
+    expect(errorOf({ maxBacklog }).message).toBe(`writeBehind 'Persons': maxBacklog must be an integer from 100 to 1000000000 records (got ${shown})`);
   });
 
   it.each(['never', 'Delete', 1])('rejects onFlush %j', (onFlush) => {

@@ -3,10 +3,10 @@ import type { MySqlConnector } from '../../../recipes/connectors/mysql.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
 import type { RowDataPacket } from 'mysql2';
 import { DEFAULT_DB_TIMEOUTS, serverStatementTimeoutMs, withDeadline } from '../timeouts.ts';
-import type { ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import type { ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, StatementLimit, TableInfo, TableShape, WriteBatch } from '../types.ts';
 import { MYSQL_DESCRIBE_COLUMNS, mysqlErrorColumn, mysqlTable, type MysqlColumnRow } from './metadata.ts';
 import { classifyMysqlError } from './errors.ts';
-import { mysqlReadRows, mysqlScanIds, mysqlStatements, SCAN_ID } from './statements.ts';
+import { mysqlReadRows, mysqlScanIds, mysqlStatementLimit, mysqlStatements, SCAN_ID } from './statements.ts';
 
 /** MySQL/MariaDB through mysql2: one connection, strict SQL mode, one transaction per batch. */
 export class MySqlDriver implements ConnectorDriver {
@@ -61,7 +61,10 @@ export class MySqlDriver implements ConnectorDriver {
            WHERE TABLE_SCHEMA = ${dot === -1 ? 'DATABASE()' : '?'} AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
           dot === -1 ? [table] : [table.slice(0, dot), table.slice(dot + 1)],
         );
-        return new MySqlSession(conn, mysqlTable(rows as unknown as MysqlColumnRow[]), timeouts.queryTimeoutMs);
+        // The largest statement the server reads; a larger one makes it close the connection.
+        const [packet] = await conn.query<RowDataPacket[]>('SELECT @@max_allowed_packet AS m');
+        const limit = mysqlStatementLimit(Number(packet[0]?.['m']));
+        return new MySqlSession(conn, mysqlTable(rows as unknown as MysqlColumnRow[]), timeouts.queryTimeoutMs, limit);
       }, { expire: () => conn.destroy() });
     } catch (err) {
       conn.destroy();
@@ -74,6 +77,7 @@ class MySqlSession implements ConnectorSession {
   private readonly conn: Connection;
   readonly table: TableInfo;
   private readonly queryTimeoutMs: number;
+  readonly statementLimit: StatementLimit | undefined;
   broken = false;
   /** Set once a call got no answer in time: the socket is gone, close() has nothing to say goodbye to. */
   private destroyed = false;
@@ -82,10 +86,12 @@ class MySqlSession implements ConnectorSession {
     conn: Connection,
     table: TableInfo,
     queryTimeoutMs: number,
+    statementLimit: StatementLimit | undefined,
   ) {
     this.conn = conn;
     this.table = table;
     this.queryTimeoutMs = queryTimeoutMs;
+    this.statementLimit = statementLimit;
     // An idle connection that drops emits 'error'; without a listener it would crash the process.
     conn.on('error', () => { this.broken = true; });
   }

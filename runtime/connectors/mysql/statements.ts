@@ -1,5 +1,5 @@
 import type { DbValue, RowWrite } from '../../writer/plan.ts';
-import type { ColumnInfo, TableShape, WriteBatch } from '../types.ts';
+import type { ColumnInfo, StatementLimit, TableShape, WriteBatch } from '../types.ts';
 
 /** Quotes a column name. */
 export function quoteId(name: string): string {
@@ -45,6 +45,42 @@ export function mysqlStatements(batch: WriteBatch): Statement[] {
     });
   }
   return out;
+}
+
+/** What mysql2 escapes in a string literal, each character into two. */
+const ESCAPED = /[\0\b\t\n\r\x1a"'\\]/g;
+
+/** Bytes of `v` as mysql2 writes it into the SQL text: an upper bound when not `exact`. */
+function valueBytes(v: DbValue, exact: boolean): number {
+  if (typeof v !== 'string') return v === null ? 4 : String(v).length;
+  // Cheap: a UTF-16 unit is at most 3 bytes of UTF-8, doubled if escaped, plus the quotes.
+  if (!exact) return v.length * 6 + 2;
+  return Buffer.byteLength(v) + (v.match(ESCAPED)?.length ?? 0) + 2;
+}
+
+/**
+ * MySQL's limit on one statement (`max_allowed_packet`, in bytes): a statement larger than it
+ * makes the server close the connection. Sizes are those of the SQL text mysql2 sends, values
+ * escaped into it. Undefined when the server gave no usable value.
+ */
+export function mysqlStatementLimit(maxAllowedPacket: number): StatementLimit | undefined {
+  if (!Number.isFinite(maxAllowedPacket) || maxAllowedPacket <= 0) return undefined;
+  return {
+    maxBytes: maxAllowedPacket,
+    setting: 'max_allowed_packet',
+    // The upsert's text with one row of placeholders (a little more than its rows-apart text),
+    // plus the command byte of the packet.
+    baseBytes: (shape) => {
+      const [upsert] = mysqlStatements({ ...shape, rows: [{ op: 'upsert', key: '', id: '', acks: [], values: shape.columns.map(() => null), fields: new Map() }] });
+      return Buffer.byteLength(upsert?.sql ?? '') + 1;
+    },
+    // `(id,v1,...),`: the id and each value with its comma, the parentheses.
+    rowBytes: (row, exact) => {
+      let n = 3 + valueBytes(row.id, exact);
+      if (row.op === 'upsert') for (const v of row.values) n += 1 + valueBytes(v, exact);
+      return n;
+    },
+  };
 }
 
 /** Reads rows by primary key, every value cast to text so it compares with Redis's strings. */
