@@ -15,7 +15,7 @@ import type { DbTimeouts } from './connectors/types.ts';
 import type { Keys } from './keys.ts';
 import { deleteGoneRowsCommand } from './verify/gone-rows.ts';
 import { verifyRecipe } from './verify/verify.ts';
-import { retryForever, sleep } from './writer/backoff.ts';
+import { retryForever, RetryStopped, sleep } from './writer/backoff.ts';
 import { WritePipeline } from './writer/pipeline.ts';
 import { refreshEntries } from './writer/redis-state.ts';
 import { ProblemBoard } from './writer/problems.ts';
@@ -301,13 +301,11 @@ export class RecipeWorker {
         // Entries left idle: another consumer's, or ours whose read reply a reconnect lost.
         // All of them, a page at a time (the writer's room permitting); ours still being
         // written are not taken twice.
-        for (;;) {
-          const claimed = await this.guard(() => this.backlog.claim(consumer, this.opts.claimIdleMs, READ_COUNT));
-          if (!claimed || claimed.entries.length === 0) break;
-          await this.pushRedelivered(claimed.entries.filter((e) => !this.pipeline.holds(e.id)));
-          if (claimed.entries.length < READ_COUNT || this.abort.signal.aborted) break;
+        // A failed page ends this round; the next round starts the scan over.
+        await this.guard(() => this.backlog.claimAll(consumer, this.opts.claimIdleMs, READ_COUNT, async (entries) => {
+          await this.pushRedelivered(entries.filter((e) => !this.pipeline.holds(e.id)));
           await this.pipeline.below(this.highWater);
-        }
+        }, () => this.abort.signal.aborted));
       }
       // New entries no capture delivered (the writer was full or paused, the CLI's verify --fix
       // or dlq --replay, a reconcile): read on the captures' connection, in their order.
@@ -342,17 +340,22 @@ export class RecipeWorker {
     }
     // All keys re-read at once, with its place in the delivery order taken as the re-read is
     // sent: a capture sent after it delivers a newer state, which must reach the writer later.
-    await retryForever(async () => {
-      const ticket = this.order.take();
-      let fresh: StreamEntry[] | undefined;
-      try {
-        const records = await refreshEntries(this.redis, entries.flatMap((e) => e.records));
-        let at = 0;
-        fresh = entries.map((e) => ({ ...e, records: records.slice(at, (at += e.records.length)) }));
-      } finally {
-        this.order.complete(ticket, fresh);
-      }
-    }, this.log);
+    try {
+      await retryForever(async () => {
+        const ticket = this.order.take();
+        let fresh: StreamEntry[] | undefined;
+        try {
+          const records = await refreshEntries(this.redis, entries.flatMap((e) => e.records));
+          let at = 0;
+          fresh = entries.map((e) => ({ ...e, records: records.slice(at, (at += e.records.length)) }));
+        } finally {
+          this.order.complete(ticket, fresh);
+        }
+      }, this.log, this.abort.signal);
+    } catch (err) {
+      // Stopped while Redis failed: the entries stay pending for the next start.
+      if (!(err instanceof RetryStopped)) throw err;
+    }
   }
 
   /** Runs a Redis step; on failure (other than a stop) logs, waits and yields undefined. */

@@ -6,6 +6,7 @@ import { fieldsObject, type Fields } from '../writer/plan.ts';
 import { decodeEntry, type RawEntry, type StreamEntry } from './entry.ts';
 
 const DEAD_LETTER = readFileSync(new URL('./dead-letter.lua', import.meta.url), 'utf8');
+const FINISH = readFileSync(new URL('./finish.lua', import.meta.url), 'utf8');
 
 /** Queues one dead letter on `tx`, replacing the key's previous one (dead-letter.lua). */
 export function addDeadLetter(tx: ChainableCommander, keys: Keys, recipe: string, key: string, fields: readonly string[]): void {
@@ -29,13 +30,23 @@ export interface AckOutcome {
   readonly error?: string;
 }
 
+/** One finished stream entry and what its records came to. */
+export interface FinishedEntry {
+  readonly id: string;
+  /** Records the entry held (they leave the `queued` count). */
+  readonly records: number;
+  readonly synced: number;
+  /** Dead letters its records came to (the `deadLetters` count). */
+  readonly deadLetters: number;
+}
+
 /** Everything that ends one batch, committed to Redis in one transaction. */
 export interface Completion {
-  /** Stream ids to acknowledge and remove. */
-  readonly ids: readonly string[];
-  readonly synced: number;
-  /** Records these entries held (they leave the `queued` count). */
-  readonly records: number;
+  /**
+   * Stream entries to acknowledge and remove. Their counts are per entry: a retried finish
+   * (or an entry another consumer finished) counts only the entries it acknowledges itself.
+   */
+  readonly entries: readonly FinishedEntry[];
   readonly dead: readonly DeadLetter[];
   readonly acks: readonly AckOutcome[];
   readonly version: string;
@@ -94,12 +105,31 @@ export class Backlog {
     return decodeAll(res?.[0]?.[1] ?? []);
   }
 
-  /** Takes over entries another consumer left pending for at least `minIdleMs`. */
-  async claim(consumer: string, minIdleMs: number, count: number): Promise<ReadResult> {
-    const res = (await this.redis.xautoclaim(this.stream, GROUP, consumer, minIdleMs, '0-0', 'COUNT', count)) as [string, RawEntry[], string[]?];
+  /**
+   * One page of the entries left pending for at least `minIdleMs` (another consumer's, or ours
+   * whose read a reconnect lost), taken over by `consumer`, scanning from `start`. `next` is
+   * XAUTOCLAIM's cursor: '0-0' once the scan has been through the whole pending list.
+   */
+  async claim(consumer: string, minIdleMs: number, count: number, start = '0-0'): Promise<ReadResult & { readonly next: string }> {
+    const res = (await this.redis.xautoclaim(this.stream, GROUP, consumer, minIdleMs, start, 'COUNT', count)) as [string, RawEntry[], string[]?];
     const decoded = decodeAll(res[1] ?? []);
     // Entries deleted while pending come back by id only: acknowledge them like empty ones.
-    return { entries: [...decoded.entries, ...(res[2] ?? []).map((id) => ({ id, records: [] }))] };
+    return { entries: [...decoded.entries, ...(res[2] ?? []).map((id) => ({ id, records: [] }))], next: res[0] };
+  }
+
+  /**
+   * Claims every idle entry, page after page, handing each page on. It follows the cursor until
+   * XAUTOCLAIM returns '0-0': a page can come back empty (or short) while idle entries lie
+   * further on, since one call looks at no more than 10 × `count` pending entries, and starting
+   * over from '0-0' would scan the same busy head again and never reach them.
+   */
+  async claimAll(consumer: string, minIdleMs: number, count: number, onPage: (entries: StreamEntry[]) => Promise<void>, stopped: () => boolean): Promise<void> {
+    for (let cursor = '0-0'; ;) {
+      const page = await this.claim(consumer, minIdleMs, count, cursor);
+      if (page.entries.length > 0) await onPage(page.entries);
+      cursor = page.next;
+      if (cursor === '0-0' || stopped()) return;
+    }
   }
 
   /** Acknowledges and removes entries, dead-letters the rejected ones and writes acks, in one transaction. */
@@ -115,13 +145,11 @@ export class Backlog {
       else tx.xadd(stream, '*', 'status', 'failed', 'error', a.error);
       tx.expire(stream, ACK_TTL_S);
     }
-    if (c.ids.length) {
-      tx.xack(this.stream, GROUP, ...c.ids);
-      tx.xdel(this.stream, ...c.ids);
+    // finish.lua counts an entry only if this call acknowledges it: a finish whose reply was
+    // lost ran already, and its retry must not count (or take off `queued`) twice.
+    if (c.entries.length) {
+      tx.eval(FINISH, 2, this.stream, this.keys.status(this.recipe), GROUP, ...c.entries.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
     }
-    if (c.synced) tx.hincrby(this.keys.status(this.recipe), 'synced', c.synced);
-    if (c.records) tx.hincrby(this.keys.status(this.recipe), 'queued', -c.records);
-    if (c.dead.length) tx.hincrby(this.keys.status(this.recipe), 'deadLetters', c.dead.length);
     // A command refused inside the transaction throws: the caller retries, nothing passes for done.
     await execChecked(tx);
   }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../../recipes/options.ts';
 import type { Keys } from '../keys.ts';
-import { retryForever, sleep } from '../writer/backoff.ts';
+import { retryForever, RetryStopped, sleep } from '../writer/backoff.ts';
 import { errorText } from '../writer/table-writer.ts';
 import { hasRoom, lowWater, mayRecover, Overflow, type Depth } from './overflow.ts';
 
@@ -115,7 +115,13 @@ export class BacklogBound {
       }
       if (signal.aborted) return; // `overflowedAt` stays: the next start recovers
       if (this.overflow.endRecovery(ok)) {
-        await retryForever(() => redis.hdel(keys.status(reg.name), 'overflowedAt'), log);
+        try {
+          await retryForever(() => redis.hdel(keys.status(reg.name), 'overflowedAt'), log, signal);
+        } catch (err) {
+          // Stopped while Redis failed: `overflowedAt` stays, the next start catches up again.
+          if (err instanceof RetryStopped) return;
+          throw err;
+        }
         log.info('caught up after the backlog overflow');
         return;
       }

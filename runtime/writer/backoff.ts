@@ -39,17 +39,27 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Thrown by retryForever when the worker stopped before the step succeeded. */
+export class RetryStopped extends Error {
+  override readonly name = 'RetryStopped';
+}
+
 /**
  * Retries a Redis step every second until it succeeds: used after rows are committed, where
- * giving up (and losing the acknowledgement or the dead letters) is not an option.
+ * giving up (and losing the acknowledgement or the dead letters) is not an option while the
+ * worker runs. Once `signal` aborts (the recipe stopped or was unregistered) a failure ends the
+ * retries with RetryStopped instead: otherwise a stop waits forever for a Redis that is down,
+ * and what was not finished stays pending in the group, redelivered at the next start.
  */
-export async function retryForever<T>(step: () => Promise<T>, log: Logger): Promise<T> {
+export async function retryForever<T>(step: () => Promise<T>, log: Logger, signal?: AbortSignal): Promise<T> {
   for (;;) {
     try {
       return await step();
     } catch (err) {
-      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis step failed; retrying');
-      await sleep(1000);
+      const message = err instanceof Error ? err.message : String(err);
+      if (signal?.aborted) throw new RetryStopped(`stopped while retrying a redis step: ${message}`);
+      log.warn({ err: message }, 'redis step failed; retrying');
+      await sleep(1000, signal);
     }
   }
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registration } from '../../recipes/options.ts';
 import type { AckOutcome, Backlog, DeadLetter } from '../backlog/backlog.ts';
 import type { BacklogEntry, StreamEntry } from '../backlog/entry.ts';
-import { Backoff, retryForever, sleep } from './backoff.ts';
+import { Backoff, retryForever, RetryStopped, sleep } from './backoff.ts';
 import { planBatch } from './plan.ts';
 import { applyThrough, readTargets } from './redis-state.ts';
 import { errorText, WriterStopped, type ProblemReporter, type TableWriter } from './table-writer.ts';
@@ -168,7 +168,8 @@ export class WritePipeline {
       try {
         await this.write(this.writers[i] as TableWriter, items);
       } catch (err) {
-        if (err instanceof WriterStopped) return; // its entries stay pending for the next start
+        // Stopped (the writer, or a Redis step's retries): its entries stay pending for the next start.
+        if (err instanceof WriterStopped || err instanceof RetryStopped) return;
         // Anything else is unexpected (a bug, a driver throwing outside its classified path). The
         // batch goes back to the head of its partition and is tried again after a backoff: its
         // entries stay held (a claim skips them), so dropping them here would hold them forever.
@@ -192,14 +193,14 @@ export class WritePipeline {
 
   private async write(writer: TableWriter, items: readonly Item[]): Promise<void> {
     const records = items.map((it) => it.record);
-    const targets = this.reg.kind === 'writeThrough' ? await retryForever(() => readTargets(this.redis, records), this.log) : undefined;
+    const targets = this.reg.kind === 'writeThrough' ? await retryForever(() => readTargets(this.redis, records), this.log, this.signal) : undefined;
     const plan = planBatch(records, this.reg, targets);
     const refused = await writer.write({ table: this.reg.connector.table, pkColumn: this.reg.connector.pkColumn, columns: plan.columns }, plan.rows);
     const failed = new Map<string, DeadLetter>();
     for (const d of [...plan.rejects.filter((r) => r.op !== 'p'), ...refused]) failed.set(d.key, d);
     const written = plan.rows.filter((r) => !failed.has(r.key));
     // Write-through: Redis gets the change only now that the database has it.
-    await retryForever(() => applyThrough(this.redis, written), this.log);
+    await retryForever(() => applyThrough(this.redis, written), this.log, this.signal);
     const writtenKeys = new Set(written.map((r) => r.key));
     // A `p` record is a report, not a state: it never stands for its key's outcome.
     const lastOfKey = new Map(items.filter((it) => it.record.op !== 'p').map((it) => [it.record.key, it]));
@@ -250,14 +251,20 @@ export class WritePipeline {
     this.finishing = (async () => {
       while (this.ready.length > 0) {
         const done = this.ready.splice(0);
-        await retryForever(() => this.backlog.finish({
-          ids: done.map((t) => t.id),
-          synced: done.reduce((n, t) => n + t.synced, 0),
-          records: done.reduce((n, t) => n + t.records, 0),
-          dead: done.flatMap((t) => t.dead),
-          acks: done.flatMap((t) => t.acks),
-          version: this.reg.version,
-        }), this.log);
+        try {
+          await retryForever(() => this.backlog.finish({
+            entries: done.map((t) => ({ id: t.id, records: t.records, synced: t.synced, deadLetters: t.dead.length })),
+            dead: done.flatMap((t) => t.dead),
+            acks: done.flatMap((t) => t.acks),
+            version: this.reg.version,
+          }), this.log, this.signal);
+        } catch (err) {
+          if (!(err instanceof RetryStopped)) throw err;
+          // Stopped with Redis failing: the entries stay pending, redelivered (and rewritten,
+          // idempotently) at the next start; a retry here would hold the stop forever.
+          this.log.warn({ err: errorText(err), entries: done.length }, 'finish given up on stop; entries stay pending');
+          return;
+        }
         for (const t of done) this.held.delete(t.id);
       }
     })().finally(() => {

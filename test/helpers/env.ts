@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
 import { cli, startRuntime, type CliResult, type RuntimeProcess } from './processes.ts';
-import { uid } from './wait.ts';
+import { uid, waitFor } from './wait.ts';
 
 export const REDIS_URL = process.env['WB_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test' };
@@ -129,6 +129,20 @@ export default writeBehind({
       throw new Error(`upload exited ${up.code} after ${Date.now() - started} ms\nstdout: ${up.stdout}\nstderr: ${up.stderr}${log}`);
     }
     return up;
+  }
+
+  /**
+   * Waits until the start-up reconcile of recipe `name` is over (`reconciledAt` set, not
+   * `reconciling`). Until then a key written is snapshotted both by its change and by the
+   * reconcile's SCAN, two records for one write (legal at-least-once, see
+   * docs/sync-semantics.md): on a Redis holding many other keys that SCAN takes seconds. A test
+   * that counts records waits for this first.
+   */
+  async reconciled(name = this.name): Promise<void> {
+    await waitFor(`${name} reconciled`, async () => {
+      const [reconciling, at] = await this.redis.hmget(`${this.ns}:status:${name}`, 'reconciling', 'reconciledAt');
+      return !reconciling && Boolean(at);
+    }, 60_000, 50);
   }
 
   async close(): Promise<void> {

@@ -55,7 +55,9 @@ export class TestRedis {
     this.child = spawn('redis-server', [...this.listenArgs(), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...this.args], { stdio: 'ignore' });
     const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...this.clientOptions });
     probe.on('error', () => undefined);
+    const child = this.child;
     await waitFor(`redis-server on ${this.port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited with ${child.exitCode} (port taken?)`);
       await probe.connect().catch(() => undefined);
       return (await probe.ping().catch(() => '')) === 'PONG';
     }, 15_000);
@@ -77,5 +79,7 @@ export class TestRedis {
 
 /** A port unlikely to clash with anything else on the machine. */
 export function freePort(): number {
-  return 20_000 + Math.floor(Math.random() * 20_000);
+  // Below Linux's ephemeral range (32768 and up), where outgoing sockets of this very suite
+  // could already hold the port and make the server fail to bind.
+  return 20_000 + Math.floor(Math.random() * 12_000);
 }

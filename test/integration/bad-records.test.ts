@@ -9,6 +9,8 @@ describe('records that cannot be synced', () => {
 
   beforeAll(async () => {
     rt = await env.startWithRecipe();
+    // `synced: 100` below is exact only once the start-up reconcile is over (see TestEnv.reconciled).
+    await env.reconciled();
   });
 
   afterAll(async () => {

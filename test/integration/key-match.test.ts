@@ -105,6 +105,8 @@ export default writeBehind({ name: '${name}', version: '1', keysPrefix: '${env.p
     const old = await env.redis.keys(`${env.prefix}:*`);
     if (old.length) await env.redis.del(...old);
     await env.upload(recipe(t, '', name), rt);
+    // The running count (5) below is exact only once the new recipe's reconcile is over.
+    await env.reconciled(name);
     await env.redis.hset(`${env.prefix}:1`, 'first_name', 'one');
     for (const id of ['01', '1.0', '+1', ' 1']) await env.redis.hset(`${env.prefix}:${id}`, 'first_name', `not one: ${id}`);
     await waitFor('four dead letters', async () => Number((await status(env, name))['deadLetters']) === 4);
@@ -165,6 +167,8 @@ export default writeBehind({ name: '${env.name}', version: '1', keysPrefix: '${e
     const rt = await startRuntime(env.runtimeArgs());
     try {
       await env.upload(recipe(t), rt);
+      // The running count (4) below is exact only once the start-up reconcile is over.
+      await env.reconciled();
       await env.redis.hset(`${env.prefix}:7`, 'first_name', 'seven');
       for (const id of ['07', '7.0', ' 7']) await env.redis.hset(`${env.prefix}:${id}`, 'first_name', 'not seven');
       await waitFor('three dead letters', async () => Number((await status(env))['deadLetters']) === 3);

@@ -74,6 +74,8 @@ describe('a value larger than max_allowed_packet', () => {
     await env.tuneCredentials();
     rt = await startRuntime(env.runtimeArgs());
     await env.upload(env.writeRecipe({ version: '1' }), rt);
+    // `synced: 8` below is exact only once the start-up reconcile is over (see TestEnv.reconciled).
+    await env.reconciled();
   });
 
   afterAll(async () => {

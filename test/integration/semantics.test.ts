@@ -114,6 +114,8 @@ describe('entries read for the runtime whose reply it never got (a reconnect los
     await env.tuneCredentials();
     rt = await startRuntime(env.runtimeArgs(['--claim-idle-ms', '1000']));
     await env.upload(env.writeRecipe({ version: '1' }), rt);
+    // A backlog of exactly 5 below: only once the start-up reconcile is over (see TestEnv.reconciled).
+    await env.reconciled();
     expect((await env.cli(['pause', env.name])).code).toBe(0);
     await waitFor('state paused', async () => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0].state === 'paused');
     for (let i = 0; i < 5; i++) await env.redis.hset(key(`s${i}`), 'first_name', `old${i}`);

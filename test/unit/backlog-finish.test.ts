@@ -30,9 +30,7 @@ describe('Backlog.finish', () => {
     const backlog = new Backlog(redis, new Keys('wb'), 'Persons');
     expect(backlog.stream).toBe('wb:backlog:Persons');
     await backlog.finish({
-      ids: ['1-0', '2-0'],
-      synced: 3,
-      records: 5,
+      entries: [{ id: '1-0', records: 2, synced: 1, deadLetters: 1 }, { id: '2-0', records: 3, synced: 2, deadLetters: 1 }],
       dead: [
         { key: 'person:7', op: 't', error: 'bad', acks: ['a7'] },
         { key: 'person:8', op: 'upsert', error: 'too long', fields: { first_name: 'x' }, acks: [] },
@@ -51,18 +49,14 @@ describe('Backlog.finish', () => {
       ['expire', '{person:1}a1', 3600],
       ['xadd', '{person:7}a7', '*', 'status', 'failed', 'error', 'bad'],
       ['expire', '{person:7}a7', 3600],
-      ['xack', 'wb:backlog:Persons', 'writers', '1-0', '2-0'],
-      ['xdel', 'wb:backlog:Persons', '1-0', '2-0'],
-      ['hincrby', 'wb:status:Persons', 'synced', 3],
-      ['hincrby', 'wb:status:Persons', 'queued', -5],
-      ['hincrby', 'wb:status:Persons', 'deadLetters', 2],
+      ['eval', expect.stringContaining("'XACK'"), 2, 'wb:backlog:Persons', 'wb:status:Persons', 'writers', '1-0', 2, 1, 1, '2-0', 3, 2, 1],
       ['exec'],
     ]);
   });
 
   it('queues only what there is', async () => {
     const { redis, calls } = fakeRedis();
-    await new Backlog(redis, new Keys('ns'), 'R').finish({ ids: [], synced: 0, records: 0, dead: [], acks: [{ key: 'p:1', ack: 'z' }], version: '1' });
+    await new Backlog(redis, new Keys('ns'), 'R').finish({ entries: [], dead: [], acks: [{ key: 'p:1', ack: 'z' }], version: '1' });
     expect(calls).toStrictEqual([
       ['xadd', '{p:1}z', '*', 'status', 'done'],
       ['expire', '{p:1}z', 3600],
@@ -74,10 +68,9 @@ describe('Backlog.finish', () => {
 describe('Backlog.finish: counts', () => {
   it('acknowledges entries without records, counting nothing', async () => {
     const { redis, calls } = fakeRedis();
-    await new Backlog(redis, new Keys('wb'), 'R').finish({ ids: ['7-0'], synced: 0, records: 0, dead: [], acks: [], version: '1' });
+    await new Backlog(redis, new Keys('wb'), 'R').finish({ entries: [{ id: '7-0', records: 0, synced: 0, deadLetters: 0 }], dead: [], acks: [], version: '1' });
     expect(calls).toStrictEqual([
-      ['xack', 'wb:backlog:R', 'writers', '7-0'],
-      ['xdel', 'wb:backlog:R', '7-0'],
+      ['eval', expect.any(String), 2, 'wb:backlog:R', 'wb:status:R', 'writers', '7-0', 0, 0, 0],
       ['exec'],
     ]);
   });
@@ -85,13 +78,10 @@ describe('Backlog.finish: counts', () => {
   it('takes every record off the queued count, dead-lettered ones too', async () => {
     const { redis, calls } = fakeRedis();
     await new Backlog(redis, new Keys('wb'), 'R').finish({
-      ids: ['8-0'], synced: 0, records: 4, dead: [{ key: 'p:1', op: 'p', error: 'e', acks: [] }], acks: [], version: '3',
+      entries: [{ id: '8-0', records: 4, synced: 0, deadLetters: 1 }], dead: [{ key: 'p:1', op: 'p', error: 'e', acks: [] }], acks: [], version: '3',
     });
     expect(calls.slice(1)).toStrictEqual([
-      ['xack', 'wb:backlog:R', 'writers', '8-0'],
-      ['xdel', 'wb:backlog:R', '8-0'],
-      ['hincrby', 'wb:status:R', 'queued', -4],
-      ['hincrby', 'wb:status:R', 'deadLetters', 1],
+      ['eval', expect.any(String), 2, 'wb:backlog:R', 'wb:status:R', 'writers', '8-0', 4, 0, 1],
       ['exec'],
     ]);
     expect(calls[0]?.slice(0, 16)).toStrictEqual(['eval', expect.any(String), 2, 'wb:dlq:R', 'wb:dlqidx:R', 'p:1', 'key', 'p:1', 'op', 'p', 'error', 'e', 'version', '3', 'fields', '{}']);
@@ -110,12 +100,11 @@ describe('Backlog.finish: dead-letter fields', () => {
   it('writes fields kept as a Map (straight from the backlog) as a JSON object, in their order', async () => {
     const { redis, calls } = fakeRedis();
     await new Backlog(redis, new Keys('wb'), 'R').finish({
-      ids: [], synced: 0, records: 0, version: '2', acks: [],
+      entries: [], version: '2', acks: [],
       dead: [{ key: 'person:1', op: 'upsert', error: 'e', fields: new Map([['b', '2'], ['a', '"1"']]), acks: [] }],
     });
     expect(calls).toStrictEqual([
       ['eval', expect.any(String), 2, 'wb:dlq:R', 'wb:dlqidx:R', 'person:1', 'key', 'person:1', 'op', 'upsert', 'error', 'e', 'version', '2', 'fields', '{"b":"2","a":"\\"1\\""}', 'at', '2024-05-06T07:08:09.010Z'],
-      ['hincrby', 'wb:status:R', 'deadLetters', 1],
       ['exec'],
     ]);
   });
@@ -181,6 +170,7 @@ describe('Backlog reads', () => {
         { id: '4-0', records: [] },
         { id: '7-0', records: [] },
       ],
+      next: '0-0',
     });
   });
 
@@ -188,6 +178,39 @@ describe('Backlog reads', () => {
     const { redis } = readingRedis({ xautoclaim: ['0-0', [['5-0', ['person:5', 'd:0:']]]] });
     expect(await new Backlog(redis, new Keys('wb'), 'R').claim('c2', 1, 1)).toStrictEqual({
       entries: [{ id: '5-0', records: [{ id: '5-0', key: 'person:5', ack: '', op: 'd' }] }],
+      next: '0-0',
     });
+  });
+});
+
+describe('Backlog.claimAll', () => {
+  it("follows XAUTOCLAIM's cursor past empty pages until it comes back to 0-0", async () => {
+    const replies: unknown[] = [['9-0', [], []], ['12-0', [['10-0', ['person:1', 'd:0:']]], []], ['0-0', [['13-0', ['person:2', 'd:0:']]], []]];
+    const starts: unknown[] = [];
+    const redis = {
+      xautoclaim: async (...args: unknown[]) => {
+        starts.push(args[4]);
+        return replies.shift();
+      },
+    } as unknown as Redis;
+    const pages: string[][] = [];
+    await new Backlog(redis, new Keys('wb'), 'R').claimAll('c2', 1000, 2, async (entries) => {
+      pages.push(entries.map((e) => e.id));
+    }, () => false);
+    // The first page claimed nothing (its scan met only busy entries), yet the rest is claimed.
+    expect(starts).toStrictEqual(['0-0', '9-0', '12-0']);
+    expect(pages).toStrictEqual([['10-0'], ['13-0']]);
+  });
+
+  it('ends early on a stop', async () => {
+    const starts: unknown[] = [];
+    const redis = {
+      xautoclaim: async (...args: unknown[]) => {
+        starts.push(args[4]);
+        return ['5-0', [], []];
+      },
+    } as unknown as Redis;
+    await new Backlog(redis, new Keys('wb'), 'R').claimAll('c2', 1000, 2, async () => undefined, () => true);
+    expect(starts).toStrictEqual(['0-0']);
   });
 });

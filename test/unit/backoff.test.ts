@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { Backoff, sleep } from '../../runtime/writer/backoff.ts';
+import { pino } from 'pino';
+import { Backoff, retryForever, RetryStopped, sleep } from '../../runtime/writer/backoff.ts';
 
 describe('Backoff', () => {
   it('doubles from the minimum up to the cap', () => {
@@ -35,5 +36,27 @@ describe('sleep', () => {
 
   it('resolves at once for an already aborted signal', async () => {
     await expect(sleep(10_000, AbortSignal.abort())).resolves.toBeUndefined();
+  });
+});
+
+describe('retryForever', () => {
+  const log = pino({ level: 'silent' });
+
+  it('ends with RetryStopped once the signal aborts, instead of retrying forever', async () => {
+    const ac = new AbortController();
+    let tries = 0;
+    const done = retryForever(async () => {
+      tries++;
+      throw new Error('connection reset');
+    }, log, ac.signal);
+    setTimeout(() => ac.abort(), 50);
+    const started = Date.now();
+    await expect(done).rejects.toBeInstanceOf(RetryStopped);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(tries).toBe(2); // the first try, and one more as the stop cut the wait short
+  });
+
+  it('still tries once after a stop (a stop finishes what it can)', async () => {
+    await expect(retryForever(async () => 7, log, AbortSignal.abort())).resolves.toBe(7);
   });
 });

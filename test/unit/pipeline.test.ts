@@ -68,12 +68,37 @@ class FakeWriter {
   }
 }
 
+/** A completion summed over its entries: what these tests compare. */
+interface Finished {
+  readonly ids: readonly string[];
+  readonly synced: number;
+  readonly records: number;
+  readonly dead: Completion['dead'];
+  readonly acks: Completion['acks'];
+  readonly version: string;
+}
+
 /** A Backlog stand-in recording completions. */
 class FakeBacklog {
-  readonly finished: Completion[] = [];
+  readonly finished: Finished[] = [];
+  readonly completions: Completion[] = [];
+
+  /** Finishes that fail before this one succeeds (Redis down): Infinity for one that never comes back. */
+  failing = 0;
 
   async finish(c: Completion): Promise<void> {
-    this.finished.push(c);
+    this.completions.push(c);
+    if (this.failing > 0) {
+      this.failing--;
+      throw new Error('connect ECONNREFUSED');
+    }
+    const { entries, ...rest } = c;
+    this.finished.push({
+      ids: entries.map((e) => e.id),
+      synced: entries.reduce((n, e) => n + e.synced, 0),
+      records: entries.reduce((n, e) => n + e.records, 0),
+      ...rest,
+    });
   }
 }
 
@@ -505,5 +530,30 @@ describe('WritePipeline and a malformed backlog entry', () => {
       { key: 'backlog entry 9-2', op: 'malformed', error: 'backlog entry 9-2, value 1 of 1: key "garbage" has no record header; 1 values not synced', acks: [] },
       { key: 'backlog entry 9-1', op: 'malformed', error: 'backlog entry 9-1, value 5 of 6: key "person:2" has an unknown op "z"; 2 values not synced', acks: [] },
     ]);
+  });
+});
+
+describe('WritePipeline: retries end with the recipe', () => {
+  it('stop() returns while Redis refuses every finish, leaving the entries pending', async () => {
+    const { pipeline, backlog, abort } = setup();
+    backlog.failing = Infinity;
+    pipeline.push([entry('1-0', up(A0, '1'))]);
+    await settle();
+    expect(backlog.completions.length).toBeGreaterThan(0); // tried at once, now retrying
+    abort.abort();
+    // Before retries heard the stop, this never resolved.
+    const stopped = await Promise.race([pipeline.stop().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]);
+    expect(stopped).toBe(true);
+    expect(backlog.finished).toStrictEqual([]);
+    expect(pipeline.holds('1-0')).toBe(true);
+  });
+
+  it('retries a failed finish while running (the count is safe to repeat)', async () => {
+    const { pipeline, backlog } = setup();
+    backlog.failing = 1;
+    pipeline.push([entry('1-0', up(A0, '1'))]);
+    await pipeline.stop();
+    expect(backlog.completions).toHaveLength(2);
+    expect(backlog.finished).toStrictEqual([{ ids: ['1-0'], synced: 1, records: 1, dead: [], acks: [], version: '3' }]);
   });
 });
