@@ -28,8 +28,10 @@ export interface Script {
   readonly lua: string;
 }
 
-export function loadScript(name: string): Script {
-  return { name, lua: readFileSync(new URL(`./${name}.lua`, import.meta.url), 'utf8') };
+/** Reads `<name>.lua`, with the shared Lua files of `includes` prepended (Redis scripts cannot import). */
+export function loadScript(name: string, includes: readonly string[] = []): Script {
+  const read = (file: string): string => readFileSync(new URL(`./${file}.lua`, import.meta.url), 'utf8');
+  return { name, lua: [...includes.map(read), read(name)].join('\n') };
 }
 
 /** A read of the backlog's new entries for `consumer`, sent right behind a capture call. */

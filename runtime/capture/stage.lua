@@ -44,47 +44,7 @@ local function ack(key, id)
   end
 end
 
--- A hash field or value that is not valid UTF-8 would reach the runtime with U+FFFD in place of
--- its bytes: refuse it instead, naming it. Only text with bytes >= 0x80 is walked (rare).
-local sbyte, sfind = string.byte, string.find
-local function validUtf8(s)
-  if not sfind(s, '[\128-\255]') then return true end
-  local i, n = 1, #s
-  while i <= n do
-    local c = sbyte(s, i)
-    local len, lo, hi = 0, 0x80, 0xBF
-    if c < 0x80 then len = 1
-    elseif c >= 0xC2 and c <= 0xDF then len = 2
-    elseif c >= 0xE0 and c <= 0xEF then len = 3; if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
-    elseif c >= 0xF0 and c <= 0xF4 then len = 4; if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
-    else return false end
-    if len > 1 then
-      local c2 = sbyte(s, i + 1)
-      if not c2 or c2 < lo or c2 > hi then return false end
-      for j = i + 2, i + len - 1 do
-        local cj = sbyte(s, j)
-        if not cj or cj < 0x80 or cj > 0xBF then return false end
-      end
-    end
-    i = i + len
-  end
-  return true
-end
-
-local function hex(s)
-  local out = {}
-  for i = 1, math.min(#s, 24) do out[i] = string.format('%02x', sbyte(s, i)) end
-  return table.concat(out, ' ') .. (#s > 24 and ' ...' or '')
-end
-
--- Why a flat field/value list cannot be synced as text, or nil.
-local function notUtf8(h)
-  for i = 1, #h, 2 do
-    if not validUtf8(h[i]) then return 'a field name is not valid UTF-8 (bytes ' .. hex(h[i]) .. '); not synced' end
-    if not validUtf8(h[i + 1]) then return "field '" .. h[i] .. "' holds a value that is not valid UTF-8 (bytes " .. hex(h[i + 1]) .. '); not synced: store text (base64 for bytes)' end
-  end
-  return nil
-end
+-- notUtf8 comes from utf8.lua, prepended by loadScript.
 
 local room, nkeys = math.huge, #KEYS - 2
 local bound = tonumber(ARGV[1]) or 0
@@ -118,10 +78,9 @@ for i = 3, #KEYS, 2 do
     if op and op ~= '' then code, ackId = string.sub(op, 1, 1), string.sub(op, 2) end
     if #fields > 7000 then
       record(target, 'p', '', { 'm', 'staged write of more than 3500 fields' })
-    elseif code == '=' and notUtf8(fields) then
-      record(target, 'p', ackId, { 'm', notUtf8(fields) })
     elseif code == '=' then
-      record(target, 'w', ackId, fields)
+      local bad = notUtf8(fields)
+      if bad then record(target, 'p', ackId, { 'm', bad }) else record(target, 'w', ackId, fields) end
     elseif code == '~' then
       record(target, 'x', ackId, {})
     elseif code == '+' then

@@ -2,8 +2,8 @@ import type { Registration } from '../../recipes/options.ts';
 import type { Keys } from '../keys.ts';
 import { loadScript, type CaptureTarget } from './capture-queue.ts';
 
-const CAPTURE = loadScript('capture');
-const STAGE = loadScript('stage');
+const CAPTURE = loadScript('capture', ['utf8']);
+const STAGE = loadScript('stage', ['utf8']);
 
 /** The glob (for PSUBSCRIBE and SCAN) of the keys a registration captures. */
 export function capturePattern(reg: Registration): string {

@@ -12,6 +12,8 @@ const behindDeleting = writeBehind({ name: 'WBD', ...options, onExpire: 'delete'
 const through = writeThrough({ name: 'WT', ...options });
 const custom = writeThrough({ name: 'WTC', ...options, stagingPrefix: 'stage.' });
 const lua = (name: string): string => readFileSync(new URL(`../../runtime/capture/${name}.lua`, import.meta.url), 'utf8');
+/** A target's script as the runtime loads it: the shared utf8.lua, then the script itself. */
+const withUtf8 = (name: string): string => [lua('utf8'), lua(name)].join('\n');
 
 describe('loadScript', () => {
   it.each(['capture', 'stage'])('reads %s.lua', (name) => {
@@ -75,7 +77,7 @@ describe('captureTarget', () => {
 
   it('snapshots write-behind keys with capture.lua, the echo hash, the status hash, the bound and the expiry policy', () => {
     const keep = captureTarget(behind, keys, 'wb:backlog:WB');
-    expect(keep.script).toStrictEqual({ name: 'capture', lua: lua('capture') });
+    expect(keep.script).toStrictEqual({ name: 'capture', lua: withUtf8('capture') });
     expect(keep.keys).toStrictEqual(['wb:backlog:WB', 'wb:echoes:WB', 'wb:status:WB']);
     expect(keep.args).toStrictEqual(['1000000', '0']);
     expect(keep.partner).toBeUndefined();
@@ -92,7 +94,7 @@ describe('captureTarget', () => {
 
   it('stages write-through keys with stage.lua, passing each staging key with its target', () => {
     const t = captureTarget(through, keys, 'wb:backlog:WT');
-    expect(t.script).toStrictEqual({ name: 'stage', lua: lua('stage') });
+    expect(t.script).toStrictEqual({ name: 'stage', lua: withUtf8('stage') });
     expect(t.keys).toStrictEqual(['wb:backlog:WT', 'wb:status:WT']);
     expect(t.args).toStrictEqual(['1000000']);
     expect(t.partner?.('__{person:1}')).toBe('person:1');
@@ -120,7 +122,7 @@ describe('pacedTarget', () => {
 describe('resyncTarget', () => {
   it('snapshots keys of any registration with capture.lua, the echo and status hashes, unbounded, keeping rows on expiry', () => {
     const t = resyncTarget(new Keys('wb'), 'WT');
-    expect(t.script).toStrictEqual({ name: 'capture', lua: lua('capture') });
+    expect(t.script).toStrictEqual({ name: 'capture', lua: withUtf8('capture') });
     expect(t.keys).toStrictEqual(['wb:backlog:WT', 'wb:echoes:WT', 'wb:status:WT']);
     expect(t.args).toStrictEqual(['0', '0']);
     expect(t.partner).toBeUndefined();
