@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { Keys } from '../runtime/keys.ts';
+import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from '../runtime/sandbox/limits.ts';
 import type { ControlMessage } from '../runtime/runtime.ts';
 import { FlagError, redisTarget, type RedisFlags } from '../runtime/redis/flags.ts';
 import { CliError } from './output.ts';
@@ -10,11 +11,17 @@ export interface CliContext {
   readonly redis: Redis;
   readonly keys: Keys;
   readonly flags: RedisFlags;
+  /** Time limits on recipe code evaluated by this command (the same flags and defaults as wb-runtime's). */
+  readonly limits: SandboxLimits;
 }
 
 /** Connects (failing fast, with a clear message), runs `fn`, and always disconnects. */
 export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promise<T>): Promise<T> {
-  const flags = cmd.optsWithGlobals<RedisFlags>();
+  const flags = cmd.optsWithGlobals<RedisFlags & Partial<SandboxLimits>>();
+  const limits: SandboxLimits = {
+    evalTimeoutMs: flags.evalTimeoutMs ?? DEFAULT_SANDBOX_LIMITS.evalTimeoutMs,
+    credentialTimeoutMs: flags.credentialTimeoutMs ?? DEFAULT_SANDBOX_LIMITS.credentialTimeoutMs,
+  };
   let where: string;
   try {
     where = redisTarget(flags).describe;
@@ -35,7 +42,7 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
       const cause = lastError ?? err;
       throw new CliError(`cannot reach Redis at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`);
     }
-    return await fn({ redis, keys: new Keys(flags.namespace), flags });
+    return await fn({ redis, keys: new Keys(flags.namespace), flags, limits });
   } finally {
     redis.disconnect();
   }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../runtime/package-version.ts';
 import { addRedisFlags } from '../runtime/redis/flags.ts';
+import { addSandboxFlags } from '../runtime/sandbox/limits.ts';
 import { check } from './commands/check.ts';
 import { dlq } from './commands/dlq.ts';
 import { list } from './commands/list.ts';
@@ -24,7 +25,7 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const program = addRedisFlags(new Command('wb-cli'))
+const program = addSandboxFlags(addRedisFlags(new Command('wb-cli')))
   .description('Manage wbsync: upload recipes, tune parameters, inspect what the runtime is doing.')
   .version(packageVersion(), '-V, --version', 'print the wbsync version')
   .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).\nExit codes: 0 ok, 1 refused or failed, 2 usage.')

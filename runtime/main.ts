@@ -6,6 +6,7 @@ import { createLogger } from './log.ts';
 import { packageVersion } from './package-version.ts';
 import { addRedisFlags, FlagError, type RedisFlags } from './redis/flags.ts';
 import { Runtime } from './runtime.ts';
+import { addSandboxFlags } from './sandbox/limits.ts';
 
 interface RuntimeFlags extends RedisFlags {
   readonly id: string;
@@ -16,6 +17,8 @@ interface RuntimeFlags extends RedisFlags {
   readonly dbConnectTimeoutMs: number;
   readonly dbQueryTimeoutMs: number;
   readonly allowEviction?: boolean;
+  readonly evalTimeoutMs: number;
+  readonly credentialTimeoutMs: number;
 }
 
 function positiveInt(value: string): number {
@@ -24,7 +27,7 @@ function positiveInt(value: string): number {
   return n;
 }
 
-const program = addRedisFlags(new Command('wb-runtime'))
+const program = addSandboxFlags(addRedisFlags(new Command('wb-runtime')))
   .description('The long-running wbsync process: loads every uploaded recipe and syncs its keys to its database.')
   .version(packageVersion(), '-V, --version', 'print the wbsync version')
   .option('--id <id>', 'runtime id (also its consumer name in each backlog)', hostname())
@@ -59,6 +62,7 @@ try {
   runtime = new Runtime({
     flags, id: flags.id, retry: { minMs: 200, maxMs: flags.retryMaxMs }, claimIdleMs: flags.claimIdleMs, pollMs: 5000, allowEviction: flags.allowEviction === true,
     db: { connectTimeoutMs: flags.dbConnectTimeoutMs, queryTimeoutMs: flags.dbQueryTimeoutMs },
+    sandbox: { evalTimeoutMs: flags.evalTimeoutMs, credentialTimeoutMs: flags.credentialTimeoutMs },
   }, log);
 } catch (err) {
   if (err instanceof FlagError) {
@@ -89,6 +93,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 runtime.start().catch((err: unknown) => {
+  if (stopping) return; // a signal during the start ends it; the stop exits
   log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'runtime failed to start');
   process.exit(1);
 });

@@ -1,7 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { setParamSource } from '../recipes/config-get.ts';
 import type { Registration } from '../recipes/options.ts';
 import { classifyEvent } from './capture/capture-queue.ts';
 import { FlushWatch } from './capture/flush-notice.ts';
@@ -19,6 +18,8 @@ import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
 import type { RedisFlags } from './redis/flags.ts';
 import { loadRegistration } from './registry/load.ts';
 import { RecipeStore, type RecipeMeta } from './registry/store.ts';
+import type { SandboxLimits } from './sandbox/limits.ts';
+import type { RecipeSandbox } from './sandbox/sandbox.ts';
 import { errorText } from './writer/table-writer.ts';
 
 export interface RuntimeOptions {
@@ -33,6 +34,8 @@ export interface RuntimeOptions {
   readonly allowEviction: boolean;
   /** Database connect and call timeouts for every worker (the drivers' defaults when absent). */
   readonly db?: DbTimeouts;
+  /** Time limits on recipe code (the defaults when absent). */
+  readonly sandbox?: SandboxLimits;
 }
 
 /** The runtime's life, one state at a time. */
@@ -67,6 +70,9 @@ export class Runtime {
   private readonly running = new Map<string, { meta: RecipeMeta; code: string }>();
   /** Per recipe name: the stored upload last acted on, and how that went. */
   private readonly outcomes = new Map<string, Outcome>();
+  /** Per recipe name: the sandbox the running version's code runs in. */
+  private readonly sandboxes = new Map<string, RecipeSandbox>();
+  private readonly params: ParamStore;
   /** Paused recipe names as of the last sync, restored with the recipes after a flush. */
   private paused = new Set<string>();
   private readonly policy: EvictionPolicyWatch;
@@ -92,18 +98,25 @@ export class Runtime {
     this.redis = connectRedis(opts.flags, { maxRetriesPerRequest: null });
     this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null });
     this.store = new RecipeStore(this.redis, this.keys);
+    this.params = new ParamStore(this.redis, this.keys);
     this.policy = new EvictionPolicyWatch(this.redis, opts.allowEviction, log);
     for (const [name, conn] of [['redis', this.redis], ['subscriber', this.sub]] as const) {
       conn.on('error', (err: Error) => this.log.warn({ conn: name, err: err.message }, 'redis connection error'));
     }
   }
 
-  async start(): Promise<void> {
+  /** Starts the runtime; a stop() meanwhile ends the start (it then rejects, and that is expected). */
+  start(): Promise<void> {
+    this.startPromise ??= this.run();
+    return this.startPromise;
+  }
+
+  private startPromise: Promise<void> | undefined;
+
+  private async run(): Promise<void> {
     this.state = 'starting';
     // Before anything is written: under an allkeys-* policy without --allow-eviction, refuse.
     await this.policy.atStart();
-    const params = new ParamStore(this.redis, this.keys);
-    setParamSource((name) => params.get(name));
     this.me = await claimRuntimeId(this.redis, this.keys, this.opts.id);
     await this.redis.set(this.keys.sentinel(), this.opts.id, 'NX');
     this.flushWatch = new FlushWatch(this.opts.flags, this.keys.sentinel(), this.log, () => {
@@ -133,6 +146,7 @@ export class Runtime {
     firstReady = false;
     this.requestSync(undefined, true);
     await this.syncing;
+    if (this.state !== 'starting') throw new Error('stopped while starting');
     this.timer = setInterval(() => {
       void this.beat().catch(() => undefined);
       this.requestSync();
@@ -144,12 +158,29 @@ export class Runtime {
   /** Stops capture, lets every writer finish its in-flight batch, and closes connections. */
   async stop(): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
+    const starting = this.state !== 'running';
     this.state = 'stopping';
     clearInterval(this.timer);
+    if (starting) {
+      // A start that has not finished may be waiting for a Redis that does not answer (down or
+      // unreachable): nothing has been acknowledged yet that needs it, so cut the connections,
+      // which ends the start, and leave. Whatever the start claimed expires with its TTLs.
+      this.redis.disconnect();
+      this.sub.disconnect();
+      // A command queued while Redis was unreachable is not always rejected by the disconnect:
+      // give the start a moment to end, not a promise that may never settle.
+      await Promise.race([this.startPromise?.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+      await Promise.all([...[...this.workers.values()].map((w) => w.stop().catch(() => undefined)), ...[...this.sandboxes.values()].map((sb) => sb.close())]);
+      await this.flushWatch?.stop().catch(() => undefined);
+      this.state = 'stopped';
+      this.log.info('runtime stopped before it was running');
+      return;
+    }
     await this.syncing.catch(() => undefined);
     // Capture stops here; whatever changes from now on is picked up by the next start's reconcile.
     this.sub.disconnect();
-    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    // The sandboxes close with the workers: a writer waiting for a credential call stops at once.
+    await Promise.all([...[...this.workers.values()].map((w) => w.stop()), ...[...this.sandboxes.values()].map((s) => s.close())]);
     await Promise.allSettled([...this.reconciles]);
     await this.flushWatch?.stop();
     if (this.me) await this.redis.del(this.keys.runtime(this.me.id)).catch(() => undefined);
@@ -231,6 +262,32 @@ export class Runtime {
       });
   }
 
+  /**
+   * A recipe's code failed after it loaded (a throw from a timer, a credential call that never
+   * settled, its thread ended): stop that recipe, show it `failed` with the reason, and keep the
+   * others syncing. It stays failed until a fixed version is uploaded (or the runtime restarts).
+   */
+  private requestFailure(name: string, sandbox: RecipeSandbox | undefined, reason: string): void {
+    this.syncing = this.syncing
+      .then(async () => {
+        if (sandbox === undefined || this.sandboxes.get(name) !== sandbox) return; // already replaced or stopped
+        this.sandboxes.delete(name);
+        const worker = this.workers.get(name);
+        const outcome = this.outcomes.get(name);
+        if (outcome) this.outcomes.set(name, { ...outcome, status: 'failed', error: reason });
+        this.running.delete(name);
+        this.log.error({ recipe: name, error: reason }, 'recipe failed: its code is stopped; the other recipes go on');
+        if (worker) {
+          this.workers.delete(name);
+          this.unroute(worker.reg);
+          await worker.stop();
+        }
+        const now = new Date().toISOString();
+        await this.redis.hset(this.keys.status(name), { state: 'failed', failedVersion: worker?.reg.version ?? '', error: reason, lastError: reason, lastErrorAt: now });
+      })
+      .catch((err) => this.log.error({ recipe: name, err: errorText(err) }, 'stopping a failed recipe failed'));
+  }
+
   private async sync(ask: { nonce: string; names: readonly string[] } | undefined, startup: boolean): Promise<void> {
     await this.policy.check();
     if (this.policy.warning() !== this.shownWarning) {
@@ -250,9 +307,26 @@ export class Runtime {
       const stored = await this.store.get(meta.name);
       if (stored === undefined) continue;
       try {
-        const reg = loadRegistration(meta.name, stored.code, this.keys.ns, this.log);
-        assertDriverInstalled(reg.connector);
-        await this.install(reg, startup);
+        // The recipe's code runs in a sandbox of its own; a failure there (after this load)
+        // stops this recipe only.
+        let sandbox: RecipeSandbox | undefined;
+        const loaded = await loadRegistration(meta.name, stored.code, this.keys.ns, {
+          params: (n) => this.params.get(n), log: this.log, limits: this.opts.sandbox,
+          onFail: (reason) => this.requestFailure(meta.name, sandbox, reason),
+        });
+        sandbox = loaded.sandbox;
+        const reg = loaded.reg;
+        try {
+          assertDriverInstalled(reg.connector);
+          await this.install(reg, startup);
+        } catch (err) {
+          await loaded.sandbox.close();
+          throw err;
+        }
+        const previous = this.sandboxes.get(meta.name);
+        this.sandboxes.set(meta.name, loaded.sandbox);
+        // The old version's worker stopped in install: its code can go now.
+        if (previous !== undefined && previous !== loaded.sandbox) await previous.close();
         this.outcomes.set(meta.name, { stamp, status: 'loaded', error: '' });
         this.running.set(meta.name, { meta, code: stored.code });
         this.log.info({ recipe: reg.name, version: reg.version, connector: reg.connector.describe() }, 'recipe loaded');
@@ -270,7 +344,10 @@ export class Runtime {
       this.running.delete(name);
       this.outcomes.delete(name);
       this.unroute(worker.reg);
-      await worker.stop();
+      const sandbox = this.sandboxes.get(name);
+      this.sandboxes.delete(name);
+      // Closing the sandbox first ends a credential call the worker may be waiting for.
+      await Promise.all([worker.stop(), sandbox?.close()]);
       await this.redis.hset(this.keys.status(name), { state: 'unregistered' });
       this.log.info({ recipe: name }, 'recipe unregistered');
     }

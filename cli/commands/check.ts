@@ -1,19 +1,20 @@
 import { Command } from 'commander';
 import type { Redis } from 'ioredis';
-import { setParamSource } from '../../recipes/config-get.ts';
 import { RecipeError } from '../../recipes/errors.ts';
-import { assertSdkImports, evaluateRecipe, RecipeLoadError } from '../../recipes/evaluate.ts';
+import { assertSdkImports, RecipeLoadError } from '../../recipes/evaluate.ts';
 import type { Registration } from '../../recipes/options.ts';
 import { checkTable, describeConversion, inexactKeyMessage, type CheckReport } from '../../runtime/connectors/check.ts';
 import { driverFor } from '../../runtime/connectors/drivers.ts';
 import type { Keys } from '../../runtime/keys.ts';
 import { ParamStore } from '../../runtime/params/param-store.ts';
+import type { SandboxLimits } from '../../runtime/sandbox/limits.ts';
+import { RecipeSandbox } from '../../runtime/sandbox/sandbox.ts';
 import { errorText } from '../../runtime/writer/table-writer.ts';
 import { withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
 
 /** Bundles and evaluates a recipe file (no database touched); refusals become CLI errors. */
-export async function loadRecipeFile(file: string, redis: Redis, keys: Keys): Promise<{ code: string; regs: Registration[] }> {
+export async function loadRecipeFile(file: string, redis: Redis, keys: Keys, limits?: SandboxLimits): Promise<{ code: string; regs: Registration[] }> {
   // esbuild is loaded only by the commands that bundle.
   const { bundleRecipe, BundleError } = await import('../../recipes/bundle.ts');
   let code: string;
@@ -24,10 +25,11 @@ export async function loadRecipeFile(file: string, redis: Redis, keys: Keys): Pr
     throw err;
   }
   const params = new ParamStore(redis, keys);
-  setParamSource((name) => params.get(name));
   try {
     assertSdkImports(code, file);
-    return { code, regs: evaluateRecipe(code, file) };
+    // Evaluated the way the runtime does: in a sandbox, within the same time limit.
+    const { regs } = await RecipeSandbox.load(code, file, { params: (name) => params.get(name), ...(limits ? { limits } : {}) });
+    return { code, regs };
   } catch (err) {
     if (err instanceof RecipeLoadError || err instanceof RecipeError) throw new CliError(`upload refused: ${err.message}`);
     throw err;
@@ -96,8 +98,8 @@ export const check = new Command('check')
   .description("load a recipe and check it against its live table: table, mapped columns, primary key, type conversions; exit 1 on a problem")
   .argument('<file>', 'recipe module')
   .action(async (file: string, _opts: unknown, cmd: Command) => {
-    await withRedis(cmd, async ({ redis, keys }) => {
-      const { regs } = await loadRecipeFile(file, redis, keys).catch((err: unknown) => {
+    await withRedis(cmd, async ({ redis, keys, limits }) => {
+      const { regs } = await loadRecipeFile(file, redis, keys, limits).catch((err: unknown) => {
         throw err instanceof CliError ? new CliError(err.message.replace(/^upload refused: /, 'check failed: ')) : err;
       });
       if (!(await checkRegistrations(regs))) throw new CliError('check found problems (see above)');

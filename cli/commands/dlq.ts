@@ -23,7 +23,7 @@ export const dlq = new Command('dlq')
   .option('--json', 'print JSON')
   .action(async (name: string, opts: { replay?: boolean; purge?: boolean; limit: string; json?: boolean }, cmd: Command) => {
     if (opts.replay && opts.purge) throw new CliError('choose --replay or --purge, not both', 2);
-    await withRedis(cmd, async ({ redis, keys }) => {
+    await withRedis(cmd, async ({ redis, keys, limits }) => {
       const stream = keys.deadLetters(name);
       if ((await redis.hexists(keys.recipes(), name)) === 0 && (await redis.exists(stream)) === 0) {
         throw new CliError(`no recipe named '${name}' and no dead letters for it; wb-cli list shows the registered ones`);
@@ -34,7 +34,7 @@ export const dlq = new Command('dlq')
         return say(`purged ${n} dead letters of ${name}`);
       }
       if (opts.replay) {
-        const reg = await loadStoredRecipe(redis, keys, name);
+        const reg = await loadStoredRecipe(redis, keys, name, limits);
         const target = resyncTarget(keys, name);
         let replayed = 0;
         for (;;) {

@@ -39,9 +39,9 @@ export const status = new Command('status')
   .argument('[name]', 'only this recipe')
   .option('--json', 'print JSON')
   .action(async (name: string | undefined, opts: { json?: boolean }, cmd: Command) => {
-    await withRedis(cmd, async ({ redis, keys }) => {
+    await withRedis(cmd, async ({ redis, keys, limits }) => {
       const all = await new RecipeStore(redis, keys).list();
-      const claims = await registeredClaims(redis, keys, all);
+      const claims = await registeredClaims(redis, keys, all, limits);
       let metas = all;
       if (name !== undefined) {
         metas = metas.filter((m) => m.name === name);

@@ -24,14 +24,14 @@ export const upload = new Command('upload')
   .option('--timeout <seconds>', 'how long to wait for a runtime\'s verdict', seconds, 10)
   .option('--check', 'check the recipe against its live table first (see wb-cli check) and refuse it on a problem')
   .action(async (file: string, opts: { force?: boolean; timeout: number; check?: boolean }, cmd: Command) => {
-    await withRedis(cmd, async ({ redis, keys }) => {
-      const { code, regs } = await loadRecipeFile(file, redis, keys);
+    await withRedis(cmd, async ({ redis, keys, limits }) => {
+      const { code, regs } = await loadRecipeFile(file, redis, keys, limits);
       for (const reg of regs) {
         if (reg.keysPrefix === keys.ns || reg.keysPrefix.startsWith(`${keys.ns}:`)) {
           throw new CliError(`upload refused: '${reg.name}' keysPrefix '${reg.keysPrefix}' overlaps wbsync's own namespace '${keys.ns}'; choose another prefix`);
         }
       }
-      const overlaps = findOverlaps(regs.map(claimOf), await registeredClaims(redis, keys));
+      const overlaps = findOverlaps(regs.map(claimOf), await registeredClaims(redis, keys, undefined, limits));
       const clashes = overlaps.filter((o) => o.sameTable);
       if (clashes.length && !opts.force) {
         throw new CliError(`upload refused: ${clashes.map(describeOverlap).join('\n')}\ngive the recipes disjoint prefixes, or upload with --force if both are meant to write these keys`);

@@ -15,8 +15,8 @@ export const verify = new Command('verify')
   .option('--json', 'print the report as JSON')
   .action(async (name: string, opts: { fix?: boolean; deleteExtra?: boolean; json?: boolean }, cmd: Command) => {
     if (opts.deleteExtra && !opts.fix) throw new CliError('--delete-extra only works with --fix', 2);
-    await withRedis(cmd, async ({ redis, keys }) => {
-      const reg = await loadStoredRecipe(redis, keys, name);
+    await withRedis(cmd, async ({ redis, keys, limits }) => {
+      const reg = await loadStoredRecipe(redis, keys, name, limits);
       const driver = driverFor(reg.connector);
       const session = await driver.connect(reg.connector.table).catch((err: unknown) => {
         throw new CliError(`cannot connect to ${driver.describe()}: ${errorText(err)}`);

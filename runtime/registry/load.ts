@@ -1,40 +1,35 @@
-import { Console } from 'node:console';
-import { Writable } from 'node:stream';
-import { format } from 'node:util';
 import type { Logger } from 'pino';
-import { evaluateRecipe } from '../../recipes/evaluate.ts';
 import type { Registration } from '../../recipes/options.ts';
+import { RecipeSandbox, type SandboxOptions } from '../sandbox/sandbox.ts';
 
 /**
- * Evaluates a stored bundle and picks the registration stored under `name`. With `log` (the
- * runtime's), the recipe's `console` logs through it, bound to the recipe's name, so a
- * `console.log` in a recipe is a JSON log line like any other; without it, it prints to stderr.
+ * Evaluates a stored bundle in a sandbox of its own (`sandbox/sandbox.ts`) and picks the
+ * registration stored under `name`. With `log` (the runtime's), the recipe's `console` logs
+ * through it, bound to the recipe's name, so a `console.log` in a recipe is a JSON log line like
+ * any other; without it, it prints to stderr. The sandbox lives as long as the registration: its
+ * credential functions run there; close it when the recipe stops.
  */
-export function loadRegistration(name: string, code: string, namespace: string, log?: Logger): Registration {
-  const regs = evaluateRecipe(code, `recipe '${name}'`, log ? { console: loggingConsole(log.child({ recipe: name })) } : {});
+export async function loadRegistration(
+  name: string,
+  code: string,
+  namespace: string,
+  opts: Omit<SandboxOptions, 'log'> & { readonly log?: Logger },
+): Promise<{ reg: Registration; sandbox: RecipeSandbox }> {
+  const { regs, sandbox } = await RecipeSandbox.load(code, `recipe '${name}'`, { ...opts, ...(opts.log ? { log: opts.log.child({ recipe: name }) } : {}) });
+  try {
+    return { reg: pickRegistration(name, regs, namespace), sandbox };
+  } catch (err) {
+    await sandbox.close();
+    throw err;
+  }
+}
+
+/** The registration named `name` among a bundle's, refused when it is gone or in wbsync's own namespace. */
+export function pickRegistration(name: string, regs: readonly Registration[], namespace: string): Registration {
   const reg = regs.find((r) => r.name === name);
   if (reg === undefined) throw new Error(`recipe '${name}': the stored bundle no longer declares '${name}'; upload it again`);
   if (reg.keysPrefix === namespace || reg.keysPrefix.startsWith(`${namespace}:`)) {
     throw new Error(`recipe '${name}': keysPrefix '${reg.keysPrefix}' overlaps wbsync's own namespace '${namespace}'; choose another prefix or run with another --namespace`);
   }
   return reg;
-}
-
-/**
- * A `console` that writes log records: `log`, `info` and `debug` at their level, `warn` and
- * `error` at theirs, each call one record whose `msg` is the text console.log would print. The
- * other methods (`dir`, `table`, `trace`, `count`, …) write one record per line they print, at
- * info (stdout) or warn (stderr).
- */
-export function loggingConsole(log: Logger): Console {
-  const sink = (level: 'info' | 'warn'): Writable =>
-    new Writable({
-      write(chunk: Buffer | string, _encoding, done) {
-        log[level](String(chunk).replace(/\n$/, ''));
-        done();
-      },
-    });
-  const recipeConsole = new Console({ stdout: sink('info'), stderr: sink('warn') });
-  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]): void => log[level](format(...args));
-  return Object.assign(recipeConsole, { log: at('info'), info: at('info'), debug: at('debug'), warn: at('warn'), error: at('error') });
 }

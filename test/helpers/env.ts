@@ -81,7 +81,7 @@ export class TestEnv {
    * Writes a recipe module for this test and returns its path. `dbAddress` points the recipe's
    * connection elsewhere (e.g. a test's TCP proxy); it defaults to MariaDB's own host and port.
    */
-  writeRecipe(opts: { version: string; mappings?: Record<string, string>; extra?: string; file?: string; name?: string; dbAddress?: { host: string; port: number } }): string {
+  writeRecipe(opts: { version: string; mappings?: Record<string, string>; extra?: string; file?: string; name?: string; dbAddress?: { host: string; port: number }; tail?: string }): string {
     const mappings = opts.mappings ?? { first_name: 'first', last_name: 'last', age: 'age' };
     const db = opts.dbAddress ?? MYSQL;
     const path = join(this.dir, opts.file ?? `recipe-${uid()}.ts`);
@@ -95,6 +95,7 @@ export default writeBehind({
   mappings: ${JSON.stringify(mappings)},
   ${opts.extra ?? ''}
 });
+${opts.tail ?? ''}
 `);
     return path;
   }

@@ -2,7 +2,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { evaluateRecipe } from '../../recipes/evaluate.ts';
-import { loadRegistration, loggingConsole } from '../../runtime/registry/load.ts';
+import { loadRegistration } from '../../runtime/registry/load.ts';
+import { loggingConsole } from '../../runtime/sandbox/console.ts';
 
 const CONNECTOR = "new w.MySqlConnector(new w.MySqlConnection(() => { console.log('credential', 7); return 'u'; }, 'p', 'localhost:3306/test'), 'persons', 'id')";
 const RECIPE = `const w = require('wbsync');
@@ -27,10 +28,12 @@ afterEach(() => vi.restoreAllMocks());
 describe("a recipe's console", () => {
   it('in the runtime, logs records with the recipe name, at its top level and in its credential functions', async () => {
     const { log, records } = memoryLogger();
-    const reg = loadRegistration('A', RECIPE, 'wb', log);
-    const user = reg.connector.connection as unknown as { user: () => string };
-    expect(user.user()).toBe('u');
-    await new Promise((r) => setImmediate(r));
+    // The recipe runs in its sandbox (a worker thread of the build in dist/); its console comes back as messages.
+    const { reg, sandbox } = await loadRegistration('A', RECIPE, 'wb', { log, params: async () => undefined });
+    const user = reg.connector.connection as unknown as { user: () => Promise<string> };
+    expect(await user.user()).toBe('u');
+    await vi.waitFor(() => expect(records).toHaveLength(3));
+    await sandbox.close();
     expect(records.map((r) => [r['level'], r['recipe'], r['msg']])).toEqual([
       [30, 'A', 'hello { a: 1 }'],
       [40, 'A', 'careful'],

@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TestEnv } from '../helpers/env.ts';
+import { startRuntime } from '../helpers/processes.ts';
+import { freePort } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/wb-runtime.js', import.meta.url));
+
+/** The state letter of /proc/<pid>/stat (R, S, Z, ...), or undefined once the pid is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+describe('a runtime starting and stopping', () => {
+  const env = new TestEnv();
+  afterAll(() => env.close());
+
+  it('exits promptly on SIGTERM while its Redis is unreachable at start', async () => {
+    const port = await freePort(); // nothing listens there
+    const child = spawn(process.execPath, [BIN, '--port', String(port), '--namespace', env.ns, '--id', `lc-${env.id}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor('a connection error logged', () => out.includes('ECONNREFUSED'), 10_000);
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(code).toBe(0);
+    expect(out).toContain('runtime stopped before it was running');
+  });
+
+  it('takes over its id from a killed runtime not yet reaped (a zombie)', async () => {
+    // `exec sleep` replaces the shell, and sleep never reaps the runtime it inherits as a child:
+    // once killed, the runtime stays a zombie, which still answers kill(pid, 0).
+    const args = [BIN, ...env.runtimeArgs()].map((a) => `'${a}'`).join(' ');
+    const parent = spawn('bash', ['-c', `'${process.execPath}' ${args} > /dev/null 2>&1 & echo $!; exec sleep 120`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+      await waitFor('the first runtime holds its id', async () => {
+        const held = await env.redis.get(`${env.ns}:runtime:rt-${env.id}`);
+        return held !== null && (JSON.parse(held) as { pid: number }).pid === pid;
+      }, 20_000);
+      process.kill(pid, 'SIGKILL');
+      await waitFor('a zombie', () => procState(pid) === 'Z', 5000);
+      const t0 = Date.now();
+      const second = await startRuntime(env.runtimeArgs());
+      expect(Date.now() - t0).toBeLessThan(10_000); // no wait for the zombie's 15 s heartbeat
+      expect(second.hasLog((r) => r['msg'] === 'runtime running')).toBe(true);
+      expect(await second.stop()).toBe(0);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+});
