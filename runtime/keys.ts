@@ -35,6 +35,11 @@ export class Keys {
   sentinel(): string { return `${this.ns}:sentinel`; }
   /** Hash: key -> events the capture script caused itself and must not take for changes. */
   echoes(name: string): string { return `${this.ns}:echoes:${name}`; }
+  /**
+   * Hash: write-through marks, the stream id of the last change applied per key and field, so
+   * that a redelivered older entry never overwrites a newer one (`writer/through-marks.ts`).
+   */
+  throughMarks(name: string): string { return `${this.ns}:wtmarks:${name}`; }
   /** Hash: counters and state of a recipe as the runtime last reported them. */
   status(name: string): string { return `${this.ns}:status:${name}`; }
 }

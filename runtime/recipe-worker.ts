@@ -96,7 +96,7 @@ export class RecipeWorker {
         warn: (m) => void this.redis.hset(this.keys.status(this.reg.name), { warning: m ?? '' }).catch(() => undefined),
         ...(opts.db ? { timeouts: opts.db } : {}),
       }));
-    this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal, undefined, { report: this.problems.reporter('pipeline'), retry: opts.retry });
+    this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal, undefined, { report: this.problems.reporter('pipeline'), retry: opts.retry, marksKey: keys.throughMarks(reg.name) });
     this.highWater = reg.batchSize * this.writers.length * 2;
     this.order = new InOrder((entries) => {
       if (entries.length) this.pipeline.push(entries);

@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import type { Registration } from '../../recipes/options.ts';
 import type { AckOutcome, Backlog, DeadLetter } from '../backlog/backlog.ts';
 import type { BacklogEntry, StreamEntry } from '../backlog/entry.ts';
+import { GROUP } from '../keys.ts';
 import { Backoff, retryForever, RetryStopped, sleep } from './backoff.ts';
 import { planBatch } from './plan.ts';
 import { applyThrough, readTargets } from './redis-state.ts';
+import { pruneMarks, readMarks } from './through-marks.ts';
 import { errorText, WriterStopped, type ProblemReporter, type TableWriter } from './table-writer.ts';
 
 /** What one stream entry still waits for, and what its records came to. */
@@ -63,6 +65,10 @@ export class WritePipeline {
   /** Per partition: the wait before a batch that failed unexpectedly is tried again. */
   private readonly backoffs: Backoff[];
   private readonly failing: boolean[];
+  /** Write-through: the marks hash of what was applied (`through-marks.ts`), pruned now and then. */
+  private readonly marksKey: string;
+  private prunedAt = Date.now();
+  private pruning = false;
 
   constructor(
     reg: Registration,
@@ -72,7 +78,7 @@ export class WritePipeline {
     log: Logger,
     signal: AbortSignal,
     finishLingerMs = FINISH_LINGER_MS,
-    more: { readonly report?: ProblemReporter; readonly retry?: { readonly minMs: number; readonly maxMs: number } } = {},
+    more: { readonly report?: ProblemReporter; readonly retry?: { readonly minMs: number; readonly maxMs: number }; readonly marksKey?: string } = {},
   ) {
     this.reg = reg;
     this.redis = redis;
@@ -87,6 +93,7 @@ export class WritePipeline {
     const retry = more.retry ?? { minMs: 200, maxMs: 10_000 };
     this.backoffs = writers.map(() => new Backoff(retry.minMs, retry.maxMs));
     this.failing = writers.map(() => false);
+    this.marksKey = more.marksKey ?? `wbsync-marks:${reg.name}`;
     signal.addEventListener('abort', () => this.wake(), { once: true });
   }
 
@@ -193,14 +200,16 @@ export class WritePipeline {
 
   private async write(writer: TableWriter, items: readonly Item[]): Promise<void> {
     const records = items.map((it) => it.record);
-    const targets = this.reg.kind === 'writeThrough' ? await retryForever(() => readTargets(this.redis, records), this.log, this.signal) : undefined;
-    const plan = planBatch(records, this.reg, targets);
+    const [targets, marks] = this.reg.kind === 'writeThrough'
+      ? await retryForever(() => Promise.all([readTargets(this.redis, records), readMarks(this.redis, this.marksKey, records)]), this.log, this.signal)
+      : [undefined, undefined];
+    const plan = planBatch(records, this.reg, targets, marks);
     const refused = await writer.write({ table: this.reg.connector.table, pkColumn: this.reg.connector.pkColumn, columns: plan.columns }, plan.rows);
     const failed = new Map<string, DeadLetter>();
     for (const d of [...plan.rejects.filter((r) => r.op !== 'p'), ...refused]) failed.set(d.key, d);
     const written = plan.rows.filter((r) => !failed.has(r.key));
     // Write-through: Redis gets the change only now that the database has it.
-    await retryForever(() => applyThrough(this.redis, written), this.log, this.signal);
+    await retryForever(() => applyThrough(this.redis, written, this.marksKey), this.log, this.signal);
     const writtenKeys = new Set(written.map((r) => r.key));
     // A `p` record is a report, not a state: it never stands for its key's outcome.
     const lastOfKey = new Map(items.filter((it) => it.record.op !== 'p').map((it) => [it.record.key, it]));
@@ -267,10 +276,23 @@ export class WritePipeline {
         }
         for (const t of done) this.held.delete(t.id);
       }
+      this.pruneMarks();
     })().finally(() => {
       this.finishing = undefined;
       this.scheduleFinish();
     });
   }
 
+  /** Write-through: every 5 s at most, drops the marks no pending entry can need (in the background). */
+  private pruneMarks(): void {
+    if (this.reg.kind !== 'writeThrough' || this.pruning || Date.now() - this.prunedAt < 5000) return;
+    this.pruning = true;
+    pruneMarks(this.redis, this.backlog.stream, GROUP, this.marksKey)
+      .then((n) => this.log.debug({ marks: n }, 'write-through marks pruned'))
+      .catch((err) => this.log.warn({ err: errorText(err) }, 'pruning write-through marks failed; trying again later'))
+      .finally(() => {
+        this.prunedAt = Date.now();
+        this.pruning = false;
+      });
+  }
 }

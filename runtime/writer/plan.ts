@@ -1,3 +1,4 @@
+import { superseded, type KeyMarks } from './through-marks.ts';
 import type { Registration } from '../../recipes/options.ts';
 import type { DeadLetter } from '../backlog/backlog.ts';
 import type { BacklogEntry } from '../backlog/entry.ts';
@@ -14,7 +15,7 @@ export function fieldsObject(f: Fields | undefined): Record<string, string> {
 export type DbValue = string | number | boolean | null;
 
 /** A write-through change to make in Redis once the database has it, in order. */
-export type ThroughOp = { readonly op: 'merge'; readonly fields: Readonly<Record<string, string>> } | { readonly op: 'delete' };
+export type ThroughOp = { readonly op: 'merge'; readonly id: string; readonly fields: Readonly<Record<string, string>> } | { readonly op: 'delete'; readonly id: string };
 
 /** One row to write: an upsert of every mapped column, or a delete by primary key. */
 export type RowWrite =
@@ -48,7 +49,12 @@ export function idOf(key: string, prefix: string): string | undefined {
  * wins; write-through entries carry staged fields, merged in order over `targets` (the keys' current
  * hashes, null when absent).
  */
-export function planBatch(entries: readonly BacklogEntry[], reg: Registration, targets: ReadonlyMap<string, Record<string, string> | null> = new Map()): WritePlan {
+export function planBatch(
+  entries: readonly BacklogEntry[],
+  reg: Registration,
+  targets: ReadonlyMap<string, Record<string, string> | null> = new Map(),
+  marks: ReadonlyMap<string, KeyMarks> = new Map(),
+): WritePlan {
   const fields = Object.keys(reg.mappings);
   const columns = fields.map((f) => reg.mappings[f] as string);
   const byKey = new Map<string, BacklogEntry[]>();
@@ -78,23 +84,40 @@ export function planBatch(entries: readonly BacklogEntry[], reg: Registration, t
       const values: DbValue[] = new Array(fields.length);
       for (let i = 0; i < fields.length; i++) values[i] = last.fields.get(fields[i] as string) ?? null;
       rows.push({ op: 'upsert', key, id, acks, values, fields: last.fields });
-    } else rows.push(mergeThrough(key, id as string, acks, list, targets.get(key) ?? null, fields));
+    } else rows.push(mergeThrough(key, id as string, acks, list, targets.get(key) ?? null, fields, marks.get(key)));
     if (error !== undefined) rejects.push({ key, op: last.op, error, acks });
   }
   return { columns, rows, rejects, noops };
 }
 
-function mergeThrough(key: string, id: string, acks: readonly string[], list: readonly BacklogEntry[], current: Record<string, string> | null, fields: readonly string[]): RowWrite {
+/**
+ * Staged changes merged in order over the key's current hash. A change at or before what was
+ * already applied to the key (its marks: a redelivered older entry) is left out, field by field,
+ * so that it never overwrites a newer one, in the table or in Redis.
+ */
+function mergeThrough(
+  key: string,
+  id: string,
+  acks: readonly string[],
+  list: readonly BacklogEntry[],
+  current: Record<string, string> | null,
+  fields: readonly string[],
+  marks: KeyMarks | undefined,
+): RowWrite {
   let state: Record<string, string> | null = current;
   const through: ThroughOp[] = [];
   for (const e of list) {
     if (e.op === 'w') {
-      const staged = Object.fromEntries(e.fields);
+      if (superseded(e.id, marks?.d)) continue;
+      const staged: Record<string, string> = {};
+      for (const [f, v] of e.fields) if (!superseded(e.id, marks?.f.get(f))) staged[f] = v;
+      if (Object.keys(staged).length === 0) continue;
       state = { ...(state ?? {}), ...staged };
-      through.push({ op: 'merge', fields: staged });
+      through.push({ op: 'merge', id: e.id, fields: staged });
     } else if (e.op === 'x') {
+      if (superseded(e.id, marks?.k)) continue;
       state = null;
-      through.push({ op: 'delete' });
+      through.push({ op: 'delete', id: e.id });
     }
   }
   if (state === null) return { op: 'delete', key, id, acks, through };

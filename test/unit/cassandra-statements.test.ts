@@ -27,7 +27,7 @@ describe('cassandra statements', () => {
     const stmts = cassandraStatements(T, ['first', 'age'], [
       { op: 'upsert', key: 'person:1', id: '1', acks: [], values: ['Ann', '30'], fields: {} },
       { op: 'delete', key: 'person:2', id: '2', acks: ['a'] },
-      { op: 'upsert', key: 'person:3', id: '3', acks: [], values: [null, '4'], fields: {}, through: [{ op: 'merge', fields: { age: '4' } }] },
+      { op: 'upsert', key: 'person:3', id: '3', acks: [], values: [null, '4'], fields: {}, through: [{ op: 'merge', id: '1-0', fields: { age: '4' } }] },
     ]);
     expect(stmts).toEqual([
       { query: 'INSERT INTO "app"."persons" ("id","first","age") VALUES (?,?,?)', params: ['1', 'Ann', '30'] },

@@ -159,7 +159,7 @@ describe('planBatch (write-through)', () => {
         op: 'upsert', key: 'person:1', id: '1', acks: ['w1'],
         values: ['Ada', 'Lee', '36'],
         fields: { first_name: 'Ada', last_name: 'Lee', nickname: 'A', age: '36' },
-        through: [{ op: 'merge', fields: { first_name: 'Ada', age: '36' } }],
+        through: [{ op: 'merge', id: expect.any(String), fields: { first_name: 'Ada', age: '36' } }],
       }],
       rejects: [],
       noops: [],
@@ -171,7 +171,7 @@ describe('planBatch (write-through)', () => {
     expect(plan.rows).toStrictEqual([{
       op: 'upsert', key: 'person:2', id: '2', acks: [],
       values: [null, 'Lovelace', null], fields: { last_name: 'Lovelace' },
-      through: [{ op: 'merge', fields: { last_name: 'Lovelace' } }],
+      through: [{ op: 'merge', id: expect.any(String), fields: { last_name: 'Lovelace' } }],
     }]);
   });
 
@@ -181,7 +181,7 @@ describe('planBatch (write-through)', () => {
     expect(plan.rows).toStrictEqual([{
       op: 'upsert', key: 'person:1', id: '1', acks: ['w1', 'w2'],
       values: ['A', null, '3'], fields: { age: '3', first_name: 'A' },
-      through: [{ op: 'merge', fields: { first_name: 'A', age: '2' } }, { op: 'merge', fields: { age: '3' } }],
+      through: [{ op: 'merge', id: expect.any(String), fields: { first_name: 'A', age: '2' } }, { op: 'merge', id: expect.any(String), fields: { age: '3' } }],
     }]);
   });
 
@@ -190,7 +190,7 @@ describe('planBatch (write-through)', () => {
     const plan = planBatch([stage('person:1', { age: '2' }, 'w1'), drop('person:1', 'x1')], through, targets);
     expect(plan.rows).toStrictEqual([{
       op: 'delete', key: 'person:1', id: '1', acks: ['w1', 'x1'],
-      through: [{ op: 'merge', fields: { age: '2' } }, { op: 'delete' }],
+      through: [{ op: 'merge', id: expect.any(String), fields: { age: '2' } }, { op: 'delete', id: expect.any(String) }],
     }]);
   });
 
@@ -200,13 +200,13 @@ describe('planBatch (write-through)', () => {
     expect(plan.rows).toStrictEqual([{
       op: 'upsert', key: 'person:1', id: '1', acks: [],
       values: [null, null, '2'], fields: { age: '2' },
-      through: [{ op: 'delete' }, { op: 'merge', fields: { age: '2' } }],
+      through: [{ op: 'delete', id: expect.any(String) }, { op: 'merge', id: expect.any(String), fields: { age: '2' } }],
     }]);
   });
 
   it('deletes without needing the target', () => {
     expect(planBatch([drop('person:9', 'x9')], through).rows).toStrictEqual([
-      { op: 'delete', key: 'person:9', id: '9', acks: ['x9'], through: [{ op: 'delete' }] },
+      { op: 'delete', key: 'person:9', id: '9', acks: ['x9'], through: [{ op: 'delete', id: expect.any(String) }] },
     ]);
   });
 
@@ -239,9 +239,10 @@ describe('planBatch (write-through)', () => {
   it('does not change the current hashes it is given', () => {
     const current = { first_name: 'Ann' };
     const targets = new Map([['person:1', current]]);
-    const plan = planBatch([stage('person:1', { first_name: 'Ada' })], through, targets);
+    const entries = [stage('person:1', { first_name: 'Ada' })];
+    const plan = planBatch(entries, through, targets);
     expect(current).toStrictEqual({ first_name: 'Ann' });
-    expect(planBatch([stage('person:1', { first_name: 'Ada' })], through, targets)).toStrictEqual(plan);
+    expect(planBatch(entries, through, targets)).toStrictEqual(plan);
   });
 });
 
@@ -284,7 +285,41 @@ describe('planBatch over decoded stream entries', () => {
     expect(planBatch(records, through, new Map([['person:1', { first_name: 'Old' }]])).rows).toStrictEqual([{
       op: 'upsert', key: 'person:1', id: '1', acks: ['w1', 'x1', 'w2'],
       values: [null, 'Lee', null], fields: { last_name: 'Lee' },
-      through: [{ op: 'merge', fields: { age: '1' } }, { op: 'delete' }, { op: 'merge', fields: { last_name: 'Lee' } }],
+      through: [{ op: 'merge', id: expect.any(String), fields: { age: '1' } }, { op: 'delete', id: expect.any(String) }, { op: 'merge', id: expect.any(String), fields: { last_name: 'Lee' } }],
     }]);
+  });
+});
+
+describe('planBatch (write-through, a redelivered older entry)', () => {
+  const at = (id: string, key: string, fields: Record<string, string>): BacklogEntry => ({ id, key, ack: '', op: 'w', fields: new Map(Object.entries(fields)) });
+  const marks = (m: { k?: string; d?: string; f?: Record<string, string> }) => new Map([['person:1', { ...m, f: new Map(Object.entries(m.f ?? {})) }]]);
+
+  it('leaves out a staged field a newer change already set, and keeps the others', () => {
+    const targets = new Map([['person:1', { first_name: 'New', age: '40' }]]);
+    const plan = planBatch([at('5-0', 'person:1', { first_name: 'Old', last_name: 'Lee' })], through, targets, marks({ k: '9-0', f: { first_name: '9-0' } }));
+    expect(plan.rows[0]).toMatchObject({ op: 'upsert', values: ['New', 'Lee', '40'], through: [{ op: 'merge', id: '5-0', fields: { last_name: 'Lee' } }] });
+  });
+
+  it('applies a field whose mark is older than the entry, and one with no mark', () => {
+    const targets = new Map([['person:1', { first_name: 'A' }]]);
+    const plan = planBatch([at('12-3', 'person:1', { first_name: 'B', age: '2' })], through, targets, marks({ k: '12-2', f: { first_name: '12-2' } }));
+    expect(plan.rows[0]).toMatchObject({ values: ['B', null, '2'], through: [{ op: 'merge', id: '12-3', fields: { first_name: 'B', age: '2' } }] });
+  });
+
+  it('drops a whole entry older than a delete applied since, and a delete older than any change since', () => {
+    const p1 = planBatch([at('5-0', 'person:1', { first_name: 'Old' })], through, new Map([['person:1', null]]), marks({ k: '7-0', d: '7-0' }));
+    expect(p1.rows[0]).toMatchObject({ op: 'delete', through: [] });
+    const p2 = planBatch([{ id: '5-0', key: 'person:1', ack: '', op: 'x' }], through, new Map([['person:1', { first_name: 'Back' }]]), marks({ k: '8-0', f: { first_name: '8-0' } }));
+    expect(p2.rows[0]).toMatchObject({ op: 'upsert', values: ['Back', null, null], through: [] });
+  });
+
+  it('compares stream ids as numbers, not text', async () => {
+    const { compareIds, superseded } = await import('../../runtime/writer/through-marks.ts');
+    expect(compareIds('9-0', '10-0')).toBe(-1);
+    expect(compareIds('10-2', '10-10')).toBe(-1);
+    expect(compareIds('1764470000000-5', '1764470000000-5')).toBe(0);
+    expect(compareIds('1764470000001-0', '1764470000000-99')).toBe(1);
+    expect(superseded('5-0', undefined)).toBe(false);
+    expect(superseded('5-0', '5-0')).toBe(true);
   });
 });

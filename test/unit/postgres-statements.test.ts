@@ -95,8 +95,8 @@ describe('pgStatements', () => {
       pkColumn: 'id',
       columns: ['first'],
       rows: [
-        { op: 'upsert', key: 'person:1', id: '1', acks: ['a1'], values: ['Ada'], fields: { first_name: 'Ada' }, through: [{ op: 'merge', fields: { first_name: 'Ada' } }] },
-        { op: 'delete', key: 'person:2', id: '2', acks: ['x'], through: [{ op: 'delete' }] },
+        { op: 'upsert', key: 'person:1', id: '1', acks: ['a1'], values: ['Ada'], fields: { first_name: 'Ada' }, through: [{ op: 'merge', id: '1-0', fields: { first_name: 'Ada' } }] },
+        { op: 'delete', key: 'person:2', id: '2', acks: ['x'], through: [{ op: 'delete', id: '1-0' }] },
       ],
     });
     expect(stmts).toEqual([

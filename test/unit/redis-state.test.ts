@@ -157,21 +157,21 @@ describe('applyThrough', () => {
     const { redis, defined, runs } = scriptRedis();
     const rows: RowWrite[] = [
       { op: 'upsert', key: 'person:0', id: '0', acks: [], values: [], fields: {} },
-      { op: 'upsert', key: 'person:1', id: '1', acks: ['a'], values: [], fields: {}, through: [{ op: 'merge', fields: { f: '1', g: '2' } }] },
-      { op: 'delete', key: 'person:2', id: '2', acks: [], through: [{ op: 'merge', fields: { f: 'x' } }, { op: 'delete' }] },
+      { op: 'upsert', key: 'person:1', id: '1', acks: ['a'], values: [], fields: {}, through: [{ op: 'merge', id: '1-0', fields: { f: '1', g: '2' } }] },
+      { op: 'delete', key: 'person:2', id: '2', acks: [], through: [{ op: 'merge', id: '1-0', fields: { f: 'x' } }, { op: 'delete', id: '1-0' }] },
       { op: 'delete', key: 'person:3', id: '3', acks: [], through: [] },
     ];
-    await applyThrough(redis, rows);
-    await applyThrough(redis, rows);
+    await applyThrough(redis, rows, 'wb:wtmarks:P');
+    await applyThrough(redis, rows, 'wb:wtmarks:P');
     expect(defined.map((d) => d.name)).toStrictEqual(['wbApply']);
-    expect(defined[0]?.lua).toContain("redis.call('HSET', KEYS[i], unpack(op, 2))");
-    const expected = [2, 'person:1', 'person:2', '[["m","f","1","g","2"]]', '[["m","f","x"],["d"]]'];
+    expect(defined[0]?.lua).toContain("redis.call('HSET', key, unpack(set))");
+    const expected = [3, 'person:1', 'person:2', 'wb:wtmarks:P', '[["m","1-0","f","1","g","2"]]', '[["m","1-0","f","x"],["d","1-0"]]'];
     expect(runs).toStrictEqual([expected, expected]);
   });
 
   it('runs nothing when no row has write-through ops', async () => {
     const { redis, defined, runs } = scriptRedis();
-    await applyThrough(redis, [{ op: 'delete', key: 'person:1', id: '1', acks: ['a'] }]);
+    await applyThrough(redis, [{ op: 'delete', key: 'person:1', id: '1', acks: ['a'] }], 'wb:wtmarks:P');
     expect(defined).toStrictEqual([]);
     expect(runs).toStrictEqual([]);
   });
