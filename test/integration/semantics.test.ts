@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareIds } from '../../runtime/writer/through-marks.ts';
 import { TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -61,9 +62,24 @@ describe('more commands, onExpire delete, reconcile', () => {
     const paused = await env.cli(['pause', env.name]);
     expect(paused.code).toBe(0);
     await waitFor('state paused', async () => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0].state === 'paused');
+    const stream = `${env.ns}:backlog:${env.name}`;
+    const delivered = async () => {
+      const groups = (await env.redis.xinfo('GROUPS', stream)) as unknown[][];
+      const info = groups.map((g) => Object.fromEntries(Array.from({ length: g.length / 2 }, (_, i) => [g[2 * i], g[2 * i + 1]])));
+      return { last: String(info[0]?.['last-delivered-id']), pending: Number(info[0]?.['pending']) };
+    };
+    // No fixed sleep: a row is written only after its entry is delivered, so it is enough that
+    // no entry is delivered, and stays so across a later capture (each capture call carries the
+    // read it leaves out while paused).
+    const before = await env.redis.xlen(stream);
     await env.redis.hset(key('during-pause'), 'first_name', 'Held');
-    await waitFor('captured into the backlog', async () => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0].backlog >= 1);
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor('captured into the backlog', async () => (await env.redis.xlen(stream)) >= before + 1);
+    const [[first]] = (await env.redis.xrevrange(stream, '+', '-', 'COUNT', 1)).map((e) => [e[0]]);
+    await env.redis.hset(key('during-pause-2'), 'first_name', 'Held too');
+    await waitFor('the second captured too', async () => (await env.redis.xlen(stream)) >= before + 2);
+    const state = await delivered();
+    expect(state.pending).toBe(0);
+    expect(compareIds(state.last, String(first))).toBe(-1); // the group never got to the first held entry
     expect(await env.row('during-pause')).toBeUndefined();
     expect((await env.cli(['resume', env.name])).code).toBe(0);
     await waitFor('row written after resume', () => env.row('during-pause'));
