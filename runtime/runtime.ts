@@ -176,17 +176,46 @@ export class Runtime {
       this.log.info('runtime stopped before it was running');
       return;
     }
+    // A graceful stop acknowledges what was written, which needs Redis. When Redis does not
+    // answer (down for a second or more) there is nothing to wait for: what is in flight stays
+    // pending in the backlog and the next start takes it up.
+    const down = this.whenRedisDown(1000);
+    const outcome = await Promise.race([this.drain().then(() => 'drained' as const), down.promise]);
+    down.cancel();
+    if (outcome === 'down') {
+      this.log.warn('Redis does not answer: stopping without finishing in-flight batches; their entries stay pending and the next start takes them up');
+      this.sub.disconnect();
+      this.redis.disconnect();
+      await Promise.all([...this.sandboxes.values()].map((sb) => sb.close()));
+      await this.flushWatch?.stop().catch(() => undefined);
+    }
+    this.state = 'stopped';
+    this.log.info('runtime stopped');
+  }
+
+  private async drain(): Promise<void> {
     await this.syncing.catch(() => undefined);
     // Capture stops here; whatever changes from now on is picked up by the next start's reconcile.
     this.sub.disconnect();
     // The sandboxes close with the workers: a writer waiting for a credential call stops at once.
-    await Promise.all([...[...this.workers.values()].map((w) => w.stop()), ...[...this.sandboxes.values()].map((s) => s.close())]);
+    await Promise.all([...[...this.workers.values()].map((w) => w.stop()), ...[...this.sandboxes.values()].map((sb) => sb.close())]);
     await Promise.allSettled([...this.reconciles]);
     await this.flushWatch?.stop();
     if (this.me) await this.redis.del(this.keys.runtime(this.me.id)).catch(() => undefined);
     await this.redis.quit().catch(() => this.redis.disconnect());
-    this.state = 'stopped';
-    this.log.info('runtime stopped');
+  }
+
+  /** Resolves 'down' once the command connection has not been ready for `ms` in a row. */
+  private whenRedisDown(ms: number): { promise: Promise<'down'>; cancel: () => void } {
+    let timer: NodeJS.Timeout | undefined;
+    const promise = new Promise<'down'>((resolve) => {
+      let since: number | undefined;
+      timer = setInterval(() => {
+        if (this.redis.status === 'ready' || this.redis.status === 'end') since = undefined;
+        else if ((since ??= Date.now()) <= Date.now() - ms) resolve('down');
+      }, 100);
+    });
+    return { promise, cancel: () => clearInterval(timer) };
   }
 
   /** Renews the heartbeat, with the standing warning `wb-cli status` shows. */

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestEnv } from '../helpers/env.ts';
 import { startRuntime } from '../helpers/processes.ts';
-import { freePort } from '../helpers/redis-server.ts';
+import { freePort, TestRedis } from '../helpers/redis-server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/wb-runtime.js', import.meta.url));
@@ -57,6 +57,30 @@ describe('a runtime starting and stopping', () => {
       expect(await second.stop()).toBe(0);
     } finally {
       parent.kill('SIGKILL');
+    }
+  });
+
+  it('exits promptly on SIGTERM when its Redis dies while it runs', async () => {
+    const server = new TestRedis(freePort());
+    await server.start();
+    const own = new TestEnv(server.url);
+    try {
+      await own.createTable();
+      await own.tuneCredentials();
+      const rt = await startRuntime(own.runtimeArgs());
+      await own.upload(own.writeRecipe({ version: '1' }), rt);
+      await own.redis.hset(`${own.prefix}:1`, 'first_name', 'Ada');
+      await waitFor('row 1', () => own.row('1'));
+      await server.kill9();
+      await new Promise((r) => setTimeout(r, 1500)); // the runtime notices: its connection is not ready
+      const t0 = Date.now();
+      expect(await rt.stop()).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5000); // not the 30 s stop timeout
+      expect(rt.hasLog((r) => String(r['msg']).startsWith('Redis does not answer: stopping without finishing'))).toBe(true);
+    } finally {
+      await server.start();
+      await own.close();
+      await server.stop();
     }
   });
 });

@@ -74,7 +74,7 @@ describe('more commands, onExpire delete, reconcile', () => {
     const before = await env.redis.xlen(stream);
     await env.redis.hset(key('during-pause'), 'first_name', 'Held');
     await waitFor('captured into the backlog', async () => (await env.redis.xlen(stream)) >= before + 1);
-    const [[first]] = (await env.redis.xrevrange(stream, '+', '-', 'COUNT', 1)).map((e) => [e[0]]);
+    const first = (await env.redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0];
     await env.redis.hset(key('during-pause-2'), 'first_name', 'Held too');
     await waitFor('the second captured too', async () => (await env.redis.xlen(stream)) >= before + 2);
     const state = await delivered();
