@@ -42,7 +42,12 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
       const cause = lastError ?? err;
       throw new CliError(`cannot reach Redis at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`);
     }
-    return await fn({ redis, keys: new Keys(flags.namespace), flags, limits });
+    const keys = new Keys(flags.namespace);
+    const { checkLayout, LayoutMismatch } = await import('../runtime/registry/layout.ts');
+    await checkLayout(redis, keys, 'wb-cli', { record: false }).catch((err: unknown) => {
+      throw err instanceof LayoutMismatch ? new CliError(err.message) : err;
+    });
+    return await fn({ redis, keys, flags, limits });
   } finally {
     redis.disconnect();
   }

@@ -16,6 +16,7 @@ import { connectRedis } from './redis/connect.ts';
 import { execChecked } from './redis/exec.ts';
 import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
 import type { RedisFlags } from './redis/flags.ts';
+import { checkLayout, LAYOUT } from './registry/layout.ts';
 import { loadRegistration } from './registry/load.ts';
 import { RecipeStore, type RecipeMeta } from './registry/store.ts';
 import type { SandboxLimits } from './sandbox/limits.ts';
@@ -117,6 +118,8 @@ export class Runtime {
     this.state = 'starting';
     // Before anything is written: under an allkeys-* policy without --allow-eviction, refuse.
     await this.policy.atStart();
+    // A namespace written by another wbsync key layout is left alone (registry/layout.ts).
+    await checkLayout(this.redis, this.keys, 'wb-runtime');
     this.me = await claimRuntimeId(this.redis, this.keys, this.opts.id);
     await this.redis.set(this.keys.sentinel(), this.opts.id, 'NX');
     this.flushWatch = new FlushWatch(this.opts.flags, this.keys.sentinel(), this.log, () => {
@@ -409,7 +412,7 @@ export class Runtime {
     } else {
       this.log.error({ doubt }, `wbsync keys vanished from Redis (a flush, a restart without persistence, or an eviction: ${doubt}, and no flush notice was heard): restoring the running recipes; onFlush: 'delete' deletes nothing; parameters must be tuned again if they are gone`);
     }
-    const tx = this.redis.multi().set(this.keys.sentinel(), this.opts.id);
+    const tx = this.redis.multi().set(this.keys.sentinel(), this.opts.id).set(this.keys.layout(), String(LAYOUT));
     for (const { meta, code } of this.running.values()) {
       const version = this.workers.get(meta.name)?.reg.version ?? meta.version;
       tx.hset(this.keys.recipes(), meta.name, JSON.stringify(meta)).set(this.keys.code(meta.name), code)
