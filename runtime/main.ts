@@ -5,6 +5,7 @@ import { DEFAULT_DB_TIMEOUTS } from './connectors/timeouts.ts';
 import { createLogger } from './log.ts';
 import { packageVersion } from './package-version.ts';
 import { addRedisFlags, FlagError, type RedisFlags } from './redis/flags.ts';
+import { parseHttp, type HttpAddress } from './http/server.ts';
 import { Runtime } from './runtime.ts';
 import { addSandboxFlags } from './sandbox/limits.ts';
 
@@ -18,6 +19,7 @@ interface RuntimeFlags extends RedisFlags {
   readonly dbQueryTimeoutMs: number;
   readonly allowEviction?: boolean;
   readonly evalTimeoutMs: number;
+  readonly http: string;
   readonly credentialTimeoutMs: number;
 }
 
@@ -40,6 +42,7 @@ const program = addSandboxFlags(addRedisFlags(new Command('wb-runtime')))
   // Defaults and why: DEFAULT_DB_TIMEOUTS and docs/runtime.md.
   .option('--db-connect-timeout-ms <ms>', 'give up on a database connect (TCP, TLS, login) after this long, and retry', positiveInt, DEFAULT_DB_TIMEOUTS.connectTimeoutMs)
   .option('--db-query-timeout-ms <ms>', 'give up on a database call (a whole batch, a read) after this long: the session is dropped and the batch retried', positiveInt, DEFAULT_DB_TIMEOUTS.queryTimeoutMs)
+  .option('--http <[host:]port>', "serve /metrics (Prometheus), /healthz and /readyz there; 'off' to serve nothing", '127.0.0.1:9464')
   .option('--allow-eviction', "run even under an allkeys-* maxmemory-policy, which can evict wbsync's own keys (backlog, recipes, parameters)")
   .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).')
   .showHelpAfterError()
@@ -57,12 +60,23 @@ program.parse();
 const flags = program.opts<RuntimeFlags>();
 const log = createLogger(flags.logLevel);
 
+function httpOption(value: string): { http?: HttpAddress } {
+  try {
+    const http = parseHttp(value);
+    return http ? { http } : {};
+  } catch (err) {
+    throw new FlagError((err as Error).message);
+  }
+}
+
 let runtime: Runtime;
 try {
   runtime = new Runtime({
     flags, id: flags.id, retry: { minMs: 200, maxMs: flags.retryMaxMs }, claimIdleMs: flags.claimIdleMs, pollMs: 5000, allowEviction: flags.allowEviction === true,
     db: { connectTimeoutMs: flags.dbConnectTimeoutMs, queryTimeoutMs: flags.dbQueryTimeoutMs },
     sandbox: { evalTimeoutMs: flags.evalTimeoutMs, credentialTimeoutMs: flags.credentialTimeoutMs },
+    ...httpOption(flags.http),
+    httpIsDefault: program.getOptionValueSource('http') === 'default',
   }, log);
 } catch (err) {
   if (err instanceof FlagError) {

@@ -17,6 +17,7 @@ import { deleteGoneRowsCommand } from './verify/gone-rows.ts';
 import { verifyRecipe } from './verify/verify.ts';
 import { retryForever, RetryStopped, sleep } from './writer/backoff.ts';
 import { WritePipeline } from './writer/pipeline.ts';
+import { NO_METRICS, type RecipeMetrics } from './metrics/metrics.ts';
 import { refreshEntries } from './writer/redis-state.ts';
 import { ProblemBoard } from './writer/problems.ts';
 import { errorText, TableWriter } from './writer/table-writer.ts';
@@ -29,6 +30,10 @@ export interface WorkerOptions {
   readonly claimIdleMs: number;
   /** How long the database may stay silent (connect, each call) before a session is given up. */
   readonly db?: DbTimeouts;
+  /** Where this recipe's counters and histograms go (none when absent). */
+  readonly metrics?: RecipeMetrics;
+  /** Redis's clock in ms, for the lag of each record (the runtime's clock when absent). */
+  readonly redisNow?: () => number;
 }
 
 /** The life of a worker: one explicit state at a time. */
@@ -39,6 +44,7 @@ export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
  * to its table in batches (writer), acknowledging entries only after the database committed.
  */
 export class RecipeWorker {
+  private readonly metrics: RecipeMetrics;
   readonly reg: Registration;
   private readonly redis: Redis;
   private readonly keys: Keys;
@@ -80,6 +86,7 @@ export class RecipeWorker {
   ) {
     this.reg = reg;
     this.redis = redis;
+    this.metrics = opts.metrics ?? NO_METRICS;
     this.keys = keys;
     this.log = log;
     this.opts = opts;
@@ -95,8 +102,9 @@ export class RecipeWorker {
         keyMatch: reg.keyMatch,
         warn: (m) => void this.redis.hset(this.keys.status(this.reg.name), { warning: m ?? '' }).catch(() => undefined),
         ...(opts.db ? { timeouts: opts.db } : {}),
+        ...(opts.metrics ? { metrics: opts.metrics } : {}),
       }));
-    this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal, undefined, { report: this.problems.reporter('pipeline'), retry: opts.retry, marksKey: keys.throughMarks(reg.name) });
+    this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal, undefined, { report: this.problems.reporter('pipeline'), retry: opts.retry, marksKey: keys.throughMarks(reg.name), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(opts.redisNow ? { redisNow: opts.redisNow } : {}) });
     this.highWater = reg.batchSize * this.writers.length * 2;
     this.order = new InOrder((entries) => {
       if (entries.length) this.pipeline.push(entries);
@@ -130,6 +138,7 @@ export class RecipeWorker {
         return { ticket: this.order.take(), stream: this.backlog.stream, consumer: this.opts.consumer, count: CAPTURE_READ_COUNT };
       },
       end: (read: FollowRead | undefined, result: CaptureResult | undefined): void => {
+        if (result) this.metrics.captured(result.added);
         if (read) this.order.complete(read.ticket, result?.entries && decodeAll(result.entries).entries);
         if (leftBehind(read, result)) this.nudge();
         if (result?.refusedAt !== undefined) this.bound.refused();
@@ -164,6 +173,15 @@ export class RecipeWorker {
       });
     }
     this.nudged = false;
+  }
+
+  /** What stands in the way of this recipe now (a writer's, the pipeline's or capture's problem), '' when nothing. */
+  get problem(): string {
+    return this.problems.error;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   /** Pausing stops writing (capture goes on into the backlog); in-flight batches finish. */
@@ -222,6 +240,8 @@ export class RecipeWorker {
     if (this.abort.signal.aborted) return; // a stop: the next version (or start) reconciles and says so
     await this.redis.hset(status, 'reconciling', '', 'reconciledAt', new Date().toISOString(), 'reconciledKeys', n, 'reconciledScope', this.sweep.scope);
     this.log.info({ reason, keys: n, ms: Date.now() - started }, 'reconciled');
+    this.metrics.gap(reason);
+    this.metrics.reconciled(n);
     this.sweep.afterReconcile(reason, previousScope, since);
   }
 

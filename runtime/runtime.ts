@@ -18,6 +18,8 @@ import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
 import type { RedisFlags } from './redis/flags.ts';
 import { checkLayout, LAYOUT } from './registry/layout.ts';
 import { loadRegistration } from './registry/load.ts';
+import { HttpServer, type HttpAddress, type Readiness } from './http/server.ts';
+import { Metrics, type RecipeSnapshot } from './metrics/metrics.ts';
 import { RecipeStore, type RecipeMeta } from './registry/store.ts';
 import type { SandboxLimits } from './sandbox/limits.ts';
 import type { RecipeSandbox } from './sandbox/sandbox.ts';
@@ -37,6 +39,13 @@ export interface RuntimeOptions {
   readonly db?: DbTimeouts;
   /** Time limits on recipe code (the defaults when absent). */
   readonly sandbox?: SandboxLimits;
+  /** Where /metrics, /healthz and /readyz are served; off when absent. */
+  readonly http?: HttpAddress;
+  /**
+   * The address is the default, not asked for: when it is taken (another runtime on this host),
+   * the runtime warns and runs without it instead of refusing to start.
+   */
+  readonly httpIsDefault?: boolean;
 }
 
 /** The runtime's life, one state at a time. */
@@ -74,6 +83,11 @@ export class Runtime {
   /** Per recipe name: the sandbox the running version's code runs in. */
   private readonly sandboxes = new Map<string, RecipeSandbox>();
   private readonly params: ParamStore;
+  /** Counters and histograms for /metrics (none when --http is off). */
+  private readonly metrics: Metrics | undefined;
+  private http: HttpServer | undefined;
+  /** Redis's clock minus this host's, in ms, measured with TIME at start and at every sync. */
+  private clockOffsetMs = 0;
   /** Paused recipe names as of the last sync, restored with the recipes after a flush. */
   private paused = new Set<string>();
   private readonly policy: EvictionPolicyWatch;
@@ -100,6 +114,7 @@ export class Runtime {
     this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null });
     this.store = new RecipeStore(this.redis, this.keys);
     this.params = new ParamStore(this.redis, this.keys);
+    this.metrics = opts.http ? new Metrics(() => this.snapshot()) : undefined;
     this.policy = new EvictionPolicyWatch(this.redis, opts.allowEviction, log);
     for (const [name, conn] of [['redis', this.redis], ['subscriber', this.sub]] as const) {
       conn.on('error', (err: Error) => this.log.warn({ conn: name, err: err.message }, 'redis connection error'));
@@ -116,6 +131,18 @@ export class Runtime {
 
   private async run(): Promise<void> {
     this.state = 'starting';
+    // First, so that /healthz answers (and /readyz says why not yet) while the start waits.
+    if (this.opts.http && this.metrics) {
+      const http = new HttpServer({ metrics: this.metrics, readiness: () => this.readiness() }, this.log);
+      try {
+        const at = await http.listen(this.opts.http);
+        this.http = http;
+        this.log.info({ http: `${at.host}:${at.port}` }, 'serving /metrics, /healthz and /readyz');
+      } catch (err) {
+        if (!this.opts.httpIsDefault) throw err;
+        this.log.warn({ err: errorText(err) }, 'not serving /metrics, /healthz and /readyz: the default address is taken; pass --http <port> (or --http off)');
+      }
+    }
     // Before anything is written: under an allkeys-* policy without --allow-eviction, refuse.
     await this.policy.atStart();
     // A namespace written by another wbsync key layout is left alone (registry/layout.ts).
@@ -192,6 +219,7 @@ export class Runtime {
       await Promise.all([...this.sandboxes.values()].map((sb) => sb.close()));
       await this.flushWatch?.stop().catch(() => undefined);
     }
+    await this.http?.close();
     this.state = 'stopped';
     this.log.info('runtime stopped');
   }
@@ -321,6 +349,7 @@ export class Runtime {
   }
 
   private async sync(ask: { nonce: string; names: readonly string[] } | undefined, startup: boolean): Promise<void> {
+    await this.measureClock();
     await this.policy.check();
     if (this.policy.warning() !== this.shownWarning) {
       this.shownWarning = this.policy.warning();
@@ -440,6 +469,7 @@ export class Runtime {
       retry: this.opts.retry,
       claimIdleMs: this.opts.claimIdleMs,
       ...(this.opts.db ? { db: this.opts.db } : {}),
+      ...(this.metrics ? { metrics: this.metrics.forRecipe(reg.name), redisNow: () => Date.now() + this.clockOffsetMs } : {}),
     };
     const worker = new RecipeWorker(reg, this.redis, this.keys, this.log.child({ recipe: reg.name, version: reg.version }), options);
     this.workers.set(reg.name, worker); // from here on, events go to the new version's capture
@@ -480,6 +510,59 @@ export class Runtime {
       this.patterns.delete(pattern);
       void this.sub.punsubscribe(pattern).catch(() => undefined);
     }
+  }
+
+  /** Redis's clock against this host's (TIME, halfway through the round trip). */
+  private async measureClock(): Promise<void> {
+    const before = Date.now();
+    const [seconds, micros] = await this.redis.time();
+    const after = Date.now();
+    this.clockOffsetMs = Number(seconds) * 1000 + Number(micros) / 1000 - (before + after) / 2;
+  }
+
+  /**
+   * /readyz: from what the runtime already knows, no connection opened. Ready when running,
+   * connected to Redis, and every recipe is loaded with no standing problem (its database
+   * reachable and writing); a paused recipe is ready (an operator's choice).
+   */
+  private readiness(): Readiness {
+    const problems: Array<{ what: string; recipe?: string; error: string }> = [];
+    if (this.state !== 'running') problems.push({ what: 'runtime', error: `the runtime is ${this.state}` });
+    if (this.redis.status !== 'ready') problems.push({ what: 'redis', error: `the connection to Redis is ${this.redis.status}` });
+    for (const [name, outcome] of this.outcomes) {
+      if (outcome.status === 'failed' && !this.workers.has(name)) problems.push({ what: 'recipe', recipe: name, error: `failed: ${outcome.error}` });
+    }
+    for (const [name, worker] of this.workers) {
+      const problem = worker.problem;
+      if (problem) problems.push({ what: 'recipe', recipe: name, error: problem });
+    }
+    return { ready: problems.length === 0, problems };
+  }
+
+  /** The recipes' gauges for a scrape of /metrics: one pipeline to Redis. */
+  private async snapshot(): Promise<RecipeSnapshot[]> {
+    const names = [...new Set([...this.workers.keys(), ...this.outcomes.keys()])];
+    if (names.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const name of names) p.hmget(this.keys.status(name), 'queued', 'overflowedAt').xrange(this.keys.backlog(name), '-', '+', 'COUNT', 1);
+    const res = (await p.exec()) ?? [];
+    const now = Date.now() + this.clockOffsetMs;
+    return names.map((name, i) => {
+      const [queued, overflowedAt] = (res[2 * i]?.[1] as Array<string | null> | undefined) ?? [];
+      const first = (res[2 * i + 1]?.[1] as Array<[string, string[]]> | undefined)?.[0]?.[0];
+      const worker = this.workers.get(name);
+      const outcome = this.outcomes.get(name);
+      const state = worker ? (worker.isPaused ? 'paused' : 'loaded') : (outcome?.status ?? 'unknown');
+      const firstMs = first === undefined ? undefined : Number(first.slice(0, first.indexOf('-')));
+      return {
+        name,
+        version: worker?.reg.version ?? '',
+        state,
+        backlog: Math.max(0, Number(queued ?? 0)),
+        oldestPendingSeconds: firstMs === undefined ? 0 : Math.max(0, (now - firstMs) / 1000),
+        overflowed: Boolean(overflowedAt),
+      };
+    });
   }
 
   private async verdict(nonce: string, name: string, version: string, status: 'loaded' | 'failed', error: string): Promise<void> {

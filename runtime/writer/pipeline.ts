@@ -7,6 +7,7 @@ import { GROUP } from '../keys.ts';
 import { Backoff, retryForever, RetryStopped, sleep } from './backoff.ts';
 import { planBatch } from './plan.ts';
 import { applyThrough, readTargets } from './redis-state.ts';
+import { NO_METRICS, type RecipeMetrics } from '../metrics/metrics.ts';
 import { pruneMarks, readMarks } from './through-marks.ts';
 import { errorText, WriterStopped, type ProblemReporter, type TableWriter } from './table-writer.ts';
 
@@ -67,6 +68,9 @@ export class WritePipeline {
   private readonly failing: boolean[];
   /** Write-through: the marks hash of what was applied (`through-marks.ts`), pruned now and then. */
   private readonly marksKey: string;
+  private readonly metrics: RecipeMetrics;
+  /** Redis's clock in ms (the runtime's, corrected by the offset it measured): entry ids are on it. */
+  private readonly redisNow: () => number;
   private prunedAt = Date.now();
   private pruning = false;
 
@@ -78,7 +82,7 @@ export class WritePipeline {
     log: Logger,
     signal: AbortSignal,
     finishLingerMs = FINISH_LINGER_MS,
-    more: { readonly report?: ProblemReporter; readonly retry?: { readonly minMs: number; readonly maxMs: number }; readonly marksKey?: string } = {},
+    more: { readonly report?: ProblemReporter; readonly retry?: { readonly minMs: number; readonly maxMs: number }; readonly marksKey?: string; readonly metrics?: RecipeMetrics; readonly redisNow?: () => number } = {},
   ) {
     this.reg = reg;
     this.redis = redis;
@@ -94,6 +98,8 @@ export class WritePipeline {
     this.backoffs = writers.map(() => new Backoff(retry.minMs, retry.maxMs));
     this.failing = writers.map(() => false);
     this.marksKey = more.marksKey ?? `wbsync-marks:${reg.name}`;
+    this.metrics = more.metrics ?? NO_METRICS;
+    this.redisNow = more.redisNow ?? Date.now;
     signal.addEventListener('abort', () => this.wake(), { once: true });
   }
 
@@ -232,6 +238,11 @@ export class WritePipeline {
       if (tracker.remaining === 0) this.ready.push(tracker);
     }
     for (const d of failed.values()) this.log.warn({ key: d.key, op: d.op, error: d.error }, 'dead-lettered');
+    let upserts = 0;
+    for (const r of written) if (r.op === 'upsert') upserts++;
+    this.metrics.written('upsert', upserts);
+    this.metrics.written('delete', written.length - upserts);
+    this.metrics.deadLettered(failed.size + plan.rejects.filter((r) => r.op === 'p').length);
     this.scheduleFinish();
   }
 
@@ -275,6 +286,8 @@ export class WritePipeline {
           return;
         }
         for (const t of done) this.held.delete(t.id);
+        const now = this.redisNow();
+        for (const t of done) this.metrics.lag((now - entryMs(t.id)) / 1000, t.records);
       }
       this.pruneMarks();
     })().finally(() => {
@@ -295,4 +308,9 @@ export class WritePipeline {
         this.pruning = false;
       });
   }
+}
+
+/** The time in a stream entry id (`<ms>-<seq>`). */
+function entryMs(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
 }

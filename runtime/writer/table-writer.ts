@@ -3,6 +3,7 @@ import type { KeyMatch } from '../../recipes/options.ts';
 import type { DeadLetter } from '../backlog/backlog.ts';
 import { DEFAULT_DB_TIMEOUTS, NoAnswerError } from '../connectors/timeouts.ts';
 import type { ConnectorDriver, ConnectorSession, DbTimeouts, WriteBatch } from '../connectors/types.ts';
+import { NO_METRICS, type RecipeMetrics } from '../metrics/metrics.ts';
 import { Backoff, sleep } from './backoff.ts';
 import type { RowWrite } from './plan.ts';
 import { inexactKeyMessage } from '../connectors/check.ts';
@@ -39,6 +40,7 @@ export class TableWriter {
   private session: ConnectorSession | undefined;
   private failing = false;
   private readonly backoff: Backoff;
+  private readonly metrics: RecipeMetrics;
   private readonly keyMatch: KeyMatch;
   private readonly warn: ProblemReporter;
   /** Passed to every connect: how long the database may stay silent before the session is given up. */
@@ -59,9 +61,10 @@ export class TableWriter {
      * The recipe's keyMatch, where a standing warning about the table goes (status), and the
      * database timeouts (`wb-runtime --db-*-timeout-ms`).
      */
-    more: { readonly keyMatch?: KeyMatch; readonly warn?: ProblemReporter; readonly timeouts?: DbTimeouts } = {},
+    more: { readonly keyMatch?: KeyMatch; readonly warn?: ProblemReporter; readonly timeouts?: DbTimeouts; readonly metrics?: RecipeMetrics } = {},
   ) {
     this.keyMatch = more.keyMatch ?? 'exact';
+    this.metrics = more.metrics ?? NO_METRICS;
     this.warn = more.warn ?? (() => undefined);
     this.timeouts = more.timeouts ?? DEFAULT_DB_TIMEOUTS;
     this.driver = driver;
@@ -130,7 +133,9 @@ export class TableWriter {
             if (done.length) this.log.warn({ rows: done.length, [limit.setting]: limit.maxBytes }, 'rows larger than one statement may be are dead-lettered');
             rest = { done, chunks: fitted.chunks };
           } else {
+            const started = performance.now();
             await session.write({ ...table, rows: converted.rows });
+            this.metrics.batch(converted.rows.length, (performance.now() - started) / 1000);
             this.backoff.reset();
             return [];
           }
@@ -149,6 +154,7 @@ export class TableWriter {
         const what = err instanceof SchemaMismatch ? 'table check' : stage === 'connect' ? 'connect' : 'write';
         const message = `${this.driver.describe()}: ${what} failed: ${errorText(err)}`;
         const wait = this.backoff.next();
+        this.metrics.retried(err instanceof NoAnswerError ? 'timeout' : kind);
         this.failing = true;
         this.report(message);
         this.log.error({ kind, retryInMs: wait, rows: rows.length }, message);

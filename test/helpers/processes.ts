@@ -85,7 +85,9 @@ export class RuntimeProcess {
 export async function startRuntime(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RuntimeProcess> {
   // Debug level: control messages and verdicts are in the log a failing test prints.
   const level = args.includes('--log-level') ? [] : ['--log-level', 'debug'];
-  const child = spawn(process.execPath, [BIN('wb-runtime'), '--retry-max-ms', '1000', ...level, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // Many runtimes run at once in the suite: no HTTP unless a test asks for it.
+  const http = args.includes('--http') ? [] : ['--http', 'off'];
+  const child = spawn(process.execPath, [BIN('wb-runtime'), '--retry-max-ms', '1000', ...level, ...http, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const rt = new RuntimeProcess(child);
   const deadline = Date.now() + 20_000;
   while (!rt.hasLog((r) => r['msg'] === 'runtime running')) {
