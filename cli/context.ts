@@ -31,7 +31,7 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
   }
   // ioredis is loaded here, not at start, so `wb-cli --help` and usage errors stay fast.
   const { connectRedis } = await import('../runtime/redis/connect.ts');
-  const redis = connectRedis(flags, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5000 });
+  const redis = connectRedis(flags, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5000, connectionName: `wbsync-cli:${cmd.name()}` });
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => (lastError = err)); // reported below, with where it was going
   try {

@@ -226,19 +226,26 @@ export class RecipeWorker {
     const since = performance.now();
     const status = this.keys.status(this.reg.name);
     const previousScope = await this.redis.hget(status, 'reconciledScope');
-    await this.redis.hset(status, 'reconciling', reason);
+    await this.redis.hset(status, 'reconciling', reason, 'reconcilingKeys', 0);
     // Stopped at half the bound to wait for the writer: a reconcile never overflows the backlog.
     const target = pacedTarget(captureTarget(this.reg, this.keys, this.backlog.stream), lowWater(this.reg.maxBacklog), () => this.bound.room());
     let n: number;
     try {
-      n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge(), (raw) => this.refuseKey(raw));
+      // How far it got, at most twice a second, for `wb-cli upload --wait`'s progress.
+      let shownAt = 0;
+      const progress = (scanned: number): void => {
+        if (performance.now() - shownAt < 500) return;
+        shownAt = performance.now();
+        void this.redis.hset(status, 'reconcilingKeys', scanned).catch(() => undefined);
+      };
+      n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge(), (raw) => this.refuseKey(raw), progress);
     } catch (err) {
       await this.redis.hset(status, 'reconciling', '').catch(() => undefined);
       if (this.abort.signal.aborted) return; // stopped while waiting for room: the next start reconciles
       throw err;
     }
     if (this.abort.signal.aborted) return; // a stop: the next version (or start) reconciles and says so
-    await this.redis.hset(status, 'reconciling', '', 'reconciledAt', new Date().toISOString(), 'reconciledKeys', n, 'reconciledScope', this.sweep.scope);
+    await this.redis.hset(status, 'reconciling', '', 'reconcilingKeys', n, 'reconciledAt', new Date().toISOString(), 'reconciledKeys', n, 'reconciledScope', this.sweep.scope);
     this.log.info({ reason, keys: n, ms: Date.now() - started }, 'reconciled');
     this.metrics.gap(reason);
     this.metrics.reconciled(n);

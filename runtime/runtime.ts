@@ -62,6 +62,8 @@ export interface ControlMessage {
 
 interface Outcome {
   readonly stamp: string;
+  /** Loading it started a reconcile (a new recipe or prefix): `upload --wait` waits for it. */
+  readonly reconciles?: boolean;
   readonly status: 'loaded' | 'failed';
   readonly error: string;
 }
@@ -110,8 +112,10 @@ export class Runtime {
     this.opts = opts;
     this.log = log;
     this.keys = new Keys(opts.flags.namespace);
-    this.redis = connectRedis(opts.flags, { maxRetriesPerRequest: null });
-    this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null });
+    // Named (CLIENT SETNAME), so CLIENT LIST shows which runtime and which role holds each.
+    const name = `wbsync-runtime:${clientNamePart(opts.id)}`;
+    this.redis = connectRedis(opts.flags, { maxRetriesPerRequest: null, connectionName: `${name}:commands` });
+    this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null, connectionName: `${name}:subscriber` });
     this.store = new RecipeStore(this.redis, this.keys);
     this.params = new ParamStore(this.redis, this.keys);
     this.metrics = opts.http ? new Metrics(() => this.snapshot()) : undefined;
@@ -151,7 +155,7 @@ export class Runtime {
     await this.redis.set(this.keys.sentinel(), this.opts.id, 'NX');
     this.flushWatch = new FlushWatch(this.opts.flags, this.keys.sentinel(), this.log, () => {
       if (this.state === 'running') this.requestSync();
-    });
+    }, `wbsync-runtime:${clientNamePart(this.opts.id)}`);
     await this.flushWatch.start();
     this.channelPrefix = `__keyspace@${this.redis.options.db ?? 0}__:`;
     await this.checkKeyspaceEvents();
@@ -377,9 +381,10 @@ export class Runtime {
         });
         sandbox = loaded.sandbox;
         const reg = loaded.reg;
+        let reconciles = false;
         try {
           assertDriverInstalled(reg.connector);
-          await this.install(reg, startup);
+          reconciles = await this.install(reg, startup);
         } catch (err) {
           await loaded.sandbox.close();
           throw err;
@@ -388,7 +393,7 @@ export class Runtime {
         this.sandboxes.set(meta.name, loaded.sandbox);
         // The old version's worker stopped in install: its code can go now.
         if (previous !== undefined && previous !== loaded.sandbox) await previous.close();
-        this.outcomes.set(meta.name, { stamp, status: 'loaded', error: '' });
+        this.outcomes.set(meta.name, { stamp, status: 'loaded', error: '', reconciles });
         this.running.set(meta.name, { meta, code: stored.code });
         this.log.info({ recipe: reg.name, version: reg.version, connector: reg.connector.describe() }, 'recipe loaded');
       } catch (err) {
@@ -421,7 +426,7 @@ export class Runtime {
     for (const name of ask?.names ?? []) {
       const meta = metas.find((m) => m.name === name);
       const outcome = this.outcomes.get(name);
-      if (meta && outcome) await this.verdict(ask!.nonce, name, meta.version, outcome.status, outcome.error);
+      if (meta && outcome) await this.verdict(ask!.nonce, name, meta.version, outcome.status, outcome.error, outcome.reconciles === true);
     }
   }
 
@@ -462,7 +467,7 @@ export class Runtime {
   }
 
   /** Starts a registration, replacing a running version after its in-flight batch. */
-  private async install(reg: Registration, startup: boolean): Promise<void> {
+  private async install(reg: Registration, startup: boolean): Promise<boolean> {
     const old = this.workers.get(reg.name);
     const options: WorkerOptions = {
       consumer: this.opts.id,
@@ -477,7 +482,9 @@ export class Runtime {
     if (old && this.patternOf(old.reg) !== this.patternOf(reg)) this.unroute(old.reg);
     if (old) await old.stop();
     await worker.start();
-    if (startup || !old || this.patternOf(old.reg) !== this.patternOf(reg)) this.reconcileInBackground(worker, startup ? 'start-up' : 'new recipe');
+    const reconciles = startup || !old || this.patternOf(old.reg) !== this.patternOf(reg);
+    if (reconciles) this.reconcileInBackground(worker, startup ? 'start-up' : 'new recipe');
+    return reconciles;
   }
 
   private reconcileInBackground(worker: RecipeWorker, reason: string): void {
@@ -565,9 +572,14 @@ export class Runtime {
     });
   }
 
-  private async verdict(nonce: string, name: string, version: string, status: 'loaded' | 'failed', error: string): Promise<void> {
+  private async verdict(nonce: string, name: string, version: string, status: 'loaded' | 'failed', error: string, reconciles = false): Promise<void> {
     this.log.debug({ nonce, recipe: name, version, status }, 'verdict');
     await this.redis.xadd(this.keys.verdicts(), 'MAXLEN', '~', '1000', '*',
-      'nonce', nonce, 'name', name, 'version', version, 'status', status, 'error', error, 'runtime', this.opts.id);
+      'nonce', nonce, 'name', name, 'version', version, 'status', status, 'error', error, 'runtime', this.opts.id, 'reconciles', reconciles ? '1' : '0');
   }
+}
+
+/** A runtime id as a part of a client name, which may not hold spaces or newlines. */
+function clientNamePart(id: string): string {
+  return id.replace(/[^\x21-\x7e]/g, '_');
 }

@@ -3,6 +3,7 @@ import { snapshotKeys } from '../../runtime/capture/capture-queue.ts';
 import { resyncTarget } from '../../runtime/capture/targets.ts';
 import { execChecked } from '../../runtime/redis/exec.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
+import { progress } from '../progress.ts';
 import { CliError, printTable, say } from '../output.ts';
 import { loadStoredRecipe } from '../recipe-loader.ts';
 
@@ -37,6 +38,7 @@ export const dlq = new Command('dlq')
         const reg = await loadStoredRecipe(redis, keys, name, limits);
         const target = resyncTarget(keys, name);
         let replayed = 0;
+        const bar = await progress(`replaying dead letters of ${name}`, 'letters', { json: opts.json, total: await redis.xlen(stream) });
         for (;;) {
           const page = (await redis.xrange(stream, '-', '+', 'COUNT', 500)) as Entry[];
           if (page.length === 0) break;
@@ -58,7 +60,9 @@ export const dlq = new Command('dlq')
           for (const [id, raw] of page) tx.eval("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end", 1, keys.deadLetterIndex(name), fieldsOf(raw)['key'] ?? '', id);
           await execChecked(tx);
           replayed += page.length;
+          bar.add(page.length);
         }
+        bar.stop();
         // The runtime reads them at once instead of at its next idle poll.
         await tellRuntimes(redis, keys, { op: 'backlog', names: [name] });
         return say(`replayed ${replayed} dead letters of ${name}: their keys are queued again`);
@@ -71,7 +75,12 @@ export const dlq = new Command('dlq')
         return { id, at: f['at'], key: f['key'], op: f['op'], version: f['version'], error: f['error'] };
       });
       const total = await redis.xlen(stream);
-      printTable(rows, ['at', 'key', 'op', 'error'], opts.json === true);
-      if (!opts.json && total > rows.length) say(`(${rows.length} of ${total} shown; --limit to see more)`);
+      if (opts.json) {
+        // The total too: a script sees whether --limit cut the list.
+        process.stdout.write(`${JSON.stringify({ total, shown: rows.length, deadLetters: rows }, null, 2)}\n`);
+        return;
+      }
+      printTable(rows, ['at', 'key', 'op', 'error'], false);
+      if (total > rows.length) say(`(${rows.length} of ${total} shown; --limit to see more)`);
     });
   });

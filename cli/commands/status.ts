@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import type { Keys } from '../../runtime/keys.ts';
@@ -9,11 +9,14 @@ import { withRedis } from '../context.ts';
 import { CliError, printTable } from '../output.ts';
 import { registeredClaims } from '../recipe-loader.ts';
 
-/** Age in ms of the oldest entry still in a stream (its id carries its time), or null when empty. */
+/**
+ * Age in ms of the oldest entry still in a stream, or null when empty: its id carries its time
+ * on Redis's clock, so the age is taken against Redis's TIME, not this host's clock.
+ */
 async function oldestAgeMs(redis: Redis, stream: string): Promise<number | null> {
-  const first = await redis.xrange(stream, '-', '+', 'COUNT', 1);
+  const [first, [sec, micros]] = await Promise.all([redis.xrange(stream, '-', '+', 'COUNT', 1), redis.time()]);
   const id = first[0]?.[0];
-  return id === undefined ? null : Math.max(0, Date.now() - Number(id.split('-')[0]));
+  return id === undefined ? null : Math.max(0, Number(sec) * 1000 + Math.floor(Number(micros) / 1000) - Number(id.split('-')[0]));
 }
 
 async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta, claims: readonly PrefixClaim[]) {
@@ -34,37 +37,94 @@ async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta, claims: rea
   };
 }
 
+type RecipeStatus = Awaited<ReturnType<typeof recipeStatus>>;
+type Runtime = Awaited<ReturnType<typeof liveRuntimes>>[number];
+
+interface StatusOptions {
+  json?: boolean;
+  watch?: boolean;
+  check?: boolean;
+  stalledAfter: number;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
+  return n;
+}
+
 export const status = new Command('status')
   .description('per recipe: version, state, backlog and its oldest age, synced, failures, dead letters, last error; and live runtimes')
   .argument('[name]', 'only this recipe')
   .option('--json', 'print JSON')
-  .action(async (name: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+  .option('--watch', 'redraw every second until interrupted')
+  .option('--check', 'exit 1 when no runtime is alive or a recipe is failed, failing, stalled or paused (for cron jobs and monitors)')
+  .option('--stalled-after <seconds>', 'with --check: a recipe whose oldest unwritten change is older than this is stalled', seconds, 60)
+  .action(async (name: string | undefined, opts: StatusOptions, cmd: Command) => {
     await withRedis(cmd, async ({ redis, keys, limits }) => {
-      const all = await new RecipeStore(redis, keys).list();
-      const claims = await registeredClaims(redis, keys, all, limits);
-      let metas = all;
-      if (name !== undefined) {
-        metas = metas.filter((m) => m.name === name);
-        if (metas.length === 0) throw new CliError(`no recipe named '${name}' is registered; wb-cli list shows the registered ones`);
+      const gather = async (): Promise<{ recipes: RecipeStatus[]; runtimes: Runtime[] }> => {
+        const all = await new RecipeStore(redis, keys).list();
+        const claims = await registeredClaims(redis, keys, all, limits);
+        let metas = all;
+        if (name !== undefined) {
+          metas = metas.filter((m) => m.name === name);
+          if (metas.length === 0) throw new CliError(`no recipe named '${name}' is registered; wb-cli list shows the registered ones`);
+        }
+        return { recipes: await Promise.all(metas.map((m) => recipeStatus(redis, keys, m, claims))), runtimes: await liveRuntimes(redis, keys) };
+      };
+      if (opts.watch) {
+        const tty = process.stdout.isTTY === true;
+        for (;;) {
+          const now = await gather();
+          if (tty && !opts.json) process.stdout.write('\x1b[H\x1b[2J'); // home, clear: a redraw in place
+          if (opts.json) process.stdout.write(`${JSON.stringify(now)}\n`);
+          else {
+            print(now.recipes, now.runtimes, keys.ns);
+            process.stdout.write(`\n${new Date().toISOString()}  (every 1 s; Ctrl-C to stop)\n${tty ? '' : '\n'}`);
+          }
+          await new Promise((r) => setTimeout(r, 1000));
+        }
       }
-      const recipes = await Promise.all(metas.map((m) => recipeStatus(redis, keys, m, claims)));
-      const runtimes = await liveRuntimes(redis, keys);
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ recipes, runtimes }, null, 2)}\n`);
-        return;
+      const { recipes, runtimes } = await gather();
+      if (opts.json) process.stdout.write(`${JSON.stringify({ recipes, runtimes }, null, 2)}\n`);
+      else print(recipes, runtimes, keys.ns);
+      if (opts.check) {
+        const problems = checkProblems(recipes, runtimes, opts.stalledAfter * 1000);
+        if (problems.length) throw new CliError(`check failed:\n${problems.map((p) => `  ${p}`).join('\n')}`);
       }
-      // `overflowed` joins the state: the recipe runs, but is not capturing until it catches up.
-      const rows = recipes.map((r) => ({ ...r, state: r.overflowedAt ? `${r.state}, overflowed` : r.state, oldest: r.oldestPendingMs === null ? '' : `${(r.oldestPendingMs / 1000).toFixed(1)}s`, error: r.error ?? (r.lastError ? `(last: ${r.lastErrorAt}) ${r.lastError}` : '') }));
-      printTable(rows, ['name', 'version', 'state', 'backlog', 'oldest', 'synced', 'failures', 'deadLetters', 'error'], false);
-      for (const r of recipes) if (r.warning) process.stdout.write(`\nWARNING ${r.name}: ${r.warning}\n`);
-      for (const r of recipes) {
-        if (r.overflowedAt) process.stdout.write(`\nWARNING ${r.name}: the backlog overflowed at ${r.overflowedAt} (maxBacklog): changes are not captured until it has drained to half; a reconcile and a sweep then catch up\n`);
-      }
-      for (const r of recipes) for (const o of r.overlaps) process.stdout.write(`\nWARNING ${r.name}: ${o.message}\n`);
-      for (const r of runtimes) if (r.warning) process.stdout.write(`\nWARNING runtime ${r.id}: ${r.warning}\n`);
-      for (const r of recipes) {
-        if (r.goneRows) process.stdout.write(`\nNOTE ${r.name}: ${r.goneRows} rows whose key is gone are kept (found ${r.goneRowsAt}); \`${deleteGoneRowsCommand(r.name, keys.ns)}\` deletes them\n`);
-      }
-      process.stdout.write(`\nruntimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host})`).join(', ') : 'none'}\n`);
     });
   });
+
+/**
+ * What `status --check` fails on: no live runtime, and per recipe a failed state, a standing
+ * error, a paused writer, or an oldest unwritten change older than `stalledMs`.
+ */
+export function checkProblems(recipes: readonly RecipeStatus[], runtimes: readonly Runtime[], stalledMs: number): string[] {
+  const problems: string[] = [];
+  if (runtimes.length === 0) problems.push('no runtime is alive');
+  for (const r of recipes) {
+    if (r.state === 'failed') problems.push(`${r.name}: failed${r.error ? `: ${r.error}` : ''}`);
+    else if (r.error) problems.push(`${r.name}: failing: ${r.error}`);
+    if (r.state === 'paused') problems.push(`${r.name}: paused`);
+    if (r.state === 'not loaded' || r.state === 'unregistered') problems.push(`${r.name}: ${r.state}`);
+    if (r.oldestPendingMs !== null && r.oldestPendingMs > stalledMs) problems.push(`${r.name}: stalled: its oldest unwritten change is ${(r.oldestPendingMs / 1000).toFixed(0)} s old`);
+    if (r.overflowedAt) problems.push(`${r.name}: the backlog overflowed at ${r.overflowedAt}`);
+  }
+  return problems;
+}
+
+function print(recipes: readonly RecipeStatus[], runtimes: readonly Runtime[], ns: string): void {
+  // `overflowed` joins the state: the recipe runs, but is not capturing until it catches up.
+  const rows = recipes.map((r) => ({ ...r, state: r.overflowedAt ? `${r.state}, overflowed` : r.state, oldest: r.oldestPendingMs === null ? '' : `${(r.oldestPendingMs / 1000).toFixed(1)}s`, error: r.error ?? (r.lastError ? `(last: ${r.lastErrorAt}) ${r.lastError}` : '') }));
+  printTable(rows, ['name', 'version', 'state', 'backlog', 'oldest', 'synced', 'failures', 'deadLetters', 'error'], false);
+  for (const r of recipes) if (r.warning) process.stdout.write(`\nWARNING ${r.name}: ${r.warning}\n`);
+  for (const r of recipes) {
+    if (r.overflowedAt) process.stdout.write(`\nWARNING ${r.name}: the backlog overflowed at ${r.overflowedAt} (maxBacklog): changes are not captured until it has drained to half; a reconcile and a sweep then catch up\n`);
+  }
+  for (const r of recipes) for (const o of r.overlaps) process.stdout.write(`\nWARNING ${r.name}: ${o.message}\n`);
+  for (const r of runtimes) if (r.warning) process.stdout.write(`\nWARNING runtime ${r.id}: ${r.warning}\n`);
+  for (const r of recipes) {
+    if (r.goneRows) process.stdout.write(`\nNOTE ${r.name}: ${r.goneRows} rows whose key is gone are kept (found ${r.goneRowsAt}); \`${deleteGoneRowsCommand(r.name, ns)}\` deletes them\n`);
+  }
+  process.stdout.write(`\nruntimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host})`).join(', ') : 'none'}\n`);
+}

@@ -8,6 +8,7 @@ import { claimOf, describeOverlap, findOverlaps, type Overlap } from '../../runt
 import { RecipeStore, UploadRefused } from '../../runtime/registry/store.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
+import { progress } from '../progress.ts';
 import { registeredClaims } from '../recipe-loader.ts';
 import { checkKeyColumns, checkRegistrations, loadRecipeFile } from './check.ts';
 
@@ -23,7 +24,8 @@ export const upload = new Command('upload')
   .option('--force', 'replace a registered recipe even if its version is not higher, and accept a keysPrefix that overlaps another recipe\'s on the same table')
   .option('--timeout <seconds>', 'how long to wait for a runtime\'s verdict', seconds, 10)
   .option('--check', 'check the recipe against its live table first (see wb-cli check) and refuse it on a problem')
-  .action(async (file: string, opts: { force?: boolean; timeout: number; check?: boolean }, cmd: Command) => {
+  .option('--wait', "after the runtime loads it, wait until the recipe's existing keys are all queued (its first reconcile), with progress on a terminal")
+  .action(async (file: string, opts: { force?: boolean; timeout: number; check?: boolean; wait?: boolean }, cmd: Command) => {
     await withRedis(cmd, async ({ redis, keys, limits }) => {
       const { code, regs } = await loadRecipeFile(file, redis, keys, limits);
       for (const reg of regs) {
@@ -59,12 +61,16 @@ export const upload = new Command('upload')
       const nonce = randomUUID();
       // Taken before publishing: the verdict is added after it, whatever this host's clock says.
       const since = await verdictsStartId(redis);
+      // What the last reconcile left, to tell the one this upload starts from it.
+      const before = new Map<string, string | null>();
+      for (const n of names) before.set(n, await redis.hget(keys.status(n), 'reconciledAt'));
       await tellRuntimes(redis, keys, { op: 'sync', nonce, names });
       if (runtimes.length === 0) {
         say('no runtime is connected; the recipe loads when wb-runtime starts');
         return;
       }
-      await awaitVerdicts(redis, keys, nonce, names, since, opts.timeout * 1000);
+      const reconciling = await awaitVerdicts(redis, keys, nonce, names, since, opts.timeout * 1000);
+      if (opts.wait) for (const n of names) await waitQueued(redis, keys, n, reconciling.has(n) ? before.get(n) ?? null : undefined);
     });
   });
 
@@ -90,8 +96,9 @@ export async function verdictsStartId(redis: Pick<Redis, 'time'>): Promise<strin
 }
 
 /** Waits for each name's verdict; throws when one failed or none came in time. */
-async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: readonly string[], since: string, timeoutMs: number): Promise<void> {
+async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: readonly string[], since: string, timeoutMs: number): Promise<Set<string>> {
   const waiting = new Set(names);
+  const reconciling = new Set<string>();
   const failed: string[] = [];
   const deadline = Date.now() + timeoutMs;
   let last = since;
@@ -105,6 +112,7 @@ async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: rea
       for (let i = 0; i + 1 < raw.length; i += 2) v[raw[i] as string] = raw[i + 1] as string;
       if (v['nonce'] !== nonce || !waiting.has(v['name'] ?? '')) continue;
       waiting.delete(v['name'] as string);
+      if (v['reconciles'] === '1') reconciling.add(v['name'] as string);
       if (v['status'] === 'loaded') say(`${v['name']} version ${v['version']} loaded by runtime ${v['runtime']}`);
       else failed.push(`${v['name']} version ${v['version']} failed to load in runtime ${v['runtime']}: ${v['error']}`);
     }
@@ -112,5 +120,33 @@ async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: rea
   if (failed.length) throw new CliError(failed.join('\n'));
   if (waiting.size) {
     throw new CliError(`stored, but no runtime reported loading ${[...waiting].join(', ')} within ${timeoutMs / 1000}s; check wb-cli status and the runtime's log`);
+  }
+  return reconciling;
+}
+
+/**
+ * `--wait`: until the reconcile the load started is over (`reconciledAt` past `previous`, not
+ * `reconciling`), so every key that existed is in the backlog. `previous` undefined: the load
+ * started no reconcile (a new version on the same prefix), nothing to wait for.
+ */
+async function waitQueued(redis: Redis, keys: Keys, name: string, previous: string | null | undefined): Promise<void> {
+  if (previous === undefined) {
+    say(`${name}: same keys as the version before; nothing new to queue`);
+    return;
+  }
+  const bar = await progress(`${name}: queueing existing keys`, 'keys');
+  try {
+    for (;;) {
+      const [reconcilingNow, at, scanned, total] = await redis.hmget(keys.status(name), 'reconciling', 'reconciledAt', 'reconcilingKeys', 'reconciledKeys');
+      if (!reconcilingNow && at !== null && at !== previous) {
+        bar.stop();
+        say(`${name}: ${Number(total ?? 0).toLocaleString('en')} existing keys queued`);
+        return;
+      }
+      bar.update(Number(scanned ?? 0));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    bar.stop();
   }
 }

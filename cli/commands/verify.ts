@@ -5,6 +5,7 @@ import { isClean, verifyRecipe, type VerifyReport } from '../../runtime/verify/v
 import { errorText } from '../../runtime/writer/table-writer.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
+import { progress, progressNow, type Progress } from '../progress.ts';
 import { loadStoredRecipe } from '../recipe-loader.ts';
 
 export const verify = new Command('verify')
@@ -22,11 +23,25 @@ export const verify = new Command('verify')
         throw new CliError(`cannot connect to ${driver.describe()}: ${errorText(err)}`);
       });
       let report: VerifyReport;
+      // On a terminal: keys compared, then rows swept, with their rate (the totals are not known up front).
+      const bars = { keys: await progress(`verify ${name}: comparing`, 'keys', { json: opts.json }), rows: undefined as Progress | undefined };
       try {
-        report = await verifyRecipe(redis, keys, reg, session, { fix: opts.fix === true, deleteExtra: opts.deleteExtra === true });
+        report = await verifyRecipe(redis, keys, reg, session, {
+          fix: opts.fix === true, deleteExtra: opts.deleteExtra === true,
+          progress: (phase, done) => {
+            if (phase === 'keys') return bars.keys.update(done);
+            if (bars.rows === undefined) {
+              bars.keys.stop();
+              bars.rows = progressNow(`verify ${name}: sweeping`, 'rows', { json: opts.json });
+            }
+            bars.rows.update(done);
+          },
+        });
       } catch (err) {
         throw new CliError(`verify ${name} failed: ${errorText(err)}`);
       } finally {
+        bars.keys.stop();
+        bars.rows?.stop();
         await session.close();
       }
       // The runtime reads what --fix queued at once instead of at its next idle poll.

@@ -57,15 +57,15 @@ export class FlushWatch {
   private failure: string | undefined;
   private closing = false;
 
-  constructor(flags: RedisFlags, key: string, log: Logger, onFlushNotice: () => void) {
+  constructor(flags: RedisFlags, key: string, log: Logger, onFlushNotice: () => void, name = 'wbsync') {
     this.key = key;
     this.log = log;
     this.onFlushNotice = onFlushNotice;
-    this.tracker = connectRedis(flags, { maxRetriesPerRequest: null });
+    this.tracker = connectRedis(flags, { maxRetriesPerRequest: null, connectionName: `${name}:flush-tracker` });
     // The listener's commands fail when its connection drops instead of being sent again on the
     // next one, and it does not resubscribe by itself: arming reads the new connection's id
     // first, which a subscribed connection cannot do. A barrier then fails fast, too.
-    this.listener = connectRedis(flags, { maxRetriesPerRequest: 0, autoResubscribe: false });
+    this.listener = connectRedis(flags, { maxRetriesPerRequest: 0, autoResubscribe: false, connectionName: `${name}:flush-listener` });
     for (const conn of [this.tracker, this.listener]) {
       // The runtime's own connections already report Redis being unreachable.
       conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'flush watch connection error'));

@@ -26,6 +26,7 @@ const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function reconcileKeys(
   redis: Redis, pattern: string, target: CaptureTarget, isStopped: () => boolean, queued: () => void = () => undefined,
   notUtf8: (raw: Buffer) => void = () => undefined,
+  progress: (scanned: number) => void = () => undefined,
 ): Promise<number> {
   let cursor = '0';
   let scanned = 0;
@@ -46,6 +47,7 @@ export async function reconcileKeys(
     if (keys.length) {
       if ((await snapshotKeys(redis, target, keys, keys.map(() => 'r0'))) > 0) queued();
       scanned += keys.length;
+      progress(scanned);
     }
     if (burst >= SCAN_BURST_MS && cursor !== '0') {
       await pause(burst);

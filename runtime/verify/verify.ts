@@ -29,6 +29,8 @@ export interface VerifyOptions {
   readonly fix: boolean;
   /** With fix: delete rows whose key is gone from Redis. */
   readonly deleteExtra: boolean;
+  /** Told after each page: keys compared so far, then rows swept so far. */
+  readonly progress?: (phase: 'keys' | 'rows', done: number) => void;
 }
 
 /**
@@ -81,12 +83,14 @@ export async function verifyRecipe(redis: Redis, keys: Keys, reg: Registration, 
     });
     await enqueue(toFix);
     report.enqueued += opts.fix ? toFix.length : 0;
+    opts.progress?.('keys', report.keys);
     if (cursor === '0') break;
   }
 
   // The sweep: rows whose key is gone from Redis.
   for await (const { ids, gone } of goneRowPages(redis, session, table, reg.keysPrefix, PAGE)) {
     report.rows += ids.length;
+    opts.progress?.('rows', report.rows);
     for (const id of gone) note(report.extra, id);
     if (opts.fix && opts.deleteExtra) {
       await enqueue(gone.map((id) => `${reg.keysPrefix}:${id}`));

@@ -8,7 +8,7 @@ import { waitFor } from '../helpers/wait.ts';
 describe('at most one dead letter per key', () => {
   const env = new TestEnv();
   let rt: RuntimeProcess;
-  const letters = async (): Promise<Array<{ key: string; error: string }>> => JSON.parse((await env.cli(['dlq', env.name, '--json'])).stdout);
+  const letters = async (): Promise<Array<{ key: string; error: string }>> => (JSON.parse((await env.cli(['dlq', env.name, '--json'])).stdout) as { deadLetters: never[] }).deadLetters;
 
   beforeAll(async () => {
     rt = await env.startWithRecipe();

@@ -114,7 +114,7 @@ export default writeBehind({ name: '${name}', version: '1', keysPrefix: '${env.p
     // One dead letter per key: the DEL's replaces the upsert's (the running count says 5).
     await waitFor('the DEL dead-lettered', async () => Number((await status(env, name))['deadLettered']) === 5);
     expect((await env.db.query(`SELECT id, first FROM ${t}`))[0]).toEqual([{ id: 1, first: 'one' }]);
-    const dlq = JSON.parse((await env.cli(['dlq', name, '--json'])).stdout) as Array<{ key: string; op: string; error: string }>;
+    const dlq = (JSON.parse((await env.cli(['dlq', name, '--json'])).stdout) as { deadLetters: never[] }).deadLetters as Array<{ key: string; op: string; error: string }>;
     expect(dlq.find((d) => d.key === `${env.prefix}:01` && d.op === 'delete')?.error).toMatch(/id '01' cannot be a key of column id \(int\(11\)\): not an integer in plain form.*no two keys may share a row/);
     expect(dlq.map((d) => d.key).sort()).toEqual([` 1`, '+1', '01', '1.0'].map((id) => `${env.prefix}:${id}`).sort());
   });

@@ -28,7 +28,7 @@ async function status(env: TestEnv): Promise<RecipeStatus> {
 
 async function deadLetters(env: TestEnv): Promise<Array<Record<string, string>>> {
   const out = await env.cli(['dlq', env.name, '--json']);
-  return JSON.parse(out.stdout) as Array<Record<string, string>>;
+  return (JSON.parse(out.stdout) as { deadLetters: Array<Record<string, string>> }).deadLetters;
 }
 
 describe('a malformed backlog entry', () => {

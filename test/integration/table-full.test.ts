@@ -36,7 +36,7 @@ describe('a MariaDB table that is full', () => {
     }
   };
   const status = async (): Promise<Status> => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0] as Status;
-  const deadLetters = async (): Promise<unknown[]> => JSON.parse((await env.cli(['dlq', env.name, '--json'])).stdout) as unknown[];
+  const deadLetters = async (): Promise<unknown[]> => (JSON.parse((await env.cli(['dlq', env.name, '--json'])).stdout) as { deadLetters: never[] }).deadLetters as unknown[];
 
   beforeAll(async () => {
     await onOneConnection([

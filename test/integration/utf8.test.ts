@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/wait.ts';
 describe('text that is not UTF-8', () => {
   const env = new TestEnv();
   let rt: RuntimeProcess;
-  const deadLetters = async (): Promise<Array<{ key: string; error: string }>> => JSON.parse((await env.cli(['dlq', env.name, '--json'])).stdout);
+  const deadLetters = async (): Promise<Array<{ key: string; error: string }>> => (JSON.parse((await env.cli(['dlq', env.name, '--json'])).stdout) as { deadLetters: never[] }).deadLetters;
 
   beforeAll(async () => {
     rt = await env.startWithRecipe();
