@@ -136,6 +136,56 @@ async function footprint(redis: Redis, db: Pool): Promise<void> {
   log(`Redis footprint: ${synced.toFixed(2)} s CPU synced vs ${base.toFixed(2)} s bare HSETs, ratio ${(synced / base).toFixed(2)}`);
 }
 
+/**
+ * What /metrics costs: runtimes started alternately with --http on (scraped every second, far
+ * more often than Prometheus' usual 15 s) and --http off, each writing its own `METRICS_N`
+ * changes; runtime CPU per change, medians of ROUNDS each.
+ */
+async function metricsCost(redis: Redis, db: Pool): Promise<void> {
+  const M = Number(process.env['WB_BENCH_METRICS_N'] ?? 50_000);
+  const port = 29_464;
+  const perChange: { on: number[]; off: number[] } = { on: [], off: [] };
+  await table(db, 'bench_metrics');
+  let written = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+      const before = await redis.hget(`${NS}:status:BenchMetrics`, 'reconciledAt');
+      const rt = await Runtime.start(mode === 'on' ? ['--http', `127.0.0.1:${port}`] : ['--http', 'off']);
+      try {
+        if (before === null) await uploadRecipe('BenchMetrics', 'mx', 'bench_metrics', MAPPINGS);
+        // The start-up reconcile of the keys so far is over before the measure starts.
+        await until('start-up reconcile', async () => {
+          const [at, busy] = await redis.hmget(`${NS}:status:BenchMetrics`, 'reconciledAt', 'reconciling');
+          return at !== null && at !== before && !busy;
+        }, 120_000, 20);
+        const scraper = mode === 'on' ? setInterval(() => void fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => undefined), 1000) : undefined;
+        const cpu0 = rt.cpuSeconds();
+        await writeHashes(redis, 'mx', M, written);
+        written += M;
+        await until('metrics rows', async () => (await count(db, 'bench_metrics')) === written, 300_000, 25);
+        const cpu = rt.cpuSeconds() - cpu0;
+        clearInterval(scraper);
+        perChange[mode].push((cpu / M) * 1e6);
+      } finally {
+        await rt.stop();
+      }
+    }
+  }
+  const rt = await Runtime.start(['--http', 'off']);
+  await unregisterRecipe('BenchMetrics');
+  await rt.stop();
+  for (let cursor = '0'; ; ) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', 'mx:*', 'COUNT', 1000);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  const on = median(perChange.on);
+  const off = median(perChange.off);
+  results['metricsCost'] = { changes: M, rounds: ROUNDS, cpuMicrosPerChangeOn: +on.toFixed(1), cpuMicrosPerChangeOff: +off.toFixed(1), difference: +((on - off) / off).toFixed(3), samples: { on: perChange.on.map((x) => +x.toFixed(1)), off: perChange.off.map((x) => +x.toFixed(1)) } };
+  log(`metrics cost: runtime CPU per change ${on.toFixed(1)} µs with --http (scraped every second) vs ${off.toFixed(1)} µs without, ${(((on - off) / off) * 100).toFixed(1)} % (medians of ${ROUNDS}; on ${perChange.on.map((x) => x.toFixed(1)).join('/')}, off ${perChange.off.map((x) => x.toFixed(1)).join('/')})`);
+}
+
 interface Verdict {
   readonly measure: string;
   readonly result: string;
@@ -155,6 +205,8 @@ function targets(): Verdict[] {
   }
   const drain = results['catchUpdrain'] as { drainRowsPerSec: number } | undefined;
   if (drain) out.push({ measure: 'catch-up drain', result: `${n(drain.drainRowsPerSec)} rows/s`, target: '>= 50,000 rows/s', met: drain.drainRowsPerSec >= 50_000 });
+  const mc = results['metricsCost'] as { difference: number; cpuMicrosPerChangeOn: number; cpuMicrosPerChangeOff: number } | undefined;
+  if (mc) out.push({ measure: 'runtime CPU per change, --http on vs off', result: `${(mc.difference * 100).toFixed(1)} % (${mc.cpuMicrosPerChangeOn} / ${mc.cpuMicrosPerChangeOff} µs)`, target: '<= 5 %', met: mc.difference <= 0.05 });
   const fp = results['footprint'] as { ratio: number } | undefined;
   if (fp) out.push({ measure: 'Redis footprint ratio', result: String(fp.ratio), target: '<= 4', met: fp.ratio <= 4 });
   const startup = results['cliStartup'] as CliStartup | undefined;
@@ -188,6 +240,7 @@ async function main(): Promise<void> {
       log(`CLI start-up: ${JSON.stringify(results['cliStartup'])}`);
     }
     if (want('footprint')) await footprint(redis, db);
+    if (want('metrics')) await metricsCost(redis, db);
     const rt = await Runtime.start();
     try {
       // The runtime's resident memory after each phase: growth that stays would be a leak.
