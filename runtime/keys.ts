@@ -40,6 +40,8 @@ export class Keys {
    * that a redelivered older entry never overwrites a newer one (`writer/through-marks.ts`).
    */
   throughMarks(name: string): string { return `${this.ns}:wtmarks:${name}`; }
+  /** Stream: the recipe's last hour of samples (backlog, rows/s, lag) for the status page; trimmed by MINID. */
+  history(name: string): string { return `${this.ns}:history:${name}`; }
   /** String: the version of the layout of these keys (`registry/layout.ts`). */
   layout(): string { return `${this.ns}:layout`; }
   /** Hash: counters and state of a recipe as the runtime last reported them. */

@@ -20,6 +20,7 @@ interface RuntimeFlags extends RedisFlags {
   readonly allowEviction?: boolean;
   readonly evalTimeoutMs: number;
   readonly http: string;
+  readonly historyEveryMs: number;
   readonly credentialTimeoutMs: number;
 }
 
@@ -43,6 +44,7 @@ const program = addSandboxFlags(addRedisFlags(new Command('wb-runtime')))
   .option('--db-connect-timeout-ms <ms>', 'give up on a database connect (TCP, TLS, login) after this long, and retry', positiveInt, DEFAULT_DB_TIMEOUTS.connectTimeoutMs)
   .option('--db-query-timeout-ms <ms>', 'give up on a database call (a whole batch, a read) after this long: the session is dropped and the batch retried', positiveInt, DEFAULT_DB_TIMEOUTS.queryTimeoutMs)
   .option('--http <[host:]port>', "serve /metrics (Prometheus), /healthz and /readyz there; 'off' to serve nothing", '127.0.0.1:9464')
+  .option('--history-every-ms <ms>', "with --http: how often each recipe's sample (backlog, rows/s, lag) is added to the status page's hour of history", positiveInt, 10_000)
   .option('--allow-eviction', "run even under an allkeys-* maxmemory-policy, which can evict wbsync's own keys (backlog, recipes, parameters)")
   .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).')
   .showHelpAfterError()
@@ -77,6 +79,7 @@ try {
     sandbox: { evalTimeoutMs: flags.evalTimeoutMs, credentialTimeoutMs: flags.credentialTimeoutMs },
     ...httpOption(flags.http),
     httpIsDefault: program.getOptionValueSource('http') === 'default',
+    historyEveryMs: flags.historyEveryMs,
   }, log);
 } catch (err) {
   if (err instanceof FlagError) {

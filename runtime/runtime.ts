@@ -8,7 +8,7 @@ import { ensureKeyspaceEvents, type KeyspaceCheck } from './capture/keyspace-con
 import { assertDriverInstalled } from './connectors/drivers.ts';
 import type { DbTimeouts } from './connectors/types.ts';
 import { capturePattern } from './capture/targets.ts';
-import { beat, claimRuntimeId, type RuntimeInfo } from './heartbeat.ts';
+import { beat, claimRuntimeId, liveRuntimes, type RuntimeInfo } from './heartbeat.ts';
 import { Keys } from './keys.ts';
 import { ParamStore } from './params/param-store.ts';
 import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
@@ -18,7 +18,7 @@ import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
 import type { RedisFlags } from './redis/flags.ts';
 import { checkLayout, LAYOUT } from './registry/layout.ts';
 import { loadRegistration } from './registry/load.ts';
-import { HttpServer, type HttpAddress, type Readiness } from './http/server.ts';
+import { HttpServer, type HttpAddress, type Readiness, type StatusReport } from './http/server.ts';
 import { Metrics, type RecipeSnapshot } from './metrics/metrics.ts';
 import { RecipeStore, type RecipeMeta } from './registry/store.ts';
 import type { SandboxLimits } from './sandbox/limits.ts';
@@ -39,8 +39,10 @@ export interface RuntimeOptions {
   readonly db?: DbTimeouts;
   /** Time limits on recipe code (the defaults when absent). */
   readonly sandbox?: SandboxLimits;
-  /** Where /metrics, /healthz and /readyz are served; off when absent. */
+  /** Where /metrics, /healthz, /readyz and the status page are served; off when absent. */
   readonly http?: HttpAddress;
+  /** How often each recipe's sample (backlog, rows/s, lag) is added to its hour of history (10 s when absent). */
+  readonly historyEveryMs?: number;
   /**
    * The address is the default, not asked for: when it is taken (another runtime on this host),
    * the runtime warns and runs without it instead of refusing to start.
@@ -88,6 +90,8 @@ export class Runtime {
   /** Counters and histograms for /metrics (none when --http is off). */
   private readonly metrics: Metrics | undefined;
   private http: HttpServer | undefined;
+  private historyTimer: NodeJS.Timeout | undefined;
+  private sampledAt = performance.now();
   /** Redis's clock minus this host's, in ms, measured with TIME at start and at every sync. */
   private clockOffsetMs = 0;
   /** Paused recipe names as of the last sync, restored with the recipes after a flush. */
@@ -137,7 +141,7 @@ export class Runtime {
     this.state = 'starting';
     // First, so that /healthz answers (and /readyz says why not yet) while the start waits.
     if (this.opts.http && this.metrics) {
-      const http = new HttpServer({ metrics: this.metrics, readiness: () => this.readiness() }, this.log);
+      const http = new HttpServer({ metrics: this.metrics, readiness: () => this.readiness(), status: () => this.statusReport() }, this.log);
       try {
         const at = await http.listen(this.opts.http);
         this.http = http;
@@ -186,6 +190,10 @@ export class Runtime {
       this.requestSync();
     }, this.opts.pollMs);
     this.state = 'running';
+    if (this.metrics) {
+      this.sampledAt = performance.now();
+      this.historyTimer = setInterval(() => void this.sampleHistory().catch((err) => this.log.debug({ err: errorText(err) }, 'history sample failed')), this.opts.historyEveryMs ?? 10_000);
+    }
     this.log.info({ id: this.opts.id, recipes: this.workers.size }, 'runtime running');
   }
 
@@ -195,6 +203,7 @@ export class Runtime {
     const starting = this.state !== 'running';
     this.state = 'stopping';
     clearInterval(this.timer);
+    clearInterval(this.historyTimer);
     if (starting) {
       // A start that has not finished may be waiting for a Redis that does not answer (down or
       // unreachable): nothing has been acknowledged yet that needs it, so cut the connections,
@@ -517,6 +526,60 @@ export class Runtime {
       this.patterns.delete(pattern);
       void this.sub.punsubscribe(pattern).catch(() => undefined);
     }
+  }
+
+  /**
+   * Adds one sample per running recipe to its hour of history (`<ns>:history:<name>`, trimmed by
+   * MINID to the last hour): the backlog, rows/s and the lag's p50 and p99 since the last one.
+   * Kept in Redis, so the status page shows the same hour whichever runtime serves it, and after
+   * a restart.
+   */
+  private async sampleHistory(): Promise<void> {
+    if (!this.metrics || this.state !== 'running') return;
+    const now = performance.now();
+    const seconds = Math.max(0.001, (now - this.sampledAt) / 1000);
+    this.sampledAt = now;
+    const hourAgo = Math.floor(Date.now() + this.clockOffsetMs - 3_600_000);
+    const names = [...this.workers.keys()];
+    if (names.length === 0) return;
+    const queued = await Promise.all(names.map((n) => this.redis.hget(this.keys.status(n), 'queued')));
+    const p = this.redis.pipeline();
+    names.forEach((name, i) => {
+      const w = this.metrics!.takeWindow(name);
+      p.xadd(this.keys.history(name), 'MINID', '~', String(hourAgo), '*',
+        'backlog', String(Math.max(0, Number(queued[i] ?? 0))), 'rowsPerSec', String(Math.round((w.rows / seconds) * 10) / 10),
+        'lagP50Ms', w.lagP50Ms === null ? '' : String(w.lagP50Ms), 'lagP99Ms', w.lagP99Ms === null ? '' : String(w.lagP99Ms));
+    });
+    await p.exec();
+  }
+
+  /**
+   * What the status page shows: per registered recipe its state, counters, last errors and hour
+   * of history; the live runtimes. Read from Redis, so every runtime serves the same; no secret
+   * is in any of it (errors are redacted where they are made).
+   */
+  private async statusReport(): Promise<StatusReport> {
+    const metas = await this.store.list();
+    const recipes = await Promise.all(metas.map(async (m) => {
+      const [st, deadLetters, history] = await Promise.all([
+        this.redis.hgetall(this.keys.status(m.name)),
+        this.redis.xlen(this.keys.deadLetters(m.name)),
+        this.redis.xrange(this.keys.history(m.name), '-', '+'),
+      ]);
+      return {
+        name: m.name, version: m.version, state: st['state'] ?? 'not loaded', backlog: Math.max(0, Number(st['queued'] ?? 0)),
+        synced: Number(st['synced'] ?? 0), deadLetters, error: st['error'] || null, lastError: st['lastError'] || null, lastErrorAt: st['lastErrorAt'] || null,
+        warning: st['warning'] || null, overflowedAt: st['overflowedAt'] || null,
+        history: history.map(([id, f]) => {
+          const v: Record<string, string> = {};
+          for (let i = 0; i + 1 < f.length; i += 2) v[f[i] as string] = f[i + 1] as string;
+          const num = (x: string | undefined): number | null => (x === undefined || x === '' ? null : Number(x));
+          return { t: Number(id.slice(0, id.indexOf('-'))), backlog: num(v['backlog']), rowsPerSec: num(v['rowsPerSec']), lagP50Ms: num(v['lagP50Ms']), lagP99Ms: num(v['lagP99Ms']) };
+        }),
+      };
+    }));
+    const runtimes = (await liveRuntimes(this.redis, this.keys)).map((r) => ({ id: r.id, host: r.host, pid: r.pid, startedAt: r.startedAt, warning: r.warning ?? null }));
+    return { namespace: this.keys.ns, at: new Date(Date.now() + this.clockOffsetMs).toISOString(), recipes, runtimes };
   }
 
   /** Redis's clock against this host's (TIME, halfway through the round trip). */

@@ -1,6 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.ts';
+import { STATUS_PAGE } from './status-page.ts';
 
 /** `--http`: where the runtime serves /metrics, /healthz and /readyz; undefined is off. */
 export interface HttpAddress {
@@ -25,11 +27,50 @@ export interface Readiness {
   readonly problems: readonly { readonly what: string; readonly recipe?: string; readonly error: string }[];
 }
 
+/** One point of a recipe's hour of history. */
+export interface HistoryPoint {
+  /** Redis's time, ms. */
+  readonly t: number;
+  readonly backlog: number | null;
+  readonly rowsPerSec: number | null;
+  readonly lagP50Ms: number | null;
+  readonly lagP99Ms: number | null;
+}
+
+/** What the status page shows (`/api/status`). */
+export interface StatusReport {
+  readonly namespace: string;
+  readonly at: string;
+  readonly recipes: ReadonlyArray<{
+    readonly name: string;
+    readonly version: string;
+    readonly state: string;
+    readonly backlog: number;
+    readonly synced: number;
+    readonly deadLetters: number;
+    readonly error: string | null;
+    readonly lastError: string | null;
+    readonly lastErrorAt: string | null;
+    readonly warning: string | null;
+    readonly overflowedAt: string | null;
+    readonly history: readonly HistoryPoint[];
+  }>;
+  readonly runtimes: ReadonlyArray<{ readonly id: string; readonly host: string; readonly pid: number; readonly startedAt: string; readonly warning: string | null }>;
+}
+
 export interface HttpSources {
   readonly metrics: Metrics;
   /** From the state the runtime already has: a probe opens no connection. */
   readonly readiness: () => Readiness;
+  /** The status page's data. */
+  readonly status: () => Promise<StatusReport>;
 }
+
+const UPLOT_DIR = new URL('./', import.meta.resolve('uplot/dist/uPlot.iife.min.js'));
+const assets = new Map<string, { file: URL; type: string }>([
+  ['/assets/uPlot.iife.min.js', { file: new URL('uPlot.iife.min.js', UPLOT_DIR), type: 'text/javascript; charset=utf-8' }],
+  ['/assets/uPlot.min.css', { file: new URL('uPlot.min.css', UPLOT_DIR), type: 'text/css; charset=utf-8' }],
+]);
 
 /**
  * The runtime's HTTP endpoints. /healthz answers while the process and its event loop do;
@@ -89,12 +130,25 @@ export class HttpServer {
       json(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', problems: r.problems });
       return;
     }
+    if (path === '/' || path === '/index.html') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:" }).end(STATUS_PAGE);
+      return;
+    }
+    if (path === '/api/status') {
+      json(res, 200, await this.sources.status());
+      return;
+    }
+    const asset = assets.get(path ?? '');
+    if (asset) {
+      res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'max-age=3600' }).end(await readFile(asset.file));
+      return;
+    }
     if (path === '/metrics') {
       const { body, contentType } = await this.sources.metrics.render();
       res.writeHead(200, { 'content-type': contentType }).end(body);
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /, /metrics, /healthz or /readyz\n');
   }
 }
 

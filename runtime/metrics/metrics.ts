@@ -65,6 +65,8 @@ export class Metrics {
   private readonly lagSeconds: Histogram<'recipe'>;
   private readonly gaps: Counter<'recipe' | 'reason'>;
   private readonly reconciledKeys: Counter<'recipe'>;
+  /** Per recipe: rows and lags since the last history sample (`takeWindow`). */
+  private readonly windows = new Map<string, { rows: number; lags: Array<[number, number]> }>();
 
   constructor(snapshot: () => Promise<readonly RecipeSnapshot[]>) {
     const registers = [this.registry];
@@ -111,9 +113,18 @@ export class Metrics {
   /** The hooks one recipe's parts report through. */
   forRecipe(recipe: string): RecipeMetrics {
     const l = { recipe };
+    const window = (): { rows: number; lags: Array<[number, number]> } => {
+      let w = this.windows.get(recipe);
+      if (w === undefined) this.windows.set(recipe, (w = { rows: 0, lags: [] }));
+      return w;
+    };
     return {
       captured: (n) => n > 0 && this.captured.inc(l, n),
-      written: (op, n) => n > 0 && this.rows.inc({ recipe, op }, n),
+      written: (op, n) => {
+        if (n <= 0) return;
+        this.rows.inc({ recipe, op }, n);
+        window().rows += n;
+      },
       deadLettered: (n) => n > 0 && this.deadLetters.inc(l, n),
       retried: (reason) => this.retries.inc({ recipe, reason }),
       batch: (rows, seconds) => {
@@ -122,6 +133,8 @@ export class Metrics {
       },
       lag: (seconds, n) => {
         if (n <= 0) return;
+        const w = window();
+        if (w.lags.length < 100_000) w.lags.push([Math.max(0, seconds), n]);
         // prom-client has no weighted observe; a batch's records share one commit time, so
         // their lags are observed at the batch's: n observations of the same value.
         for (let i = 0; i < n; i++) this.lagSeconds.observe(l, Math.max(0, seconds));
@@ -131,8 +144,32 @@ export class Metrics {
     } as RecipeMetrics;
   }
 
+  /**
+   * What a recipe did since the last call: rows written, and the lag's p50 and p99 in ms over
+   * its records (null when none was written). Resets the window.
+   */
+  takeWindow(recipe: string): { rows: number; lagP50Ms: number | null; lagP99Ms: number | null } {
+    const w = this.windows.get(recipe) ?? { rows: 0, lags: [] };
+    this.windows.set(recipe, { rows: 0, lags: [] });
+    return { rows: w.rows, lagP50Ms: weightedQuantile(w.lags, 0.5), lagP99Ms: weightedQuantile(w.lags, 0.99) };
+  }
+
   /** The text a scrape gets, and its content type. */
   async render(): Promise<{ body: string; contentType: string }> {
     return { body: await this.registry.metrics(), contentType: this.registry.contentType };
   }
+}
+
+/** The q-quantile of values given with their weights, in ms (null when there are none). */
+export function weightedQuantile(samples: ReadonlyArray<readonly [number, number]>, q: number): number | null {
+  const total = samples.reduce((a, [, n]) => a + n, 0);
+  if (total === 0) return null;
+  const sorted = [...samples].sort((a, b) => a[0] - b[0]);
+  const rank = q * total;
+  let seen = 0;
+  for (const [value, n] of sorted) {
+    seen += n;
+    if (seen >= rank) return Math.round(value * 1000 * 10) / 10;
+  }
+  return Math.round((sorted[sorted.length - 1]?.[0] ?? 0) * 1000 * 10) / 10;
 }
