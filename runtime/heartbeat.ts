@@ -13,6 +13,8 @@ export interface RuntimeInfo {
   readonly startedAt: string;
   /** A standing problem with Redis that does not stop syncing (an eviction policy that can evict wbsync's keys). */
   readonly warning?: string;
+  /** Where it serves /metrics and the status page (`--http`), when it does. */
+  readonly http?: string;
 }
 
 /** Another live runtime holds this id. */

@@ -90,6 +90,8 @@ export class Runtime {
   /** Counters and histograms for /metrics (none when --http is off). */
   private readonly metrics: Metrics | undefined;
   private http: HttpServer | undefined;
+  /** The address it serves, advertised in its heartbeat (status shows it). */
+  private httpAt: string | undefined;
   private historyTimer: NodeJS.Timeout | undefined;
   private sampledAt = performance.now();
   /** Redis's clock minus this host's, in ms, measured with TIME at start and at every sync. */
@@ -145,7 +147,8 @@ export class Runtime {
       try {
         const at = await http.listen(this.opts.http);
         this.http = http;
-        this.log.info({ http: `${at.host}:${at.port}` }, 'serving /metrics, /healthz and /readyz');
+        this.httpAt = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
+        this.log.info({ http: this.httpAt }, 'serving /metrics, /healthz and /readyz');
       } catch (err) {
         if (!this.opts.httpIsDefault) throw err;
         this.log.warn({ err: errorText(err) }, 'not serving /metrics, /healthz and /readyz: the default address is taken; pass --http <port> (or --http off)');
@@ -156,6 +159,10 @@ export class Runtime {
     // A namespace written by another wbsync key layout is left alone (registry/layout.ts).
     await checkLayout(this.redis, this.keys, 'wb-runtime');
     this.me = await claimRuntimeId(this.redis, this.keys, this.opts.id);
+    if (this.httpAt) {
+      this.me = { ...this.me, http: this.httpAt };
+      await this.beat();
+    }
     await this.redis.set(this.keys.sentinel(), this.opts.id, 'NX');
     this.flushWatch = new FlushWatch(this.opts.flags, this.keys.sentinel(), this.log, () => {
       if (this.state === 'running') this.requestSync();
@@ -578,7 +585,7 @@ export class Runtime {
         }),
       };
     }));
-    const runtimes = (await liveRuntimes(this.redis, this.keys)).map((r) => ({ id: r.id, host: r.host, pid: r.pid, startedAt: r.startedAt, warning: r.warning ?? null }));
+    const runtimes = (await liveRuntimes(this.redis, this.keys)).map((r) => ({ id: r.id, host: r.host, pid: r.pid, startedAt: r.startedAt, warning: r.warning ?? null, http: r.http ?? null }));
     return { namespace: this.keys.ns, at: new Date(Date.now() + this.clockOffsetMs).toISOString(), recipes, runtimes };
   }
 

@@ -126,5 +126,5 @@ function print(recipes: readonly RecipeStatus[], runtimes: readonly Runtime[], n
   for (const r of recipes) {
     if (r.goneRows) process.stdout.write(`\nNOTE ${r.name}: ${r.goneRows} rows whose key is gone are kept (found ${r.goneRowsAt}); \`${deleteGoneRowsCommand(r.name, ns)}\` deletes them\n`);
   }
-  process.stdout.write(`\nruntimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host})`).join(', ') : 'none'}\n`);
+  process.stdout.write(`\nruntimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host}${r.http ? `, http://${r.http}/` : ''})`).join(', ') : 'none'}\n`);
 }

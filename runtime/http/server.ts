@@ -55,7 +55,7 @@ export interface StatusReport {
     readonly overflowedAt: string | null;
     readonly history: readonly HistoryPoint[];
   }>;
-  readonly runtimes: ReadonlyArray<{ readonly id: string; readonly host: string; readonly pid: number; readonly startedAt: string; readonly warning: string | null }>;
+  readonly runtimes: ReadonlyArray<{ readonly id: string; readonly host: string; readonly pid: number; readonly startedAt: string; readonly warning: string | null; readonly http: string | null }>;
 }
 
 export interface HttpSources {

@@ -62,6 +62,8 @@ describe('wb-runtime --http: /metrics, /healthz, /readyz', () => {
     expect(sample(m.body, 'wbsync_recipe_info', { recipe: env.name, version: '1', state: 'loaded' })).toBe(1);
     expect(m.body).toContain('wbsync_process_cpu_seconds_total');
     expect((await get('/nope')).status).toBe(404);
+    // status names where each runtime serves its page.
+    expect((await env.cli(['status'])).stdout).toContain(`http://127.0.0.1:${port}/`);
   });
 
   it('1,000 changes to 1,000 new keys: captured, rows and the lag histogram each rise by 1,000', async () => {
