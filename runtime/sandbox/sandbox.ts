@@ -5,7 +5,7 @@ import { RecipeLoadError } from '../../recipes/evaluate.ts';
 import type { Registration } from '../../recipes/options.ts';
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.ts';
 import type { FromSandbox, SandboxData, ToSandbox } from './messages.ts';
-import { fromWire } from './wire.ts';
+import { fromWire, type WireRegistration } from './wire.ts';
 
 export interface SandboxOptions {
   readonly limits?: SandboxLimits;
@@ -15,6 +15,8 @@ export interface SandboxOptions {
   readonly log?: Logger;
   /** The recipe's code failed after it loaded: a throw from a timer, a call that never settled. */
   readonly onFail?: (reason: string) => void;
+  /** How long an idle thread lives before it is parked ({@link IDLE_MS} when absent). */
+  readonly idleMs?: number;
 }
 
 /** The sandbox a recipe's code runs in was stopped: by a failure, or because the recipe stopped. */
@@ -22,15 +24,24 @@ export class SandboxStopped extends Error {
   override readonly name = 'SandboxStopped';
 }
 
+/** How long a thread with no call in flight lives on before it is parked (ended until the next call). */
+export const IDLE_MS = 30_000;
+
 /**
  * One recipe bundle's code, evaluated in a worker thread of its own. Everything the recipe's code
  * does runs there: its top level at load, and each credential function when a driver connects.
  * Whatever it does (throws from a timer, loops for ever, leaves a promise unsettled, calls
  * `process.exit`) fails this recipe only: the thread is terminated and `onFail` says why.
  * `node:vm` alone would not do: its timeout stops synchronous code only.
+ *
+ * A thread costs about 8 MB, and credentials are called only when a driver connects: a thread
+ * idle for `idleMs` (30 s) is parked, ended quietly, and the next call evaluates the bundle
+ * again in a new one (tens of milliseconds, once per connection burst). Memory stays flat however
+ * many recipes run.
  */
 export class RecipeSandbox {
-  private readonly worker: Worker;
+  private worker: Worker | undefined;
+  private readonly code: string;
   private readonly opts: SandboxOptions;
   private readonly limits: SandboxLimits;
   private readonly origin: string;
@@ -38,8 +49,13 @@ export class RecipeSandbox {
   private nextCall = 0;
   /** configGet calls the runtime is answering: time spent there is Redis's, not the recipe's. */
   private paramsInFlight = 0;
-  private loaded = false;
   private stopped: string | undefined;
+  /** Functions the first evaluation declared: a later one must declare as many. */
+  private functions = 0;
+  /** The thread being started for a call (after a park), while it evaluates. */
+  private starting: Promise<void> | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly idleMs: number;
 
   /**
    * Evaluates `code` in a new sandbox. Rejects with a RecipeLoadError when the code throws, does
@@ -47,60 +63,122 @@ export class RecipeSandbox {
    */
   static async load(code: string, origin: string, opts: SandboxOptions): Promise<{ regs: Registration[]; sandbox: RecipeSandbox }> {
     const sandbox = new RecipeSandbox(code, origin, opts);
-    const regs = await sandbox.ready;
+    let wire: WireRegistration[];
+    try {
+      wire = await sandbox.spawn(Math.min(1000, Math.floor(sandbox.limits.evalTimeoutMs / 2)));
+    } catch (err) {
+      sandbox.stop(err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+    let regs: Registration[];
+    try {
+      regs = wire.map((w) => fromWire(w, (fn) => sandbox.call(fn)));
+    } catch (err) {
+      const message = `${origin}: ${err instanceof Error ? err.message : String(err)}`;
+      sandbox.stop(message);
+      throw new RecipeLoadError(message);
+    }
+    sandbox.functions = countFunctions(wire);
+    sandbox.idle();
     return { regs, sandbox };
   }
 
-  private readonly ready: Promise<Registration[]>;
-
   private constructor(code: string, origin: string, opts: SandboxOptions) {
+    this.code = code;
     this.opts = opts;
     this.origin = origin;
     this.limits = opts.limits ?? DEFAULT_SANDBOX_LIMITS;
-    const data: SandboxData = { code, origin, settleMs: Math.min(1000, Math.floor(this.limits.evalTimeoutMs / 2)) };
-    this.worker = new Worker(workerUrl(), {
+    this.idleMs = opts.idleMs ?? IDLE_MS;
+  }
+
+  /**
+   * Starts a thread and evaluates the bundle there; resolves with its registrations as data. Its
+   * failures after that (a throw from a timer, an exit) fail the sandbox, unless it was parked.
+   */
+  private spawn(settleMs: number): Promise<WireRegistration[]> {
+    const origin = this.origin;
+    const data: SandboxData = { code: this.code, origin, settleMs };
+    const worker = new Worker(workerUrl(), {
       workerData: data,
       // A recipe that builds an ever-growing structure fails itself, not the runtime's heap.
       resourceLimits: { maxOldGenerationSizeMb: 256 },
     });
-    this.ready = new Promise<Registration[]>((resolve, reject) => {
+    this.worker = worker;
+    let loaded = false;
+    const current = (): boolean => this.worker === worker && this.stopped === undefined;
+    const ready = new Promise<WireRegistration[]>((resolve, reject) => {
       const seconds = this.limits.evalTimeoutMs / 1000;
       const timer = setTimeout(() => {
-        this.stop(`did not finish loading within ${seconds} s`);
+        void worker.terminate().catch(() => undefined);
         reject(new RecipeLoadError(`${origin} did not finish loading within ${seconds} s (an endless loop or a long computation at its top level?); it was stopped`));
       }, this.limits.evalTimeoutMs);
       const failLoad = (message: string): void => {
         clearTimeout(timer);
-        this.stop(message);
+        void worker.terminate().catch(() => undefined);
         reject(new RecipeLoadError(message));
       };
-      this.worker.on('message', (m: FromSandbox) => {
+      worker.on('message', (m: FromSandbox) => {
         if (m.t === 'loaded') {
           clearTimeout(timer);
-          this.loaded = true;
-          try {
-            resolve(m.regs.map((w) => fromWire(w, (fn) => this.call(fn))));
-          } catch (err) {
-            failLoad(`${origin}: ${err instanceof Error ? err.message : String(err)}`);
-          }
+          loaded = true;
+          resolve(m.regs);
         } else if (m.t === 'load-failed') failLoad(m.message);
-        else this.onMessage(m);
+        else if (current()) this.onMessage(m);
       });
-      this.worker.on('error', (err: Error) => {
-        const what = `${origin} threw outside any call: ${err.message}`;
-        if (this.loaded) this.fail(what);
-        else failLoad(`${origin} failed while loading: ${err.message}`);
+      worker.on('error', (err: Error) => {
+        if (!loaded) failLoad(`${origin} failed while loading: ${err.message}`);
+        else if (current()) this.fail(`${origin} threw outside any call: ${err.message}`);
       });
-      this.worker.on('exit', (exitCode: number) => {
-        if (this.stopped !== undefined) return;
-        const what = `${origin} ended its thread (process.exit(${exitCode}))`;
-        if (this.loaded) this.fail(what);
-        else failLoad(what);
+      worker.on('exit', (exitCode: number) => {
+        if (!loaded) failLoad(`${origin} ended its thread (process.exit(${exitCode}))`);
+        else if (current()) this.fail(`${origin} ended its thread (process.exit(${exitCode}))`);
       });
     });
     // After the listeners (adding one refs the thread again): the thread never keeps a command
     // or the runtime alive by itself; timers of loads and calls do while they wait.
-    this.worker.unref();
+    worker.unref();
+    return ready;
+  }
+
+  /** Parks the thread once no call has been in flight for `idleMs`. */
+  private idle(): void {
+    clearTimeout(this.idleTimer);
+    if (this.calls.size > 0 || this.stopped !== undefined) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.calls.size > 0 || this.starting || this.paramsInFlight > 0) return this.idle();
+      const worker = this.worker;
+      this.worker = undefined; // its exit is a park now, not a failure
+      void worker?.terminate().catch(() => undefined);
+    }, this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  /** Whether a thread is running now (false while parked). */
+  get active(): boolean {
+    return this.worker !== undefined && this.stopped === undefined;
+  }
+
+  /** A thread to call into: the running one, or a new one after a park. */
+  private async thread(): Promise<void> {
+    if (this.worker !== undefined) return;
+    this.starting ??= this.spawn(0).then(
+      (wire) => {
+        if (countFunctions(wire) !== this.functions) {
+          throw new Error(`${this.origin} declared ${countFunctions(wire)} functions when evaluated again, ${this.functions} the first time; its credentials cannot be matched`);
+        }
+      },
+      (err: unknown) => {
+        this.worker = undefined;
+        throw err;
+      },
+    ).finally(() => (this.starting = undefined));
+    try {
+      await this.starting;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.fail(reason);
+      throw new SandboxStopped(reason);
+    }
   }
 
   /** Why this sandbox stopped, if it did through a failure of the recipe's code. */
@@ -108,13 +186,17 @@ export class RecipeSandbox {
 
   /** Ends the thread; calls in flight reject. The recipe stopped (replaced, unregistered, shut down). */
   async close(): Promise<void> {
+    const worker = this.worker;
     this.stop('the recipe stopped');
-    await this.worker.terminate().catch(() => undefined);
+    await worker?.terminate().catch(() => undefined);
   }
 
   /** Runs function `fn` of the recipe (a credential) in the sandbox, within the credential limit. */
-  private call(fn: number): Promise<unknown> {
-    if (this.stopped !== undefined) return Promise.reject(new SandboxStopped(`${this.origin}: its code is stopped (${this.stopped})`));
+  private async call(fn: number): Promise<unknown> {
+    if (this.stopped !== undefined) throw new SandboxStopped(`${this.origin}: its code is stopped (${this.stopped})`);
+    clearTimeout(this.idleTimer);
+    await this.thread();
+    if (this.stopped !== undefined) throw new SandboxStopped(`${this.origin}: its code is stopped (${this.stopped})`);
     const id = this.nextCall++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -123,6 +205,7 @@ export class RecipeSandbox {
         if (this.paramsInFlight > 0) {
           // Waiting for Redis is not the recipe's fault: this attempt fails and is retried.
           reject(new Error(`${this.origin}: a credential call waited more than ${seconds} s for a parameter from Redis`));
+          this.idle();
           return;
         }
         const reason = `${this.origin}: a credential function did not settle within ${seconds} s (a promise that never resolves, or an endless loop?); the recipe is stopped: fix it and upload it again`;
@@ -149,11 +232,12 @@ export class RecipeSandbox {
       clearTimeout(call.timer);
       if (m.error !== undefined) call.reject(new Error(m.error));
       else call.resolve(m.type === 'object' ? {} : m.value);
+      this.idle();
     }
   }
 
   private post(message: ToSandbox): void {
-    if (this.stopped === undefined) this.worker.postMessage(message);
+    if (this.stopped === undefined) this.worker?.postMessage(message);
   }
 
   private print(level: 'debug' | 'info' | 'warn' | 'error', text: string): void {
@@ -175,7 +259,8 @@ export class RecipeSandbox {
   private stop(reason: string): void {
     if (this.stopped !== undefined) return;
     this.stopped = reason;
-    void this.worker.terminate().catch(() => undefined);
+    clearTimeout(this.idleTimer);
+    void this.worker?.terminate().catch(() => undefined);
     for (const [id, call] of this.calls) {
       clearTimeout(call.timer);
       call.reject(new SandboxStopped(`${this.origin}: its code is stopped (${reason})`));
@@ -188,4 +273,10 @@ export class RecipeSandbox {
 function workerUrl(): URL {
   const here = import.meta.url;
   return here.endsWith('.ts') ? new URL('../../dist/runtime/sandbox/worker.js', here) : new URL('./worker.js', here);
+}
+
+function countFunctions(wire: readonly WireRegistration[]): number {
+  let n = 0;
+  for (const w of wire) for (const v of Object.values(w.connector.connection)) if (typeof v === 'object' && v !== null && !Array.isArray(v) && 'fn' in v) n++;
+  return n;
 }

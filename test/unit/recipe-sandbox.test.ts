@@ -12,8 +12,8 @@ afterEach(async () => {
 const LIMITS = { evalTimeoutMs: 1500, credentialTimeoutMs: 400 };
 const noParams = async (): Promise<undefined> => undefined;
 
-async function load(code: string, params: (name: string) => Promise<string | undefined> = noParams, onFail?: (r: string) => void) {
-  const { regs, sandbox } = await RecipeSandbox.load(code, 'r.js', { params, limits: LIMITS, ...(onFail ? { onFail } : {}) });
+async function load(code: string, params: (name: string) => Promise<string | undefined> = noParams, onFail?: (r: string) => void, idleMs?: number) {
+  const { regs, sandbox } = await RecipeSandbox.load(code, 'r.js', { params, limits: LIMITS, ...(onFail ? { onFail } : {}), ...(idleMs ? { idleMs } : {}) });
   open.push(sandbox);
   return { regs, sandbox };
 }
@@ -117,5 +117,18 @@ describe('RecipeSandbox', () => {
     const fails: string[] = [];
     await load(recipe("new w.SqliteConnector(new w.SqliteConnection('/tmp/x.db'), 't', 'id')", "setTimeout(() => { throw new Error('much later') }, 900)"), noParams, (r) => fails.push(r));
     await expect.poll(() => fails, { timeout: 3000 }).toEqual(["r.js threw outside any call: much later"]);
+  });
+
+  it('parks an idle thread and starts one again for the next call (memory stays flat)', async () => {
+    const fails: string[] = [];
+    const { regs, sandbox } = await load(recipe("new w.MySqlConnector(new w.MySqlConnection('u', () => 'pw-' + (globalThis.calls = (globalThis.calls ?? 0) + 1), 'h/db'), 't', 'id')"), noParams, (r) => fails.push(r), 200);
+    const conn = regs[0]!.connector.connection as unknown as { password: () => Promise<string> };
+    expect(await conn.password()).toBe('pw-1');
+    expect(await conn.password()).toBe('pw-2'); // the same thread while busy
+    expect(sandbox.active).toBe(true);
+    await expect.poll(() => sandbox.active, { timeout: 2000 }).toBe(false);
+    expect(await conn.password()).toBe('pw-1'); // a fresh thread: the bundle evaluated again
+    expect(sandbox.active).toBe(true);
+    expect(fails).toEqual([]);
   });
 });
