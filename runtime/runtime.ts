@@ -14,6 +14,7 @@ import { ParamStore } from './params/param-store.ts';
 import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
 import { connectRedis } from './redis/connect.ts';
 import { execChecked } from './redis/exec.ts';
+import { entryFields, streamIdMs } from './redis/stream.ts';
 import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
 import type { RedisFlags } from './redis/flags.ts';
 import { checkLayout, LAYOUT } from './registry/layout.ts';
@@ -87,6 +88,8 @@ export class Runtime {
   /** Per recipe name: the sandbox the running version's code runs in. */
   private readonly sandboxes = new Map<string, RecipeSandbox>();
   private readonly params: ParamStore;
+  /** The prefix of its connections' names (CLIENT SETNAME): `wbsync-runtime:<id>`. */
+  private readonly clientName: string;
   /** Counters and histograms for /metrics (none when --http is off). */
   private readonly metrics: Metrics | undefined;
   private http: HttpServer | undefined;
@@ -119,9 +122,9 @@ export class Runtime {
     this.log = log;
     this.keys = new Keys(opts.flags.namespace);
     // Named (CLIENT SETNAME), so CLIENT LIST shows which runtime and which role holds each.
-    const name = `wbsync-runtime:${clientNamePart(opts.id)}`;
-    this.redis = connectRedis(opts.flags, { maxRetriesPerRequest: null, connectionName: `${name}:commands` });
-    this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null, connectionName: `${name}:subscriber` });
+    this.clientName = `wbsync-runtime:${clientNamePart(opts.id)}`;
+    this.redis = connectRedis(opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:commands` });
+    this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:subscriber` });
     this.store = new RecipeStore(this.redis, this.keys);
     this.params = new ParamStore(this.redis, this.keys);
     this.metrics = opts.http ? new Metrics(() => this.snapshot()) : undefined;
@@ -166,7 +169,7 @@ export class Runtime {
     await this.redis.set(this.keys.sentinel(), this.opts.id, 'NX');
     this.flushWatch = new FlushWatch(this.opts.flags, this.keys.sentinel(), this.log, () => {
       if (this.state === 'running') this.requestSync();
-    }, `wbsync-runtime:${clientNamePart(this.opts.id)}`);
+    }, this.clientName);
     await this.flushWatch.start();
     this.channelPrefix = `__keyspace@${this.redis.options.db ?? 0}__:`;
     await this.checkKeyspaceEvents();
@@ -549,7 +552,9 @@ export class Runtime {
     const hourAgo = Math.floor(Date.now() + this.clockOffsetMs - 3_600_000);
     const names = [...this.workers.keys()];
     if (names.length === 0) return;
-    const queued = await Promise.all(names.map((n) => this.redis.hget(this.keys.status(n), 'queued')));
+    const read = this.redis.pipeline();
+    for (const n of names) read.hget(this.keys.status(n), 'queued');
+    const queued = ((await read.exec()) ?? []).map(([, v]) => v as string | null);
     const p = this.redis.pipeline();
     names.forEach((name, i) => {
       const w = this.metrics!.takeWindow(name);
@@ -578,10 +583,9 @@ export class Runtime {
         synced: Number(st['synced'] ?? 0), deadLetters, error: st['error'] || null, lastError: st['lastError'] || null, lastErrorAt: st['lastErrorAt'] || null,
         warning: st['warning'] || null, overflowedAt: st['overflowedAt'] || null,
         history: history.map(([id, f]) => {
-          const v: Record<string, string> = {};
-          for (let i = 0; i + 1 < f.length; i += 2) v[f[i] as string] = f[i + 1] as string;
+          const v = entryFields(f);
           const num = (x: string | undefined): number | null => (x === undefined || x === '' ? null : Number(x));
-          return { t: Number(id.slice(0, id.indexOf('-'))), backlog: num(v['backlog']), rowsPerSec: num(v['rowsPerSec']), lagP50Ms: num(v['lagP50Ms']), lagP99Ms: num(v['lagP99Ms']) };
+          return { t: streamIdMs(id), backlog: num(v['backlog']), rowsPerSec: num(v['rowsPerSec']), lagP50Ms: num(v['lagP50Ms']), lagP99Ms: num(v['lagP99Ms']) };
         }),
       };
     }));
@@ -630,7 +634,7 @@ export class Runtime {
       const worker = this.workers.get(name);
       const outcome = this.outcomes.get(name);
       const state = worker ? (worker.isPaused ? 'paused' : 'loaded') : (outcome?.status ?? 'unknown');
-      const firstMs = first === undefined ? undefined : Number(first.slice(0, first.indexOf('-')));
+      const firstMs = first === undefined ? undefined : streamIdMs(first);
       return {
         name,
         version: worker?.reg.version ?? '',

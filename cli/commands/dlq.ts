@@ -1,3 +1,4 @@
+import { entryFields } from '../../runtime/redis/stream.ts';
 import { Command } from 'commander';
 import { snapshotKeys } from '../../runtime/capture/capture-queue.ts';
 import { resyncTarget } from '../../runtime/capture/targets.ts';
@@ -9,11 +10,6 @@ import { loadStoredRecipe } from '../recipe-loader.ts';
 
 type Entry = [string, string[]];
 
-function fieldsOf(raw: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) out[raw[i] as string] = raw[i + 1] as string;
-  return out;
-}
 
 export const dlq = new Command('dlq')
   .description("list a recipe's dead letters; --replay re-enqueues them, --purge drops them")
@@ -42,7 +38,7 @@ export const dlq = new Command('dlq')
         for (;;) {
           const page = (await redis.xrange(stream, '-', '+', 'COUNT', 500)) as Entry[];
           if (page.length === 0) break;
-          const letters = page.map(([, raw]) => fieldsOf(raw)).filter((f) => (f['key'] ?? '').startsWith(`${reg.keysPrefix}:`));
+          const letters = page.map(([, raw]) => entryFields(raw)).filter((f) => (f['key'] ?? '').startsWith(`${reg.keysPrefix}:`));
           if (reg.kind === 'writeThrough') {
             // A refused write-through never reached Redis: stage its record again.
             const tx = redis.multi();
@@ -57,7 +53,7 @@ export const dlq = new Command('dlq')
           }
           // The index entry goes too, unless a newer dead letter of that key replaced it meanwhile.
           const tx = redis.multi().xdel(stream, ...page.map(([id]) => id));
-          for (const [id, raw] of page) tx.eval("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end", 1, keys.deadLetterIndex(name), fieldsOf(raw)['key'] ?? '', id);
+          for (const [id, raw] of page) tx.eval("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end", 1, keys.deadLetterIndex(name), entryFields(raw)['key'] ?? '', id);
           await execChecked(tx);
           replayed += page.length;
           bar.add(page.length);
@@ -71,7 +67,7 @@ export const dlq = new Command('dlq')
       if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit must be a positive integer', 2);
       const entries = (await redis.xrange(stream, '-', '+', 'COUNT', limit)) as Entry[];
       const rows = entries.map(([id, raw]) => {
-        const f = fieldsOf(raw);
+        const f = entryFields(raw);
         return { id, at: f['at'], key: f['key'], op: f['op'], version: f['version'], error: f['error'] };
       });
       const total = await redis.xlen(stream);

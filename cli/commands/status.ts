@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import type { Keys } from '../../runtime/keys.ts';
 import { describeOverlap, findOverlaps, type PrefixClaim } from '../../runtime/registry/overlap.ts';
+import { streamIdMs } from '../../runtime/redis/stream.ts';
 import { RecipeStore, type RecipeMeta } from '../../runtime/registry/store.ts';
 import { deleteGoneRowsCommand } from '../../runtime/verify/gone-rows.ts';
 import { withRedis } from '../context.ts';
@@ -16,7 +17,7 @@ import { registeredClaims } from '../recipe-loader.ts';
 async function oldestAgeMs(redis: Redis, stream: string): Promise<number | null> {
   const [first, [sec, micros]] = await Promise.all([redis.xrange(stream, '-', '+', 'COUNT', 1), redis.time()]);
   const id = first[0]?.[0];
-  return id === undefined ? null : Math.max(0, Number(sec) * 1000 + Math.floor(Number(micros) / 1000) - Number(id.split('-')[0]));
+  return id === undefined ? null : Math.max(0, Number(sec) * 1000 + Math.floor(Number(micros) / 1000) - streamIdMs(id));
 }
 
 async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta, claims: readonly PrefixClaim[]) {

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import type { Keys } from '../../runtime/keys.ts';
 import { claimOf, describeOverlap, findOverlaps, type Overlap } from '../../runtime/registry/overlap.ts';
+import { entryFields } from '../../runtime/redis/stream.ts';
 import { RecipeStore, UploadRefused } from '../../runtime/registry/store.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
@@ -108,8 +109,7 @@ async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: rea
       | null;
     for (const [id, raw] of res?.[0]?.[1] ?? []) {
       last = id;
-      const v: Record<string, string> = {};
-      for (let i = 0; i + 1 < raw.length; i += 2) v[raw[i] as string] = raw[i + 1] as string;
+      const v = entryFields(raw);
       if (v['nonce'] !== nonce || !waiting.has(v['name'] ?? '')) continue;
       waiting.delete(v['name'] as string);
       if (v['reconciles'] === '1') reconciling.add(v['name'] as string);

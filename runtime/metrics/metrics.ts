@@ -84,11 +84,8 @@ export class Metrics {
     const oldest = new Gauge({ name: 'wbsync_backlog_oldest_age_seconds', help: 'Age of the oldest backlog entry not yet acknowledged (0 when none).', labelNames: ['recipe'], registers });
     const overflowed = new Gauge({ name: 'wbsync_backlog_overflowed', help: '1 while the backlog is past its bound (maxBacklog) and changes are caught up by a reconcile.', labelNames: ['recipe'], registers });
     const info = new Gauge({ name: 'wbsync_recipe_info', help: 'A recipe this runtime knows, with its version and state (loaded, paused, failed).', labelNames: ['recipe', 'version', 'state'], registers });
-    // One collect for the four gauges: the snapshot is read once per scrape.
-    let pending: Promise<readonly RecipeSnapshot[]> | undefined;
-    const read = (): Promise<readonly RecipeSnapshot[]> => (pending ??= snapshot().finally(() => setImmediate(() => (pending = undefined))));
     const fill = async (): Promise<void> => {
-      const recipes = await read();
+      const recipes = await snapshot();
       backlog.reset();
       oldest.reset();
       overflowed.reset();
@@ -100,7 +97,8 @@ export class Metrics {
         info.set({ recipe: r.name, version: r.version, state: r.state }, 1);
       }
     };
-    // prom-client calls collect() of each gauge before serialising it.
+    // prom-client calls collect() of each gauge before serialising it: the four share one fill,
+    // so the snapshot is read once per scrape.
     let filling: Promise<void> | undefined;
     const collect = async (): Promise<void> => {
       filling ??= fill().finally(() => setImmediate(() => (filling = undefined)));

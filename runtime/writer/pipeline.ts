@@ -4,6 +4,7 @@ import type { Registration } from '../../recipes/options.ts';
 import type { AckOutcome, Backlog, DeadLetter } from '../backlog/backlog.ts';
 import type { BacklogEntry, StreamEntry } from '../backlog/entry.ts';
 import { GROUP } from '../keys.ts';
+import { streamIdMs } from '../redis/stream.ts';
 import { Backoff, retryForever, RetryStopped, sleep } from './backoff.ts';
 import { planBatch } from './plan.ts';
 import { applyThrough, readTargets } from './redis-state.ts';
@@ -287,7 +288,7 @@ export class WritePipeline {
         }
         for (const t of done) this.held.delete(t.id);
         const now = this.redisNow();
-        for (const t of done) this.metrics.lag((now - entryMs(t.id)) / 1000, t.records);
+        for (const t of done) this.metrics.lag((now - streamIdMs(t.id)) / 1000, t.records);
       }
       this.pruneMarks();
     })().finally(() => {
@@ -308,9 +309,4 @@ export class WritePipeline {
         this.pruning = false;
       });
   }
-}
-
-/** The time in a stream entry id (`<ms>-<seq>`). */
-function entryMs(id: string): number {
-  return Number(id.slice(0, id.indexOf('-')));
 }
