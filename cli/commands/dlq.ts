@@ -33,6 +33,11 @@ export const dlq = new Command('dlq')
       if (opts.replay) {
         const reg = await loadStoredRecipe(redis, keys, name, limits);
         const target = resyncTarget(keys, name);
+        // Told before the first key is queued too: a runtime's reader may pick a replayed key up
+        // before the message after the loop arrives, and must not write it with the table's
+        // description from before an ALTER TABLE (it would be refused again). The message is on its
+        // way to the runtime a full round trip before the first XADD below is even sent.
+        await tellRuntimes(redis, keys, { op: 'backlog', names: [name] });
         let replayed = 0;
         const bar = await progress(`replaying dead letters of ${name}`, 'letters', { json: opts.json, total: await redis.xlen(stream) });
         for (;;) {

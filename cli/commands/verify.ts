@@ -25,6 +25,8 @@ export const verify = new Command('verify')
       let report: VerifyReport;
       // On a terminal: keys compared, then rows swept, with their rate (the totals are not known up front).
       const bars = { keys: await progress(`verify ${name}: comparing`, 'keys', { json: opts.json }), rows: undefined as Progress | undefined };
+      // As for dlq --replay: the runtime re-reads the table's shape before it writes what --fix queues.
+      if (opts.fix) await tellRuntimes(redis, keys, { op: 'backlog', names: [name] });
       try {
         report = await verifyRecipe(redis, keys, reg, session, {
           fix: opts.fix === true, deleteExtra: opts.deleteExtra === true,
