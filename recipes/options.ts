@@ -61,6 +61,13 @@ export interface WriteBehindOptions {
    * a sweep catch up: Redis memory stays bounded, and no final state is lost.
    */
   readonly maxBacklog?: number;
+  /**
+   * How many partitions the recipe's backlog is split into (default 8, from 1 to 64). A key's
+   * changes always go to the same partition, so they stay in order; partitions are what several
+   * runtimes share (each written by one runtime at a time), so this is the most runtimes that
+   * can write the recipe at once. Fixed once uploaded: an upload that changes it is refused.
+   */
+  readonly partitions?: number;
 }
 
 /** Options of {@link writeThrough}: those of write-behind plus where the application stages writes. */
@@ -88,7 +95,15 @@ export interface Registration {
   readonly parallelism: number;
   readonly keyMatch: KeyMatch;
   readonly maxBacklog: number;
+  readonly partitions: number;
 }
+
+/**
+ * Backlog partitions: 8 by default, enough to spread a recipe evenly (±1) over the few runtimes
+ * a namespace usually runs (two to four) while each read and each finish stays cheap; at most
+ * 64, since every read of the backlog names each partition's stream.
+ */
+export const PARTITIONS = { min: 1, max: 64, default: 8 } as const;
 
 /** `maxBacklog` in records: a bound of a few dozen would overflow at every ordinary burst. */
 const MAX_BACKLOG = { min: 100, max: 1_000_000_000, default: 1_000_000 } as const;
@@ -161,6 +176,10 @@ function compile(options: WriteThroughOptions, where: 'writeBehind' | 'writeThro
   if (typeof maxBacklog !== 'number' || !Number.isInteger(maxBacklog) || maxBacklog < MAX_BACKLOG.min || maxBacklog > MAX_BACKLOG.max) {
     throw new RecipeError(`${at}: maxBacklog must be an integer from ${MAX_BACKLOG.min} to ${MAX_BACKLOG.max} records (got ${show(maxBacklog)})`);
   }
+  const partitions = o['partitions'] ?? PARTITIONS.default;
+  if (typeof partitions !== 'number' || !Number.isInteger(partitions) || partitions < PARTITIONS.min || partitions > PARTITIONS.max) {
+    throw new RecipeError(`${at}: partitions must be an integer from ${PARTITIONS.min} to ${PARTITIONS.max} (got ${show(partitions)})`);
+  }
   const stagingPrefix = where === 'writeThrough' ? (o['stagingPrefix'] ?? '__') : '';
   if (typeof stagingPrefix !== 'string' || (where === 'writeThrough' && stagingPrefix === '') || /[*?[\]\\{}]/.test(stagingPrefix)) {
     throw new RecipeError(`${at}: stagingPrefix must be a non-empty string without '*', '?', '[', ']', '\\', '{' or '}' (got ${show(stagingPrefix)})`);
@@ -169,7 +188,7 @@ function compile(options: WriteThroughOptions, where: 'writeBehind' | 'writeThro
     throw new RecipeError(`${at}: stagingPrefix applies to writeThrough only; use writeThrough({...}) to stage writes`);
   }
   const registration: Registration = {
-    kind: where, name, version: o['version'], connector, keysPrefix, mappings, onExpire, onFlush, batchSize, parallelism, keyMatch, maxBacklog, stagingPrefix,
+    kind: where, name, version: o['version'], connector, keysPrefix, mappings, onExpire, onFlush, batchSize, parallelism, keyMatch, maxBacklog, partitions, stagingPrefix,
   };
   Object.defineProperty(registration, REGISTRATION, { value: true, enumerable: false });
   return Object.freeze(registration);

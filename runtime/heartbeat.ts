@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.ts';
 
-const TTL_MS = 15_000;
+/** A heartbeat lasts as long as a lease (`--lease-ttl-ms`): a dead runtime leaves the spread when its leases expire. */
+export const DEFAULT_HEARTBEAT_TTL_MS = 10_000;
 
 /** What a runtime advertises about itself while alive. */
 export interface RuntimeInfo {
@@ -15,6 +16,12 @@ export interface RuntimeInfo {
   readonly warning?: string;
   /** Where it serves /metrics and the status page (`--http`), when it does. */
   readonly http?: string;
+  /** The partitions it holds, per recipe. */
+  readonly partitions?: Readonly<Record<string, readonly number[]>>;
+  /** Whether it holds the capture lease (subscribes and snapshots changes). */
+  readonly capture?: boolean;
+  /** Rows it wrote per second since its last heartbeat. */
+  readonly rowsPerSec?: number;
 }
 
 /** Another live runtime holds this id. */
@@ -26,11 +33,11 @@ export class RuntimeIdInUse extends Error {
  * Claims the runtime id (it is also the consumer name, so a restarted runtime picks up its own
  * pending entries at once). A holder that is a dead process on this host is taken over.
  */
-export async function claimRuntimeId(redis: Redis, keys: Keys, id: string): Promise<RuntimeInfo> {
+export async function claimRuntimeId(redis: Redis, keys: Keys, id: string, ttlMs = DEFAULT_HEARTBEAT_TTL_MS): Promise<RuntimeInfo> {
   const me: RuntimeInfo = { id, host: hostname(), pid: process.pid, startedAt: new Date().toISOString() };
   const key = keys.runtime(id);
   for (let i = 0; i < 40; i++) {
-    if ((await redis.set(key, JSON.stringify(me), 'PX', TTL_MS, 'NX')) === 'OK') break;
+    if ((await redis.set(key, JSON.stringify(me), 'PX', ttlMs, 'NX')) === 'OK') break;
     const holder = await redis.get(key);
     if (holder === null) continue;
     const other = JSON.parse(holder) as RuntimeInfo;
@@ -38,30 +45,20 @@ export async function claimRuntimeId(redis: Redis, keys: Keys, id: string): Prom
       if (other.pid !== me.pid && isAlive(other.pid)) {
         throw new RuntimeIdInUse(`runtime id '${id}' is in use by pid ${other.pid} on this host; stop it, or pass --id to run another runtime`);
       }
-      await redis.set(key, JSON.stringify(me), 'PX', TTL_MS);
+      await redis.set(key, JSON.stringify(me), 'PX', ttlMs);
       break;
     }
     if (i === 39) throw new RuntimeIdInUse(`runtime id '${id}' is in use by pid ${other.pid} on ${other.host}; pass --id to choose another`);
     await new Promise((r) => setTimeout(r, 500));
   }
+  // Any number of runtimes may serve a namespace: each writes the partitions it holds a lease on,
+  // and one of them captures (lease/partitions.ts, the capture lease in runtime.ts).
   await redis.sadd(keys.runtimes(), id);
-  // One runtime per namespace: two would both capture every change and could commit one key's
-  // snapshots out of order. A crashed one's heartbeat expires within 15 s; wait that long.
-  for (let i = 0; ; i++) {
-    const others = (await liveRuntimes(redis, keys)).filter((r) => r.id !== id);
-    if (others.length === 0) break;
-    if (i === 40) {
-      await redis.del(key);
-      const o = others[0] as RuntimeInfo;
-      throw new RuntimeIdInUse(`namespace '${keys.ns}' is already served by runtime '${o.id}' (pid ${o.pid} on ${o.host}); run one runtime per namespace, or use another --namespace`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
   return me;
 }
 
-export async function beat(redis: Redis, keys: Keys, me: RuntimeInfo): Promise<void> {
-  await redis.set(keys.runtime(me.id), JSON.stringify(me), 'PX', TTL_MS);
+export async function beat(redis: Redis, keys: Keys, me: RuntimeInfo, ttlMs = DEFAULT_HEARTBEAT_TTL_MS): Promise<void> {
+  await redis.set(keys.runtime(me.id), JSON.stringify(me), 'PX', ttlMs);
 }
 
 /** Runtimes whose heartbeat is alive. */

@@ -25,8 +25,23 @@ export class Keys {
   runtimes(): string { return `${this.ns}:runtimes`; }
   /** String with a TTL: a live runtime's heartbeat. */
   runtime(id: string): string { return `${this.ns}:runtime:${id}`; }
-  /** Stream: the durable backlog of a recipe (kept across versions). */
-  backlog(name: string): string { return `${this.ns}:backlog:${name}`; }
+  /**
+   * Stream: partition `p` of a recipe's durable backlog (kept across versions). The partition
+   * is the hash tag, so that on a Redis Cluster the partitions of one recipe spread over slots.
+   */
+  backlog(name: string, p: number): string { return `${this.ns}:backlog:{${name}/${p}}`; }
+  /** Every partition stream of a recipe's backlog. */
+  backlogs(name: string, partitions: number): string[] { return Array.from({ length: partitions }, (_, p) => this.backlog(name, p)); }
+  /** Stream: layout 1's single backlog of a recipe, migrated into the partitions (`registry/migrate.ts`). */
+  legacyBacklog(name: string): string { return `${this.ns}:backlog:${name}`; }
+  /** Hash: recipe name -> its backlog's partition count, fixed while the backlog exists. */
+  partitions(): string { return `${this.ns}:partitions`; }
+  /** String with a TTL: the fenced lease on partition `p` of a recipe ("<token> <runtime>"). */
+  lease(name: string, p: number): string { return `${this.ns}:lease:{${name}/${p}}`; }
+  /** String with a TTL: the lease on capture (one runtime subscribes and snapshots). */
+  captureLease(): string { return `${this.ns}:lease:capture`; }
+  /** String: the counter every lease's tokens come from (each grant gets a larger one). */
+  leaseTokens(): string { return `${this.ns}:lease-tokens`; }
   /** Stream: records the database rejected, at most one per key (the newest). */
   deadLetters(name: string): string { return `${this.ns}:dlq:${name}`; }
   /** Hash: key -> id of its entry in the dead-letter stream. */

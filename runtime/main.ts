@@ -22,6 +22,8 @@ interface RuntimeFlags extends RedisFlags {
   readonly http: string;
   readonly historyEveryMs: number;
   readonly credentialTimeoutMs: number;
+  readonly leaseTtlMs: number;
+  readonly leaseMarginMs?: number;
 }
 
 function positiveInt(value: string): number {
@@ -45,6 +47,8 @@ const program = addSandboxFlags(addRedisFlags(new Command('wb-runtime')))
   .option('--db-query-timeout-ms <ms>', 'give up on a database call (a whole batch, a read) after this long: the session is dropped and the batch retried', positiveInt, DEFAULT_DB_TIMEOUTS.queryTimeoutMs)
   .option('--http <[host:]port>', "serve /metrics (Prometheus), /healthz and /readyz there; 'off' to serve nothing", '127.0.0.1:9464')
   .option('--history-every-ms <ms>', "with --http: how often each recipe's sample (backlog, rows/s, lag) is added to the status page's hour of history", positiveInt, 10_000)
+  .option('--lease-ttl-ms <ms>', 'how long a partition or capture lease (and the heartbeat) lasts unrenewed: a runtime that dies loses its partitions this long after its last renewal', positiveInt, 10_000)
+  .option('--lease-margin-ms <ms>', 'stop committing a partition this long before its lease could expire (covers the database statement timeout and clock drift); default: half the TTL', positiveInt)
   .option('--allow-eviction', "run even under an allkeys-* maxmemory-policy, which can evict wbsync's own keys (backlog, recipes, parameters)")
   .addHelpText('after', '\nEnvironment: WB_REDIS_URL, WB_REDIS_PASSWORD (fallbacks for --url and --password).')
   .showHelpAfterError()
@@ -80,6 +84,8 @@ try {
     ...httpOption(flags.http),
     httpIsDefault: program.getOptionValueSource('http') === 'default',
     historyEveryMs: flags.historyEveryMs,
+    leaseTtlMs: flags.leaseTtlMs,
+    ...(flags.leaseMarginMs === undefined ? {} : { leaseMarginMs: flags.leaseMarginMs }),
   }, log);
 } catch (err) {
   if (err instanceof FlagError) {

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
-import { Backlog, decodeAll } from './backlog/backlog.ts';
-import type { StreamEntry } from './backlog/entry.ts';
+import { Backlog } from './backlog/backlog.ts';
+import { entryRef, type StreamEntry } from './backlog/entry.ts';
 import { InOrder } from './backlog/in-order.ts';
 import { BacklogBound } from './capture/backlog-bound.ts';
 import { CaptureQueue, leftBehind, type CaptureResult, type ChangeKind, type Delivery, type FollowRead } from './capture/capture-queue.ts';
@@ -13,6 +13,7 @@ import { capturePattern, captureTarget, pacedTarget } from './capture/targets.ts
 import { driverFor, maxParallelism } from './connectors/drivers.ts';
 import type { DbTimeouts } from './connectors/types.ts';
 import type { Keys } from './keys.ts';
+import type { PartitionOwner } from './lease/partitions.ts';
 import { deleteGoneRowsCommand } from './verify/gone-rows.ts';
 import { verifyRecipe } from './verify/verify.ts';
 import { retryForever, RetryStopped, sleep } from './writer/backoff.ts';
@@ -34,7 +35,29 @@ export interface WorkerOptions {
   readonly metrics?: RecipeMetrics;
   /** Redis's clock in ms, for the lag of each record (the runtime's clock when absent). */
   readonly redisNow?: () => number;
+  /**
+   * The partitions of this recipe this runtime holds (`lease/partitions.ts`); all of them,
+   * unfenced, when absent (a worker on its own, in tests).
+   */
+  readonly access?: PartitionAccess;
+  /** Whether this runtime captures now (holds the capture lease): captures then deliver reads. Always, when absent. */
+  readonly capturing?: () => boolean;
+  /** A connection of the worker's own for blocking reads while it does not capture (created when first needed). */
+  readonly reader?: () => Redis;
 }
+
+/** What a worker may do with each partition of its backlog. */
+export interface PartitionAccess {
+  /** The lease value finish.lua checks for partition `p`. */
+  fence(p: number): string;
+  /** True while a write of `p` may still commit (held, deadline ahead). */
+  valid(p: number): boolean;
+  /** A finish found the lease of `p` gone. */
+  lostByFinish(p: number): void;
+}
+
+/** Every partition, no fence: a worker that is the only writer by construction. */
+export const ALL_PARTITIONS: PartitionAccess = { fence: () => '', valid: () => true, lostByFinish: () => undefined };
 
 /** The life of a worker: one explicit state at a time. */
 export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
@@ -43,7 +66,7 @@ export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
  * Syncs one registration: snapshots its changes into the backlog (capture) and writes the backlog
  * to its table in batches (writer), acknowledging entries only after the database committed.
  */
-export class RecipeWorker {
+export class RecipeWorker implements PartitionOwner {
   private readonly metrics: RecipeMetrics;
   readonly reg: Registration;
   private readonly redis: Redis;
@@ -69,13 +92,21 @@ export class RecipeWorker {
   private readonly highWater: number;
   private loop: Promise<void> | undefined;
   private paused = false;
-  /** Set once the entries pending from before are replayed: from then on captures deliver. */
-  private live = false;
   /** The backlog may hold undelivered entries: the read loop should look now. */
   private nudged = false;
   /** Key names (hex) not UTF-8, dead-lettered lately: by when. */
   private readonly refusedKeys = new Map<string, number>();
   private wakeReader: (() => void) | undefined;
+  private readonly access: PartitionAccess;
+  /** Partitions read now (held, their pending entries taken over). */
+  private readonly reading = new Set<number>();
+  /** Partitions gained and not taken over yet, in the order they came. */
+  private gainedQueue: number[] = [];
+  /** Follow reads sent behind captures and not answered yet. */
+  private followsInFlight = 0;
+  /** Whether captures may send follow reads: set by the read loop, which then reads on the capture connection too. */
+  private followOk = false;
+  private readerConn: Redis | undefined;
 
   constructor(
     reg: Registration,
@@ -90,8 +121,10 @@ export class RecipeWorker {
     this.keys = keys;
     this.log = log;
     this.opts = opts;
-    this.backlog = new Backlog(redis, keys, reg.name);
-    this.capture = new CaptureQueue(redis, captureTarget(reg, keys, this.backlog.stream), log, () => {
+    this.access = opts.access ?? ALL_PARTITIONS;
+    if (opts.access === undefined) for (let p = 0; p < reg.partitions; p++) this.gainedQueue.push(p);
+    this.backlog = new Backlog(redis, keys, reg.name, reg.partitions, (p) => this.access.fence(p));
+    this.capture = new CaptureQueue(redis, captureTarget(reg, keys), log, () => {
       this.reconcile('capture overflow').catch((err) => this.log.error({ err: errorText(err) }, 'reconcile failed'));
     }, undefined, this.delivery());
     const partitions = Math.min(reg.parallelism, maxParallelism(reg.connector));
@@ -104,7 +137,10 @@ export class RecipeWorker {
         ...(opts.db ? { timeouts: opts.db } : {}),
         ...(opts.metrics ? { metrics: opts.metrics } : {}),
       }));
-    this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal, undefined, { report: this.problems.reporter('pipeline'), retry: opts.retry, marksKey: keys.throughMarks(reg.name), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(opts.redisNow ? { redisNow: opts.redisNow } : {}) });
+    this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal, undefined, {
+      report: this.problems.reporter('pipeline'), retry: opts.retry, marksKey: keys.throughMarks(reg.name), access: this.access,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(opts.redisNow ? { redisNow: opts.redisNow } : {}),
+    });
     this.highWater = reg.batchSize * this.writers.length * 2;
     this.order = new InOrder((entries) => {
       if (entries.length) this.pipeline.push(entries);
@@ -134,24 +170,58 @@ export class RecipeWorker {
   private delivery(): Delivery {
     return {
       begin: (): FollowRead | undefined => {
-        if (!this.live || this.paused || this.abort.signal.aborted || this.pipeline.pending >= this.highWater) return undefined;
-        return { ticket: this.order.take(), stream: this.backlog.stream, consumer: this.opts.consumer, count: CAPTURE_READ_COUNT };
+        if (!this.followOk || this.reading.size === 0 || this.paused || this.abort.signal.aborted || this.pipeline.pending >= this.highWater) return undefined;
+        this.followsInFlight++;
+        return { ticket: this.order.take(), streams: this.backlog.streamsOf([...this.reading]), consumer: this.opts.consumer, count: CAPTURE_READ_COUNT };
       },
       end: (read: FollowRead | undefined, result: CaptureResult | undefined): void => {
         if (result) this.metrics.captured(result.added);
-        if (read) this.order.complete(read.ticket, result?.entries && decodeAll(result.entries).entries);
-        if (leftBehind(read, result)) this.nudge();
+        if (read) {
+          this.followsInFlight--;
+          this.order.complete(read.ticket, result?.entries ? this.backlog.decodeReply(result.entries) : undefined);
+        }
+        if (leftBehind(read, result, this.reading.size === this.backlog.partitions)) this.nudge();
         if (result?.refusedAt !== undefined) this.bound.refused();
       },
     };
   }
 
-  /** Tells the read loop that the backlog may hold entries no capture delivered. */
+  /** This runtime now holds partition `p`: the read loop takes its pending entries over, then reads it. */
+  gained(p: number): void {
+    if (!this.gainedQueue.includes(p)) this.gainedQueue.push(p);
+    this.nudge();
+  }
+
+  /** Hands partition `p` over: no more reads of it; resolves once none of its entries is in flight here. */
+  async yield(p: number): Promise<void> {
+    this.reading.delete(p);
+    this.gainedQueue = this.gainedQueue.filter((q) => q !== p);
+    while (this.pipeline.holdsPartition(p) && this.state === 'running') await sleep(50, this.abort.signal).catch(() => undefined);
+  }
+
+  /** Partition `p`'s lease is gone: its queued records are dropped (they stay pending for the next owner). */
+  lost(p: number): void {
+    this.reading.delete(p);
+    this.gainedQueue = this.gainedQueue.filter((q) => q !== p);
+    this.pipeline.forget(p);
+  }
+
+  /** Rows this worker has committed. */
+  get rowsWritten(): number {
+    return this.pipeline.rowsWritten;
+  }
+
+  /** Partitions this worker reads now. */
+  get partitionsRead(): number[] {
+    return [...this.reading].sort((a, b) => a - b);
+  }
+
   /** The table may have changed (dlq --replay, verify --fix): re-read its columns before writing. */
   refreshTable(): void {
     for (const w of this.writers) w.refresh();
   }
 
+  /** Tells the read loop that the backlog may hold entries no capture delivered. */
   nudge(): void {
     this.nudged = true;
     this.wakeReader?.();
@@ -228,7 +298,7 @@ export class RecipeWorker {
     const previousScope = await this.redis.hget(status, 'reconciledScope');
     await this.redis.hset(status, 'reconciling', reason, 'reconcilingKeys', 0);
     // Stopped at half the bound to wait for the writer: a reconcile never overflows the backlog.
-    const target = pacedTarget(captureTarget(this.reg, this.keys, this.backlog.stream), lowWater(this.reg.maxBacklog), () => this.bound.room());
+    const target = pacedTarget(captureTarget(this.reg, this.keys), lowWater(this.reg.maxBacklog), () => this.bound.room());
     let n: number;
     try {
       // How far it got, at most twice a second, for `wb-cli upload --wait`'s progress.
@@ -270,6 +340,8 @@ export class RecipeWorker {
     this.state = 'draining';
     await this.capture.close();
     this.abort.abort();
+    // A blocking read in flight ends now; what it was handed stays pending for the next owner.
+    this.readerConn?.disconnect();
     await this.loop;
     await this.bound.settled();
     await this.sweep.settled();
@@ -306,18 +378,21 @@ export class RecipeWorker {
 
   private async run(): Promise<void> {
     const { consumer } = this.opts;
-    let lastClaim = 0;
-    // Our own pending entries first (left by a crash or by the previous version), oldest first.
-    for (let after = '0'; !this.abort.signal.aborted; ) {
-      await this.pipeline.below(this.highWater);
-      const res = await this.guard(() => this.backlog.readPending(consumer, READ_COUNT, after));
-      if (res === undefined) continue;
-      if (res.entries.length === 0) break;
-      after = res.entries[res.entries.length - 1]?.id as string;
-      await this.pushRedelivered(res.entries);
-    }
-    this.live = true;
+    let lastClaim = Date.now();
     while (!this.abort.signal.aborted) {
+      // Partitions gained: every entry pending in one (the previous owner's, or ours from before
+      // a restart or a version change) is taken over and its keys re-read before it is read on.
+      while (this.gainedQueue.length > 0 && !this.abort.signal.aborted) {
+        const p = this.gainedQueue[0] as number;
+        await this.pipeline.below(this.highWater);
+        const done = await this.guard(() => this.backlog.claimAll(consumer, 0, READ_COUNT, p, async (entries) => {
+          await this.pushRedelivered(entries.filter((e) => !this.pipeline.holds(e)));
+          await this.pipeline.below(this.highWater);
+        }, () => this.abort.signal.aborted || !this.access.valid(p)).then(() => true));
+        if (done === undefined) continue;
+        this.gainedQueue.shift();
+        if (this.access.valid(p)) this.reading.add(p);
+      }
       if (this.paused) {
         await sleep(200, this.abort.signal);
         continue;
@@ -325,30 +400,54 @@ export class RecipeWorker {
       await this.pipeline.below(this.highWater);
       if (Date.now() - lastClaim > this.opts.claimIdleMs / 2) {
         lastClaim = Date.now();
-        // Entries left idle: another consumer's, or ours whose read reply a reconnect lost.
-        // All of them, a page at a time (the writer's room permitting); ours still being
-        // written are not taken twice.
-        // A failed page ends this round; the next round starts the scan over.
-        await this.guard(() => this.backlog.claimAll(consumer, this.opts.claimIdleMs, READ_COUNT, async (entries) => {
-          await this.pushRedelivered(entries.filter((e) => !this.pipeline.holds(e.id)));
-          await this.pipeline.below(this.highWater);
-        }, () => this.abort.signal.aborted));
+        // Entries left idle: ours whose read reply a reconnect lost, or a former owner's read
+        // late. All of them, a page at a time (the writer's room permitting); ours still being
+        // written are not taken twice. A failed page ends this round; the next starts over.
+        for (const p of [...this.reading]) {
+          await this.guard(() => this.backlog.claimAll(consumer, this.opts.claimIdleMs, READ_COUNT, p, async (entries) => {
+            await this.pushRedelivered(entries.filter((e) => !this.pipeline.holds(e)));
+            await this.pipeline.below(this.highWater);
+          }, () => this.abort.signal.aborted || !this.reading.has(p)));
+        }
       }
-      // New entries no capture delivered (the writer was full or paused, the CLI's verify --fix
-      // or dlq --replay, a reconcile): read on the captures' connection, in their order.
-      const got = await this.guard(() => this.readNew(consumer));
-      if (got !== undefined && got < READ_COUNT) await this.idle(IDLE_POLL_MS);
+      if (this.opts.capturing?.() ?? true) {
+        // Captures read behind themselves on this connection; this loop reads what they left
+        // (the writer was full or paused, verify --fix, dlq --replay, a reconcile, other
+        // runtimes' partitions gained), on the same connection, in their order.
+        this.followOk = true;
+        const got = await this.guard(() => this.readNew(consumer));
+        if (got !== undefined && !got) await this.idle(IDLE_POLL_MS);
+      } else {
+        // Not capturing: no capture delivers, so a blocking read on a connection of its own
+        // waits for entries. Follow reads still in flight are answered first (one reader at a
+        // time per partition keeps each key's entries in order).
+        this.followOk = false;
+        while (this.followsInFlight > 0 && !this.abort.signal.aborted) await sleep(10, this.abort.signal).catch(() => undefined);
+        if (this.reading.size === 0) {
+          await this.idle(IDLE_POLL_MS);
+          continue;
+        }
+        await this.guard(() => this.readNew(consumer, BLOCK_MS));
+      }
     }
   }
 
-  /** One read of new entries, handed on in order with the captures' own; returns how many. */
-  private async readNew(consumer: string): Promise<number> {
+  /**
+   * One read of new entries of the partitions read now, handed on in order with the captures'
+   * own; true when some partition returned a full count (more may wait). With `blockMs`, on the
+   * worker's own reader connection, waiting that long for entries.
+   */
+  private async readNew(consumer: string, blockMs?: number): Promise<boolean> {
     this.nudged = false;
+    const parts = [...this.reading];
     const ticket = this.order.take();
     let entries: StreamEntry[] | undefined;
     try {
-      entries = (await this.backlog.read(consumer, READ_COUNT)).entries;
-      return entries.length;
+      const conn = blockMs === undefined ? this.redis : (this.readerConn ??= this.opts.reader?.() ?? this.redis.duplicate());
+      entries = (await this.backlog.read(consumer, READ_COUNT, parts, blockMs, conn)).entries;
+      const per = new Map<number, number>();
+      for (const e of entries) per.set(e.partition, (per.get(e.partition) ?? 0) + 1);
+      return [...per.values()].some((n) => n >= READ_COUNT);
     } finally {
       this.order.complete(ticket, entries);
     }
@@ -418,3 +517,5 @@ const READ_COUNT = 2;
 const CAPTURE_READ_COUNT = 4;
 /** How often an idle read loop looks for entries nobody told it about. */
 const IDLE_POLL_MS = 1000;
+/** How long a blocking read waits before the loop looks at its partitions again. */
+const BLOCK_MS = 1000;

@@ -8,16 +8,19 @@ import { ensureKeyspaceEvents, type KeyspaceCheck } from './capture/keyspace-con
 import { assertDriverInstalled } from './connectors/drivers.ts';
 import type { DbTimeouts } from './connectors/types.ts';
 import { capturePattern } from './capture/targets.ts';
-import { beat, claimRuntimeId, liveRuntimes, type RuntimeInfo } from './heartbeat.ts';
+import { beat, claimRuntimeId, DEFAULT_HEARTBEAT_TTL_MS, liveRuntimes, type RuntimeInfo } from './heartbeat.ts';
+import { Lease, type LeaseOptions } from './lease/lease.ts';
+import { PartitionLeases } from './lease/partitions.ts';
 import { Keys } from './keys.ts';
 import { ParamStore } from './params/param-store.ts';
 import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
+import { oldestEntryMs, partitionCounts } from './backlog/streams.ts';
 import { connectRedis } from './redis/connect.ts';
 import { execChecked } from './redis/exec.ts';
 import { entryFields, streamIdMs } from './redis/stream.ts';
 import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
-import type { RedisFlags } from './redis/flags.ts';
-import { checkLayout, LAYOUT } from './registry/layout.ts';
+import { FlagError, type RedisFlags } from './redis/flags.ts';
+import { LAYOUT, migrateLayout } from './registry/layout.ts';
 import { loadRegistration } from './registry/load.ts';
 import { HttpServer, type HttpAddress, type Readiness, type StatusReport } from './http/server.ts';
 import { Metrics, type RecipeSnapshot } from './metrics/metrics.ts';
@@ -49,6 +52,13 @@ export interface RuntimeOptions {
    * the runtime warns and runs without it instead of refusing to start.
    */
   readonly httpIsDefault?: boolean;
+  /** How long a partition or capture lease (and a heartbeat) lasts without renewal; 10 s when absent. */
+  readonly leaseTtlMs?: number;
+  /**
+   * How much earlier than a lease's TTL this runtime stops committing (`lease/lease.ts`): it
+   * covers the database's server-side statement timeout plus clock drift. TTL/2 when absent.
+   */
+  readonly leaseMarginMs?: number;
 }
 
 /** The runtime's life, one state at a time. */
@@ -56,8 +66,16 @@ export type RuntimeState = 'created' | 'starting' | 'running' | 'stopping' | 'st
 
 /** Control messages on the namespace's control channel. */
 export interface ControlMessage {
-  /** sync: re-read the stored recipes; backlog: entries were queued for `names` (verify --fix, dlq --replay). */
-  readonly op: 'sync' | 'backlog';
+  /**
+   * sync: re-read the stored recipes; backlog: entries were queued for `names` (verify --fix,
+   * dlq --replay); leases: a runtime joined, left or released partitions, look now;
+   * capture-handover / capture-ready / capture-released: the capture lease changes hands
+   * gracefully (see Runtime.handOverCapture).
+   */
+  readonly op: 'sync' | 'backlog' | 'leases' | 'capture-handover' | 'capture-ready' | 'capture-released';
+  /** The runtime that sent it, and the one it is meant for (capture handover). */
+  readonly from?: string;
+  readonly to?: string;
   /** With sync: the runtime reports a verdict for each of `names` on the verdicts stream. */
   readonly nonce?: string;
   readonly names?: readonly string[];
@@ -113,6 +131,22 @@ export class Runtime {
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> = Promise.resolve();
   private readonly reconciles = new Set<Promise<void>>();
+  private readonly leaseOpts: LeaseOptions;
+  /** The partition leases this runtime holds, over every recipe. */
+  private readonly leases: PartitionLeases;
+  /** The capture lease, while this runtime holds it. */
+  private captureLease: Lease | undefined;
+  /** Whether the change subscription is on: with the capture lease, or while taking capture over gracefully. */
+  private capturing = false;
+  /** Set while this runtime listens ahead of a graceful capture handover: no reconcile is needed when it takes the lease. */
+  private listeningAhead = false;
+  /** A graceful handover of capture waiting for the successor's `capture-ready`. */
+  private handoverReady: (() => void) | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private leaseTicking: Promise<void> | undefined;
+  /** Rows written as of the last heartbeat, for its rows/s. */
+  private rowsAtBeat = { rows: 0, at: performance.now() };
+  private rowsPerSec = 0;
 
   constructor(
     opts: RuntimeOptions,
@@ -129,6 +163,10 @@ export class Runtime {
     this.params = new ParamStore(this.redis, this.keys);
     this.metrics = opts.http ? new Metrics(() => this.snapshot()) : undefined;
     this.policy = new EvictionPolicyWatch(this.redis, opts.allowEviction, log);
+    const ttlMs = opts.leaseTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS;
+    this.leaseOpts = { ttlMs, marginMs: opts.leaseMarginMs ?? Math.floor(ttlMs / 2) };
+    if (this.leaseOpts.marginMs >= ttlMs) throw new FlagError(`--lease-margin-ms (${this.leaseOpts.marginMs}) must be below --lease-ttl-ms (${ttlMs})`);
+    this.leases = new PartitionLeases(this.redis, this.keys, opts.id, this.leaseOpts, log);
     for (const [name, conn] of [['redis', this.redis], ['subscriber', this.sub]] as const) {
       conn.on('error', (err: Error) => this.log.warn({ conn: name, err: err.message }, 'redis connection error'));
     }
@@ -159,9 +197,10 @@ export class Runtime {
     }
     // Before anything is written: under an allkeys-* policy without --allow-eviction, refuse.
     await this.policy.atStart();
-    // A namespace written by another wbsync key layout is left alone (registry/layout.ts).
-    await checkLayout(this.redis, this.keys, 'wb-runtime');
-    this.me = await claimRuntimeId(this.redis, this.keys, this.opts.id);
+    // A namespace written by another wbsync key layout is left alone, one of an older layout is
+    // migrated first (registry/layout.ts).
+    await migrateLayout(this.redis, this.keys, this.opts.id, async () => (await liveRuntimes(this.redis, this.keys)).map((r) => r.id).filter((id) => id !== this.opts.id), this.log);
+    this.me = await claimRuntimeId(this.redis, this.keys, this.opts.id, this.leaseOpts.ttlMs);
     if (this.httpAt) {
       this.me = { ...this.me, http: this.httpAt };
       await this.beat();
@@ -180,9 +219,10 @@ export class Runtime {
     let first = true;
     this.sub.on('ready', () => {
       if (first) return;
-      this.log.warn('change subscription was cut and is restored; events in between are lost, reconciling');
       void this.checkKeyspaceEvents();
       this.requestSync();
+      if (!this.capturing) return;
+      this.log.warn('change subscription was cut and is restored; events in between are lost, reconciling');
       for (const w of this.workers.values()) this.reconcileInBackground(w, 'subscription restored');
     });
     first = false;
@@ -195,10 +235,13 @@ export class Runtime {
     this.requestSync(undefined, true);
     await this.syncing;
     if (this.state !== 'starting') throw new Error('stopped while starting');
-    this.timer = setInterval(() => {
-      void this.beat().catch(() => undefined);
-      this.requestSync();
-    }, this.opts.pollMs);
+    this.timer = setInterval(() => this.requestSync(), this.opts.pollMs);
+    // Leases: taken now (partitions spread over the live runtimes, capture by one of them),
+    // renewed every fifth of their TTL with the heartbeat, and looked at again at once when a
+    // runtime joins, leaves or hands partitions over (the `leases` control message).
+    await this.tickLeases();
+    this.leaseTimer = setInterval(() => void this.tickLeases(), Math.max(100, Math.floor(this.leaseOpts.ttlMs / 5)));
+    await this.redis.publish(this.keys.control(), JSON.stringify({ op: 'leases', from: this.opts.id })).catch(() => 0);
     this.state = 'running';
     if (this.metrics) {
       this.sampledAt = performance.now();
@@ -213,6 +256,7 @@ export class Runtime {
     const starting = this.state !== 'running';
     this.state = 'stopping';
     clearInterval(this.timer);
+    clearInterval(this.leaseTimer);
     clearInterval(this.historyTimer);
     if (starting) {
       // A start that has not finished may be waiting for a Redis that does not answer (down or
@@ -249,14 +293,114 @@ export class Runtime {
 
   private async drain(): Promise<void> {
     await this.syncing.catch(() => undefined);
-    // Capture stops here; whatever changes from now on is picked up by the next start's reconcile.
+    await this.leaseTicking?.catch(() => undefined);
+    // Out of the spread first, so that no runtime assigns it anything while it stops.
+    if (this.me) await this.redis.del(this.keys.runtime(this.me.id)).catch(() => undefined);
+    // Capture goes to another runtime, which listens before this one stops (no gap, no reconcile).
+    await this.handOverCapture();
     this.sub.disconnect();
     // The sandboxes close with the workers: a writer waiting for a credential call stops at once.
     await Promise.all([...[...this.workers.values()].map((w) => w.stop()), ...[...this.sandboxes.values()].map((sb) => sb.close())]);
     await Promise.allSettled([...this.reconciles]);
+    // What the workers did not write stays pending: released now, the partitions' next owners
+    // take it over at once instead of after the TTL.
+    await this.leases.releaseAll();
+    await this.captureLease?.release().catch(() => false);
     await this.flushWatch?.stop();
-    if (this.me) await this.redis.del(this.keys.runtime(this.me.id)).catch(() => undefined);
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /**
+   * One round of leases: the heartbeat (with what this runtime holds), then the partition leases
+   * against the live runtimes, then capture. One round at a time.
+   */
+  private tickLeases(): Promise<void> {
+    if (this.leaseTicking) return this.leaseTicking;
+    this.leaseTicking = (async () => {
+      if (this.state !== 'running' && this.state !== 'starting') return;
+      await this.beat();
+      const live = (await liveRuntimes(this.redis, this.keys)).map((r) => r.id);
+      await this.leases.tick(live);
+      await this.tickCapture();
+    })().catch((err) => this.log.warn({ err: errorText(err) }, 'lease round failed; retrying'))
+      .finally(() => {
+        this.leaseTicking = undefined;
+      });
+    return this.leaseTicking;
+  }
+
+  /** Renews the capture lease, or takes it when it is free; a lease found lost stops capture. */
+  private async tickCapture(): Promise<void> {
+    if (this.captureLease) {
+      if (await this.captureLease.renew()) return;
+      this.captureLease = undefined;
+      this.log.warn('lost the capture lease (it expired and another runtime may hold it): stopping capture');
+      this.stopCapture();
+      return;
+    }
+    const lease = await Lease.acquire(this.redis, this.keys.captureLease(), this.keys.leaseTokens(), 'capture', this.opts.id, this.leaseOpts);
+    if (!lease) {
+      // Another runtime captures: listening ahead of a handover that did not come to this one ends.
+      if (this.capturing && !this.handoverReady) {
+        this.listeningAhead = false;
+        this.stopCapture();
+      }
+      return;
+    }
+    if (this.state !== 'running' && this.state !== 'starting') {
+      await lease.release();
+      return;
+    }
+    this.captureLease = lease;
+    const gapless = this.listeningAhead;
+    this.listeningAhead = false;
+    this.log.info({ token: lease.token, handover: gapless }, gapless ? 'took capture over from a runtime that stopped (no gap: it listened here first)' : 'capturing');
+    await this.startCapture();
+    // Nobody listened between the last capturer and this one (a start, a crash, a lost lease):
+    // every recipe reconciles, and the reconcile sweeps the rows of keys deleted meanwhile.
+    if (!gapless) for (const w of this.workers.values()) this.reconcileInBackground(w, this.runningSince === undefined ? 'start-up' : 'capture taken over');
+    this.runningSince ??= Date.now();
+  }
+
+  private runningSince: number | undefined;
+
+  /** Subscribes to every recipe's keyspace pattern (this runtime captures from now on). */
+  private async startCapture(): Promise<void> {
+    if (this.capturing) return;
+    this.capturing = true;
+    for (const pattern of this.patterns.keys()) await this.sub.psubscribe(pattern);
+  }
+
+  /** Unsubscribes: another runtime captures. */
+  private stopCapture(): void {
+    if (!this.capturing) return;
+    this.capturing = false;
+    for (const pattern of this.patterns.keys()) void this.sub.punsubscribe(pattern).catch(() => undefined);
+  }
+
+  /**
+   * A graceful stop of the capturer: another live runtime is asked to listen first
+   * (`capture-handover`); once it says it does (`capture-ready`, or after 2 s without an
+   * answer), this one stops listening, finishes its captures and releases the lease
+   * (`capture-released`), and the successor takes it without a reconcile.
+   */
+  private async handOverCapture(): Promise<void> {
+    if (!this.captureLease) return;
+    const others = (await liveRuntimes(this.redis, this.keys).catch(() => [])).map((r) => r.id).filter((id) => id !== this.opts.id).sort();
+    const to = others[0];
+    if (to !== undefined) {
+      const ready = new Promise<void>((resolve) => {
+        this.handoverReady = resolve;
+      });
+      await this.redis.publish(this.keys.control(), JSON.stringify({ op: 'capture-handover', from: this.opts.id, to }));
+      await Promise.race([ready, new Promise((r) => setTimeout(r, 2000))]);
+      this.handoverReady = undefined;
+    }
+    this.stopCapture();
+    await Promise.all([...this.workers.values()].map((w) => w.capture.flushed()));
+    await this.captureLease.release().catch(() => false);
+    this.captureLease = undefined;
+    if (to !== undefined) await this.redis.publish(this.keys.control(), JSON.stringify({ op: 'capture-released', from: this.opts.id, to })).catch(() => 0);
   }
 
   /** Resolves 'down' once the command connection has not been ready for `ms` in a row. */
@@ -274,7 +418,18 @@ export class Runtime {
 
   /** Renews the heartbeat, with the standing warning `wb-cli status` shows. */
   private async beat(): Promise<void> {
-    if (this.me) await beat(this.redis, this.keys, this.shownWarning === undefined ? this.me : { ...this.me, warning: this.shownWarning });
+    if (!this.me) return;
+    const rows = [...this.workers.values()].reduce((n, w) => n + w.rowsWritten, 0);
+    const now = performance.now();
+    if (now - this.rowsAtBeat.at >= 1000) {
+      this.rowsPerSec = Math.max(0, Math.round(((rows - this.rowsAtBeat.rows) * 1000) / (now - this.rowsAtBeat.at)));
+      this.rowsAtBeat = { rows, at: now };
+    }
+    const info: RuntimeInfo = {
+      ...this.me, ...(this.shownWarning === undefined ? {} : { warning: this.shownWarning }),
+      partitions: this.leases.summary(), capture: this.captureLease !== undefined, rowsPerSec: this.rowsPerSec,
+    };
+    await beat(this.redis, this.keys, info, this.leaseOpts.ttlMs);
   }
 
   /**
@@ -323,6 +478,16 @@ export class Runtime {
     }
     this.log.debug({ nonce: msg.nonce, names: msg.names }, 'control message');
     if (msg.op === 'sync') this.requestSync(msg.nonce && msg.names ? { nonce: msg.nonce, names: msg.names } : undefined);
+    if (msg.op === 'leases' && msg.from !== this.opts.id && this.state === 'running') void this.tickLeases();
+    if (msg.op === 'capture-handover' && msg.to === this.opts.id && this.state === 'running') {
+      // Listen first, then say so: the stopping capturer stops only after this.
+      this.listeningAhead = true;
+      void this.startCapture()
+        .then(() => this.redis.publish(this.keys.control(), JSON.stringify({ op: 'capture-ready', from: this.opts.id, to: msg.from })))
+        .catch((err) => this.log.warn({ err: errorText(err) }, 'listening ahead of a capture handover failed'));
+    }
+    if (msg.op === 'capture-ready' && msg.to === this.opts.id) this.handoverReady?.();
+    if (msg.op === 'capture-released' && msg.to === this.opts.id && this.state === 'running') void this.tickLeases();
     if (msg.op === 'backlog') {
       for (const name of msg.names ?? []) {
         this.workers.get(name)?.refreshTable();
@@ -364,6 +529,7 @@ export class Runtime {
           this.workers.delete(name);
           this.unroute(worker.reg);
           await worker.stop();
+          await this.leases.remove(name);
         }
         const now = new Date().toISOString();
         await this.redis.hset(this.keys.status(name), { state: 'failed', failedVersion: worker?.reg.version ?? '', error: reason, lastError: reason, lastErrorAt: now });
@@ -433,6 +599,7 @@ export class Runtime {
       this.sandboxes.delete(name);
       // Closing the sandbox first ends a credential call the worker may be waiting for.
       await Promise.all([worker.stop(), sandbox?.close()]);
+      await this.leases.remove(name);
       await this.redis.hset(this.keys.status(name), { state: 'unregistered' });
       this.log.info({ recipe: name }, 'recipe unregistered');
     }
@@ -478,7 +645,7 @@ export class Runtime {
     // proven by its notice (the restore's own write would otherwise count against it until the
     // next poll).
     if (this.flushWatch) this.policy.sentinelLooked((await this.flushWatch.look(this.redis)).present);
-    if (this.me) await claimRuntimeId(this.redis, this.keys, this.opts.id).catch(() => undefined);
+    if (this.me) await claimRuntimeId(this.redis, this.keys, this.opts.id, this.leaseOpts.ttlMs).catch(() => undefined);
     await this.beat().catch(() => undefined);
     for (const w of this.workers.values()) {
       await w.afterFlush(doubt).catch((err) => this.log.error({ recipe: w.reg.name, err: errorText(err) }, 'onFlush handling failed'));
@@ -487,6 +654,11 @@ export class Runtime {
 
   /** Starts a registration, replacing a running version after its in-flight batch. */
   private async install(reg: Registration, startup: boolean): Promise<boolean> {
+    // The backlog's partition count is the one its first upload fixed (the upload refuses a
+    // change; this catches a bundle stored some other way).
+    await this.redis.hsetnx(this.keys.partitions(), reg.name, String(reg.partitions));
+    const fixed = Number(await this.redis.hget(this.keys.partitions(), reg.name));
+    if (fixed !== reg.partitions) throw new Error(`recipe '${reg.name}' declares partitions: ${reg.partitions}, but its backlog has ${fixed} partitions; upload it again with partitions: ${fixed}`);
     const old = this.workers.get(reg.name);
     const options: WorkerOptions = {
       consumer: this.opts.id,
@@ -495,14 +667,24 @@ export class Runtime {
       ...(this.opts.db ? { db: this.opts.db } : {}),
       ...(this.metrics ? { metrics: this.metrics.forRecipe(reg.name), redisNow: () => Date.now() + this.clockOffsetMs } : {}),
     };
-    const worker = new RecipeWorker(reg, this.redis, this.keys, this.log.child({ recipe: reg.name, version: reg.version }), options);
+    const name = reg.name;
+    const more: Partial<WorkerOptions> = {
+      access: { fence: (p) => this.leases.fence(name, p), valid: (p) => this.leases.valid(name, p), lostByFinish: (p) => this.leases.lostByFinish(name, p) },
+      capturing: () => this.capturing,
+      reader: () => connectRedis(this.opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:reader` }),
+    };
+    const worker = new RecipeWorker(reg, this.redis, this.keys, this.log.child({ recipe: reg.name, version: reg.version }), { ...options, ...more });
     this.workers.set(reg.name, worker); // from here on, events go to the new version's capture
     await this.routeTo(reg);
     if (old && this.patternOf(old.reg) !== this.patternOf(reg)) this.unroute(old.reg);
     if (old) await old.stop();
     await worker.start();
-    const reconciles = startup || !old || this.patternOf(old.reg) !== this.patternOf(reg);
-    if (reconciles) this.reconcileInBackground(worker, startup ? 'start-up' : 'new recipe');
+    // The partitions held for the old version go on to the new one (it takes their pending entries over).
+    this.leases.add(name, reg.partitions, worker);
+    if (this.state === 'running') void this.tickLeases();
+    // Only the capturer reconciles; at start-up, it does when it takes the capture lease.
+    const reconciles = !startup && this.capturing && (!old || this.patternOf(old.reg) !== this.patternOf(reg));
+    if (reconciles) this.reconcileInBackground(worker, 'new recipe');
     return reconciles;
   }
 
@@ -524,7 +706,7 @@ export class Runtime {
     const isNew = names.size === 0;
     names.add(reg.name);
     this.patterns.set(pattern, names);
-    if (isNew) await this.sub.psubscribe(pattern);
+    if (isNew && this.capturing) await this.sub.psubscribe(pattern);
   }
 
   private unroute(reg: Registration): void {
@@ -534,7 +716,7 @@ export class Runtime {
     names.delete(reg.name);
     if (names.size === 0) {
       this.patterns.delete(pattern);
-      void this.sub.punsubscribe(pattern).catch(() => undefined);
+      if (this.capturing) void this.sub.punsubscribe(pattern).catch(() => undefined);
     }
   }
 
@@ -624,17 +806,17 @@ export class Runtime {
   private async snapshot(): Promise<RecipeSnapshot[]> {
     const names = [...new Set([...this.workers.keys(), ...this.outcomes.keys()])];
     if (names.length === 0) return [];
+    const counts = await partitionCounts(this.redis, this.keys, names);
     const p = this.redis.pipeline();
-    for (const name of names) p.hmget(this.keys.status(name), 'queued', 'overflowedAt').xrange(this.keys.backlog(name), '-', '+', 'COUNT', 1);
-    const res = (await p.exec()) ?? [];
+    for (const name of names) p.hmget(this.keys.status(name), 'queued', 'overflowedAt');
+    const [res, oldest] = await Promise.all([p.exec(), Promise.all(names.map((name, i) => oldestEntryMs(this.redis, this.keys, name, counts[i] ?? 1)))]);
     const now = Date.now() + this.clockOffsetMs;
     return names.map((name, i) => {
-      const [queued, overflowedAt] = (res[2 * i]?.[1] as Array<string | null> | undefined) ?? [];
-      const first = (res[2 * i + 1]?.[1] as Array<[string, string[]]> | undefined)?.[0]?.[0];
+      const [queued, overflowedAt] = (res?.[i]?.[1] as Array<string | null> | undefined) ?? [];
       const worker = this.workers.get(name);
       const outcome = this.outcomes.get(name);
       const state = worker ? (worker.isPaused ? 'paused' : 'loaded') : (outcome?.status ?? 'unknown');
-      const firstMs = first === undefined ? undefined : streamIdMs(first);
+      const firstMs = oldest[i];
       return {
         name,
         version: worker?.reg.version ?? '',

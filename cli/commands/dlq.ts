@@ -32,7 +32,7 @@ export const dlq = new Command('dlq')
       }
       if (opts.replay) {
         const reg = await loadStoredRecipe(redis, keys, name, limits);
-        const target = resyncTarget(keys, name);
+        const target = resyncTarget(keys, name, reg.partitions);
         // Told before the first key is queued too: a runtime's reader may pick a replayed key up
         // before the message after the loop arrives, and must not write it with the table's
         // description from before an ALTER TABLE (it would be refused again). The message is on its

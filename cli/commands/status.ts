@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import type { Keys } from '../../runtime/keys.ts';
 import { describeOverlap, findOverlaps, type PrefixClaim } from '../../runtime/registry/overlap.ts';
-import { streamIdMs } from '../../runtime/redis/stream.ts';
+import { backlogLength, oldestEntryMs, partitionCounts } from '../../runtime/backlog/streams.ts';
 import { RecipeStore, type RecipeMeta } from '../../runtime/registry/store.ts';
 import { deleteGoneRowsCommand } from '../../runtime/verify/gone-rows.ts';
 import { withRedis } from '../context.ts';
@@ -11,20 +11,21 @@ import { CliError, printTable } from '../output.ts';
 import { registeredClaims } from '../recipe-loader.ts';
 
 /**
- * Age in ms of the oldest entry still in a stream, or null when empty: its id carries its time
- * on Redis's clock, so the age is taken against Redis's TIME, not this host's clock.
+ * Age in ms of the oldest entry still in any partition of a recipe's backlog, or null when
+ * empty: its id carries its time on Redis's clock, so the age is taken against Redis's TIME, not
+ * this host's clock.
  */
-async function oldestAgeMs(redis: Redis, stream: string): Promise<number | null> {
-  const [first, [sec, micros]] = await Promise.all([redis.xrange(stream, '-', '+', 'COUNT', 1), redis.time()]);
-  const id = first[0]?.[0];
-  return id === undefined ? null : Math.max(0, Number(sec) * 1000 + Math.floor(Number(micros) / 1000) - streamIdMs(id));
+async function oldestAgeMs(redis: Redis, keys: Keys, name: string, partitions: number): Promise<number | null> {
+  const [first, [sec, micros]] = await Promise.all([oldestEntryMs(redis, keys, name, partitions), redis.time()]);
+  return first === undefined ? null : Math.max(0, Number(sec) * 1000 + Math.floor(Number(micros) / 1000) - first);
 }
 
 async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta, claims: readonly PrefixClaim[]) {
   const own = claims.find((c) => c.name === m.name);
   const overlaps = own ? findOverlaps([own], claims) : [];
+  const [partitions = 1] = await partitionCounts(redis, keys, [m.name]);
   const [s, backlog, oldest, deadLetters] = await Promise.all([
-    redis.hgetall(keys.status(m.name)), redis.xlen(keys.backlog(m.name)), oldestAgeMs(redis, keys.backlog(m.name)), redis.xlen(keys.deadLetters(m.name)),
+    redis.hgetall(keys.status(m.name)), backlogLength(redis, keys, m.name, partitions), oldestAgeMs(redis, keys, m.name, partitions), redis.xlen(keys.deadLetters(m.name)),
   ]);
   return {
     name: m.name, version: m.version, loadedVersion: s['version'] ?? null, state: s['state'] ?? 'not loaded', runtime: s['runtime'] ?? null,
@@ -128,4 +129,14 @@ function print(recipes: readonly RecipeStatus[], runtimes: readonly Runtime[], n
     if (r.goneRows) process.stdout.write(`\nNOTE ${r.name}: ${r.goneRows} rows whose key is gone are kept (found ${r.goneRowsAt}); \`${deleteGoneRowsCommand(r.name, ns)}\` deletes them\n`);
   }
   process.stdout.write(`\nruntimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host}${r.http ? `, http://${r.http}/` : ''})`).join(', ') : 'none'}\n`);
+  if (runtimes.length === 0) return;
+  // What each one holds: the capture lease, and per recipe the backlog partitions it writes.
+  process.stdout.write('\n');
+  const held = runtimes.map((r) => ({
+    runtime: r.id,
+    capture: r.capture ? 'yes' : '-',
+    partitions: Object.entries(r.partitions ?? {}).filter(([, ps]) => ps.length).map(([n, ps]) => `${n}: ${ps.join(',')}`).join('  ') || '-',
+    'rows/s': r.rowsPerSec ?? 0,
+  }));
+  printTable(held, ['runtime', 'capture', 'partitions', 'rows/s'], false);
 }

@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { backlogLength, partitionCounts } from '../../runtime/backlog/streams.ts';
+import { execChecked } from '../../runtime/redis/exec.ts';
 import { RecipeStore } from '../../runtime/registry/store.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
 import { CliError, say } from '../output.ts';
@@ -6,12 +8,23 @@ import { CliError, say } from '../output.ts';
 export const unregister = new Command('unregister')
   .description('stop syncing a recipe and remove it (its backlog and dead letters are kept)')
   .argument('<name>', 'recipe name')
-  .action(async (name: string, _opts: unknown, cmd: Command) => {
+  .option('--drop-backlog', "also delete the recipe's backlog (what it holds is never written) and its partition count, so that an upload may choose another")
+  .action(async (name: string, opts: { dropBacklog?: boolean }, cmd: Command) => {
     await withRedis(cmd, async ({ redis, keys }) => {
-      if (!(await new RecipeStore(redis, keys).remove(name))) {
+      const removed = await new RecipeStore(redis, keys).remove(name);
+      if (!removed && !opts.dropBacklog) {
         throw new CliError(`no recipe named '${name}' is registered; wb-cli list shows the registered ones`);
       }
-      await tellRuntimes(redis, keys, { op: 'sync' });
-      say(`unregistered ${name}`);
+      if (removed) {
+        await tellRuntimes(redis, keys, { op: 'sync' });
+        say(`unregistered ${name}`);
+      }
+      if (opts.dropBacklog) {
+        const [count] = await partitionCounts(redis, keys, [name], 0);
+        if (!count) return say(`${name} has no backlog`);
+        const left = await backlogLength(redis, keys, name, count);
+        await execChecked(redis.multi().del(...keys.backlogs(name, count)).hdel(keys.partitions(), name).hset(keys.status(name), 'queued', 0));
+        say(`dropped the backlog of ${name} (${count} partitions, ${left} entries left unwritten)`);
+      }
     });
   });

@@ -20,10 +20,10 @@ function seconds(value: string): number {
 }
 
 export const upload = new Command('upload')
-  .description('bundle a recipe, validate it, store it, and wait for a running runtime to load it')
+  .description('bundle a recipe, validate it, store it, and wait until every running runtime has loaded it')
   .argument('<file>', 'recipe module (.ts or .js) whose default export is writeBehind({...}) or an array of them')
   .option('--force', 'replace a registered recipe even if its version is not higher, and accept a keysPrefix that overlaps another recipe\'s on the same table')
-  .option('--timeout <seconds>', 'how long to wait for a runtime\'s verdict', seconds, 10)
+  .option('--timeout <seconds>', "how long to wait for the runtimes' verdicts", seconds, 10)
   .option('--check', 'check the recipe against its live table first (see wb-cli check) and refuse it on a problem')
   .option('--wait', "after the runtime loads it, wait until the recipe's existing keys are all queued (its first reconcile), with progress on a terminal")
   .action(async (file: string, opts: { force?: boolean; timeout: number; check?: boolean; wait?: boolean }, cmd: Command) => {
@@ -47,7 +47,7 @@ export const upload = new Command('upload')
       }
       let results;
       try {
-        const claims = regs.map((r) => ({ version: r.version, ...claimOf(r) }));
+        const claims = regs.map((r) => ({ version: r.version, partitions: r.partitions, ...claimOf(r) }));
         results = await new RecipeStore(redis, keys).put(claims, code, basename(file), opts.force === true);
       } catch (err) {
         if (err instanceof UploadRefused) throw new CliError(`upload refused: ${err.message}`);
@@ -70,7 +70,7 @@ export const upload = new Command('upload')
         say('no runtime is connected; the recipe loads when wb-runtime starts');
         return;
       }
-      const reconciling = await awaitVerdicts(redis, keys, nonce, names, since, opts.timeout * 1000);
+      const reconciling = await awaitVerdicts(redis, keys, nonce, names, runtimes.map((r) => r.id), since, opts.timeout * 1000);
       if (opts.wait) for (const n of names) await waitQueued(redis, keys, n, reconciling.has(n) ? before.get(n) ?? null : undefined);
     });
   });
@@ -96,30 +96,48 @@ export async function verdictsStartId(redis: Pick<Redis, 'time'>): Promise<strin
   return `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - 1}-0`;
 }
 
-/** Waits for each name's verdict; throws when one failed or none came in time. */
-async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: readonly string[], since: string, timeoutMs: number): Promise<Set<string>> {
-  const waiting = new Set(names);
+/**
+ * Waits for each name's verdict from every runtime alive when the upload was published (one that
+ * dies meanwhile is not waited for); throws when one failed, or when one did not answer in time.
+ */
+async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: readonly string[], runtimes: readonly string[], since: string, timeoutMs: number): Promise<Set<string>> {
+  const waiting = new Map(names.map((n) => [n, new Set(runtimes)]));
+  const answered = new Set<string>();
   const reconciling = new Set<string>();
   const failed: string[] = [];
   const deadline = Date.now() + timeoutMs;
   let last = since;
-  while (waiting.size && Date.now() < deadline) {
-    const res = (await redis.xread('COUNT', 100, 'BLOCK', Math.max(1, deadline - Date.now()), 'STREAMS', keys.verdicts(), last)) as
+  const open = (): number => [...waiting.values()].reduce((n, s) => n + s.size, 0);
+  while (open() > 0 && Date.now() < deadline) {
+    // A second at a time: a runtime that died meanwhile is not waited for.
+    const res = (await redis.xread('COUNT', 100, 'BLOCK', Math.max(1, Math.min(1000, deadline - Date.now())), 'STREAMS', keys.verdicts(), last)) as
       | Array<[string, Array<[string, string[]]>]>
       | null;
     for (const [id, raw] of res?.[0]?.[1] ?? []) {
       last = id;
       const v = entryFields(raw);
-      if (v['nonce'] !== nonce || !waiting.has(v['name'] ?? '')) continue;
-      waiting.delete(v['name'] as string);
-      if (v['reconciles'] === '1') reconciling.add(v['name'] as string);
-      if (v['status'] === 'loaded') say(`${v['name']} version ${v['version']} loaded by runtime ${v['runtime']}`);
-      else failed.push(`${v['name']} version ${v['version']} failed to load in runtime ${v['runtime']}: ${v['error']}`);
+      const name = v['name'] ?? '';
+      const runtime = v['runtime'] ?? '';
+      if (v['nonce'] !== nonce || !waiting.get(name)?.has(runtime)) continue;
+      waiting.get(name)?.delete(runtime);
+      answered.add(name);
+      if (v['reconciles'] === '1') reconciling.add(name);
+      if (v['status'] === 'loaded') say(`${name} version ${v['version']} loaded by runtime ${runtime}`);
+      else failed.push(`${name} version ${v['version']} failed to load in runtime ${runtime}: ${v['error']}`);
+    }
+    if (open() > 0) {
+      const alive = new Set((await liveRuntimes(redis, keys)).map((r) => r.id));
+      for (const set of waiting.values()) for (const r of [...set]) if (!alive.has(r)) set.delete(r);
     }
   }
   if (failed.length) throw new CliError(failed.join('\n'));
-  if (waiting.size) {
-    throw new CliError(`stored, but no runtime reported loading ${[...waiting].join(', ')} within ${timeoutMs / 1000}s; check wb-cli status and the runtime's log`);
+  const silent = [...waiting.entries()].filter(([, set]) => set.size > 0);
+  if (silent.length) {
+    const none = silent.filter(([n]) => !answered.has(n)).map(([n]) => n);
+    if (none.length === silent.length && none.length === names.length) {
+      throw new CliError(`stored, but no runtime reported loading ${none.join(', ')} within ${timeoutMs / 1000}s; check wb-cli status and the runtime's log`);
+    }
+    throw new CliError(`stored, but ${silent.map(([n, set]) => `runtime${set.size > 1 ? 's' : ''} ${[...set].join(', ')} did not report loading ${n}`).join('; ')} within ${timeoutMs / 1000}s; check wb-cli status and their logs`);
   }
   return reconciling;
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { driverFor } from '../../runtime/connectors/drivers.ts';
+import { backlogLength } from '../../runtime/backlog/streams.ts';
 import { execChecked } from '../../runtime/redis/exec.ts';
 import { isClean, verifyRecipe, type VerifyReport } from '../../runtime/verify/verify.ts';
 import { errorText } from '../../runtime/writer/table-writer.ts';
@@ -53,7 +54,7 @@ export const verify = new Command('verify')
       if (opts.fix && opts.deleteExtra) {
         await execChecked(redis.multi().hset(keys.status(name), 'goneRows', 0, 'goneRowsAt', new Date().toISOString()).hdel(keys.status(name), 'flushKeptAt'));
       }
-      const backlog = await redis.xlen(keys.backlog(name));
+      const backlog = await backlogLength(redis, keys, name, reg.partitions);
       const unrepaired = report.notHash.count + (opts.fix ? (opts.deleteExtra ? 0 : report.extra.count) : report.missing.count + report.differing.count + report.extra.count);
       if (opts.json) say(JSON.stringify({ name, ...report, backlog, clean: isClean(report) }, null, 2));
       else printReport(name, report, backlog, opts.fix === true);

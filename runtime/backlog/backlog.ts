@@ -4,6 +4,7 @@ import { GROUP, type Keys } from '../keys.ts';
 import { execChecked } from '../redis/exec.ts';
 import { fieldsObject, type Fields } from '../writer/plan.ts';
 import { decodeEntry, type RawEntry, type StreamEntry } from './entry.ts';
+import { backlogLength } from './streams.ts';
 
 const DEAD_LETTER = readFileSync(new URL('./dead-letter.lua', import.meta.url), 'utf8');
 const FINISH = readFileSync(new URL('./finish.lua', import.meta.url), 'utf8');
@@ -33,6 +34,8 @@ export interface AckOutcome {
 /** One finished stream entry and what its records came to. */
 export interface FinishedEntry {
   readonly id: string;
+  /** The partition (stream) the entry is in. */
+  readonly partition: number;
   /** Records the entry held (they leave the `queued` count). */
   readonly records: number;
   readonly synced: number;
@@ -52,6 +55,11 @@ export interface Completion {
   readonly version: string;
 }
 
+/** What a finish did: the partitions whose lease was no longer this runtime's (nothing of theirs was acknowledged). */
+export interface FinishResult {
+  readonly lost: readonly number[];
+}
+
 /** Acks expire like RGSync's: an hour after the last one. */
 const ACK_TTL_S = 3600;
 
@@ -60,81 +68,123 @@ export interface ReadResult {
   readonly entries: StreamEntry[];
 }
 
-/** A recipe's backlog stream, read through one consumer group. */
+/** XREADGROUP's reply: per stream, its entries. */
+export type ReadReply = Array<[string, RawEntry[]]> | null;
+
+/**
+ * A recipe's backlog: one stream per partition, each read through one consumer group. A key's
+ * records are always in its partition's stream (`partition.lua`), so they stay in order; each
+ * partition is written by one runtime at a time, the holder of its lease (`lease/partitions.ts`).
+ */
 export class Backlog {
   private readonly redis: Redis;
   private readonly keys: Keys;
   private readonly recipe: string;
-  readonly stream: string;
+  readonly streams: readonly string[];
+  private readonly partitionOf: ReadonlyMap<string, number>;
+  /** The value of partition p's lease while this runtime holds it ('' when unfenced). */
+  private readonly fence: (p: number) => string;
 
-  constructor(
-    redis: Redis,
-    keys: Keys,
-    recipe: string,
-  ) {
+  constructor(redis: Redis, keys: Keys, recipe: string, partitions: number, fence: (p: number) => string = () => '') {
     this.redis = redis;
     this.keys = keys;
     this.recipe = recipe;
-    this.stream = keys.backlog(recipe);
+    this.streams = keys.backlogs(recipe, partitions);
+    this.partitionOf = new Map(this.streams.map((s, p) => [s, p]));
+    this.fence = fence;
+  }
+
+  get partitions(): number {
+    return this.streams.length;
+  }
+
+  /** The streams of partitions `parts`, for a read. */
+  streamsOf(parts: readonly number[]): string[] {
+    return parts.map((p) => this.streams[p] as string);
+  }
+
+  /** Decodes an XREADGROUP reply over several partitions' streams. */
+  decodeReply(reply: ReadReply): StreamEntry[] {
+    const out: StreamEntry[] = [];
+    for (const [stream, raw] of reply ?? []) {
+      const p = this.partitionOf.get(stream) ?? 0;
+      for (const r of raw) out.push(decodeEntry(r, p));
+    }
+    return out;
   }
 
   async ensureGroup(): Promise<void> {
-    try {
-      await this.redis.xgroup('CREATE', this.stream, GROUP, '0', 'MKSTREAM');
-    } catch (err) {
-      if (!String(err).includes('BUSYGROUP')) throw err;
-    }
+    await Promise.all(this.streams.map(async (stream) => {
+      try {
+        await this.redis.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM');
+      } catch (err) {
+        if (!String(err).includes('BUSYGROUP')) throw err;
+      }
+    }));
   }
 
   /**
-   * Up to `count` new entries for `consumer`, without waiting: captures usually deliver their
-   * entries themselves (see CaptureQueue's Delivery), this read takes the rest.
+   * Up to `count` new entries per partition of `parts` for `consumer`; waits up to `blockMs`
+   * when given (on a connection of its own: a blocked read holds it). Captures usually deliver
+   * their entries themselves (see CaptureQueue's Delivery), this read takes the rest.
    */
-  async read(consumer: string, count: number): Promise<ReadResult> {
-    const res = (await this.redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', this.stream, '>')) as
-      | Array<[string, RawEntry[]]>
-      | null;
-    return decodeAll(res?.[0]?.[1] ?? []);
+  async read(consumer: string, count: number, parts: readonly number[], blockMs?: number, redis: Redis = this.redis): Promise<ReadResult> {
+    if (parts.length === 0) return { entries: [] };
+    const streams = this.streamsOf(parts);
+    const block = blockMs === undefined ? [] : ['BLOCK', blockMs];
+    const res = (await redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', count, ...block, 'STREAMS', ...streams, ...streams.map(() => '>'))) as ReadReply;
+    return { entries: this.decodeReply(res) };
   }
 
-  /** Entries delivered to `consumer` earlier and never acknowledged (a crash or a stop). */
-  async readPending(consumer: string, count: number, after = '0'): Promise<ReadResult> {
-    const res = (await this.redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', this.stream, after)) as
-      | Array<[string, RawEntry[]]>
-      | null;
-    return decodeAll(res?.[0]?.[1] ?? []);
+  /** Entries of partition `p` delivered to `consumer` earlier and never acknowledged (a crash or a stop). */
+  async readPending(consumer: string, count: number, p: number, after = '0'): Promise<ReadResult> {
+    const res = (await this.redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', this.streams[p] as string, after)) as ReadReply;
+    return { entries: this.decodeReply(res) };
   }
 
   /**
-   * One page of the entries left pending for at least `minIdleMs` (another consumer's, or ours
-   * whose read a reconnect lost), taken over by `consumer`, scanning from `start`. `next` is
-   * XAUTOCLAIM's cursor: '0-0' once the scan has been through the whole pending list.
+   * One page of partition `p`'s entries left pending for at least `minIdleMs` (another
+   * consumer's, or ours whose read a reconnect lost), taken over by `consumer`, scanning from
+   * `start`. `next` is XAUTOCLAIM's cursor: '0-0' once the scan has been through the whole
+   * pending list.
    */
-  async claim(consumer: string, minIdleMs: number, count: number, start = '0-0'): Promise<ReadResult & { readonly next: string }> {
-    const res = (await this.redis.xautoclaim(this.stream, GROUP, consumer, minIdleMs, start, 'COUNT', count)) as [string, RawEntry[], string[]?];
-    const decoded = decodeAll(res[1] ?? []);
+  async claim(consumer: string, minIdleMs: number, count: number, p: number, start = '0-0'): Promise<ReadResult & { readonly next: string }> {
+    const res = (await this.redis.xautoclaim(this.streams[p] as string, GROUP, consumer, minIdleMs, start, 'COUNT', count)) as [string, RawEntry[], string[]?];
+    const decoded = (res[1] ?? []).map((r) => decodeEntry(r, p));
     // Entries deleted while pending come back by id only: acknowledge them like empty ones.
-    return { entries: [...decoded.entries, ...(res[2] ?? []).map((id) => ({ id, records: [] }))], next: res[0] };
+    return { entries: [...decoded, ...(res[2] ?? []).map((id) => ({ id, partition: p, records: [] }))], next: res[0] };
   }
 
   /**
-   * Claims every idle entry, page after page, handing each page on. It follows the cursor until
-   * XAUTOCLAIM returns '0-0': a page can come back empty (or short) while idle entries lie
-   * further on, since one call looks at no more than 10 × `count` pending entries, and starting
-   * over from '0-0' would scan the same busy head again and never reach them.
+   * Claims every idle entry of partition `p`, page after page, handing each page on. It follows
+   * the cursor until XAUTOCLAIM returns '0-0': a page can come back empty (or short) while idle
+   * entries lie further on, since one call looks at no more than 10 × `count` pending entries,
+   * and starting over from '0-0' would scan the same busy head again and never reach them.
    */
-  async claimAll(consumer: string, minIdleMs: number, count: number, onPage: (entries: StreamEntry[]) => Promise<void>, stopped: () => boolean): Promise<void> {
+  async claimAll(consumer: string, minIdleMs: number, count: number, p: number, onPage: (entries: StreamEntry[]) => Promise<void>, stopped: () => boolean): Promise<void> {
     for (let cursor = '0-0'; ;) {
-      const page = await this.claim(consumer, minIdleMs, count, cursor);
+      const page = await this.claim(consumer, minIdleMs, count, p, cursor);
       if (page.entries.length > 0) await onPage(page.entries);
       cursor = page.next;
       if (cursor === '0-0' || stopped()) return;
     }
   }
 
-  /** Acknowledges and removes entries, dead-letters the rejected ones and writes acks, in one transaction. */
-  async finish(c: Completion): Promise<void> {
+  /**
+   * Acknowledges and removes entries, dead-letters the rejected ones and writes acks, in one
+   * transaction. Each partition's acknowledgement (finish.lua) checks first that this runtime
+   * still holds the partition's lease; a partition whose lease is gone is acknowledged by
+   * nobody here (its next owner writes and finishes its entries) and comes back in `lost`.
+   */
+  async finish(c: Completion): Promise<FinishResult> {
     const tx = this.redis.multi();
+    // finish.lua counts an entry only if this call acknowledges it: a finish whose reply was
+    // lost ran already, and its retry must not count (or take off `queued`) twice.
+    const parts = [...new Set(c.entries.map((e) => e.partition))].sort((a, b) => a - b);
+    for (const p of parts) {
+      const mine = c.entries.filter((e) => e.partition === p);
+      tx.eval(FINISH, 3, this.streams[p] as string, this.keys.status(this.recipe), this.keys.lease(this.recipe, p), GROUP, this.fence(p), ...mine.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
+    }
     const at = new Date().toISOString();
     for (const d of c.dead) {
       addDeadLetter(tx, this.keys, this.recipe, d.key, ['key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at]);
@@ -145,13 +195,9 @@ export class Backlog {
       else tx.xadd(stream, '*', 'status', 'failed', 'error', a.error);
       tx.expire(stream, ACK_TTL_S);
     }
-    // finish.lua counts an entry only if this call acknowledges it: a finish whose reply was
-    // lost ran already, and its retry must not count (or take off `queued`) twice.
-    if (c.entries.length) {
-      tx.eval(FINISH, 2, this.stream, this.keys.status(this.recipe), GROUP, ...c.entries.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
-    }
     // A command refused inside the transaction throws: the caller retries, nothing passes for done.
-    await execChecked(tx);
+    const res = await execChecked(tx);
+    return { lost: parts.filter((_, i) => Number(res?.[i]?.[1]) === -1) };
   }
 
   /** Dead-letters a record that never reached the backlog (a key name that is not UTF-8). */
@@ -161,12 +207,8 @@ export class Backlog {
     await execChecked(tx.hincrby(this.keys.status(this.recipe), 'deadLetters', 1));
   }
 
-  /** Entries waiting: not yet delivered plus delivered and unacknowledged. */
+  /** Entries waiting in every partition: not yet delivered plus delivered and unacknowledged. */
   async length(): Promise<number> {
-    return this.redis.xlen(this.stream);
+    return backlogLength(this.redis, this.keys, this.recipe, this.partitions);
   }
-}
-
-export function decodeAll(raw: RawEntry[]): ReadResult {
-  return { entries: raw.map(decodeEntry) };
 }

@@ -18,9 +18,11 @@ export type BacklogEntry =
 /** Raw stream entry as ioredis returns it; `fields` is null for an entry deleted meanwhile. */
 export type RawEntry = [id: string, fields: string[] | null];
 
-/** One stream entry: the records of one capture call. */
+/** One stream entry: the records of one capture call that fell in one partition. */
 export interface StreamEntry {
   readonly id: string;
+  /** The backlog partition (stream) it is in: ids are unique only within one. */
+  readonly partition: number;
   readonly records: readonly BacklogEntry[];
   /**
    * Why the entry could not be decoded from some point on (what was written by hand, or by
@@ -36,8 +38,8 @@ function shown(v: string): string {
 }
 
 /** The records decoded before value `at`, and why decoding stopped there. */
-function malformed(id: string, raw: readonly string[], records: BacklogEntry[], at: number, why: string): StreamEntry {
-  return { id, records, malformed: `backlog entry ${id}, value ${at + 1} of ${raw.length}: ${why}; ${raw.length - at} values not synced` };
+function malformed(id: string, partition: number, raw: readonly string[], records: BacklogEntry[], at: number, why: string): StreamEntry {
+  return { id, partition, records, malformed: `backlog entry ${id}, value ${at + 1} of ${raw.length}: ${why}; ${raw.length - at} values not synced` };
 }
 
 /**
@@ -45,9 +47,9 @@ function malformed(id: string, raw: readonly string[], records: BacklogEntry[], 
  * entry decodes to nothing and is acknowledged; a malformed record ends the decoding, and the
  * entry says why (`malformed`).
  */
-export function decodeEntry([id, raw]: RawEntry): StreamEntry {
+export function decodeEntry([id, raw]: RawEntry, partition = 0): StreamEntry {
   const records: BacklogEntry[] = [];
-  if (raw === null) return { id, records };
+  if (raw === null) return { id, partition, records };
   // The hot path of every read: plain loops and indexOf, no regex and no closures per record.
   let i = 0;
   while (i + 1 < raw.length) {
@@ -57,11 +59,11 @@ export function decodeEntry([id, raw]: RawEntry): StreamEntry {
     const c2 = c1 === 1 ? header.indexOf(':', 2) : -1;
     const op = header[0] as string;
     const digits = header.slice(2, c2);
-    if (c2 === -1 || !/^\d+$/.test(digits)) return malformed(id, raw, records, i, `key ${shown(key)} has no record header (op:pairs:ack) but ${shown(header)}`);
+    if (c2 === -1 || !/^\d+$/.test(digits)) return malformed(id, partition, raw, records, i, `key ${shown(key)} has no record header (op:pairs:ack) but ${shown(header)}`);
     const pairs = Number(digits);
     const ack = header.slice(c2 + 1);
     const start = i + 2;
-    if (start + 2 * pairs > raw.length) return malformed(id, raw, records, i, `key ${shown(key)} announces ${pairs} field pairs, the entry has ${Math.floor((raw.length - start) / 2)} left`);
+    if (start + 2 * pairs > raw.length) return malformed(id, partition, raw, records, i, `key ${shown(key)} announces ${pairs} field pairs, the entry has ${Math.floor((raw.length - start) / 2)} left`);
     const at = i;
     i = start + 2 * pairs;
     if (op === 'u' || op === 'w') {
@@ -75,10 +77,15 @@ export function decodeEntry([id, raw]: RawEntry): StreamEntry {
     } else if (op === 'p') {
       records.push({ id, key, ack, op, message: pairs ? (raw[start + 1] as string) : 'invalid # op' });
     } else {
-      return malformed(id, raw, records, at, `key ${shown(key)} has an unknown op ${shown(op)}`);
+      return malformed(id, partition, raw, records, at, `key ${shown(key)} has an unknown op ${shown(op)}`);
     }
   }
   // The layout is key, header, pairs: one value left over is a key without its header.
-  if (i < raw.length) return malformed(id, raw, records, i, `key ${shown(raw[i] as string)} has no record header`);
-  return { id, records };
+  if (i < raw.length) return malformed(id, partition, raw, records, i, `key ${shown(raw[i] as string)} has no record header`);
+  return { id, partition, records };
+}
+
+/** An entry's identity across the partitions of one backlog. */
+export function entryRef(e: { readonly id: string; readonly partition: number }): string {
+  return `${e.partition}/${e.id}`;
 }

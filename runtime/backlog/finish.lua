@@ -4,15 +4,20 @@
   only an entry this call acknowledges (XACK answers 1, it was still pending) adds its counts,
   and `queued` is lowered by those records alone and never below zero.
 
-  KEYS[1]   the backlog stream
+  KEYS[1]   a backlog partition's stream
   KEYS[2]   the recipe's status hash
+  KEYS[3]   the partition's lease key
   ARGV[1]   the consumer group
-  ARGV[2..] per entry: id, records, synced, deadLetters
-  Returns the number of entries acknowledged now.
+  ARGV[2]   the lease's value while the caller holds it ("<token> <runtime>"); '' for none
+  ARGV[3..] per entry: id, records, synced, deadLetters
+  Returns the number of entries acknowledged now, or -1 (and nothing done) when the lease is no
+  longer the caller's: XACK alone does not care who acknowledges, and the partition's entries
+  are its next owner's to write and finish.
 ]]
+if ARGV[2] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[2] then return -1 end
 local acked, records, synced, dead = 0, 0, 0, 0
 local ids = {}
-for i = 2, #ARGV, 4 do
+for i = 3, #ARGV, 4 do
   local id = ARGV[i]
   ids[#ids + 1] = id
   if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then

@@ -1,3 +1,4 @@
+import { backlogLength } from '../backlog/streams.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../../recipes/options.ts';
@@ -145,8 +146,7 @@ export class BacklogBound {
 
   private async depth(): Promise<Depth> {
     const { redis, keys, reg } = this.o;
-    const res = (await redis.pipeline().hget(keys.status(reg.name), 'queued').xlen(keys.backlog(reg.name)).exec()) ?? [];
-    for (const [err] of res) if (err) throw err;
-    return { queued: Number(res[0]?.[1] ?? 0), entries: Number(res[1]?.[1] ?? 0) };
+    const [queued, entries] = await Promise.all([redis.hget(keys.status(reg.name), 'queued'), backlogLength(redis, keys, reg.name, reg.partitions)]);
+    return { queued: Number(queued ?? 0), entries };
   }
 }

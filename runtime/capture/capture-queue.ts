@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { RawEntry } from '../backlog/entry.ts';
+import type { ReadReply } from '../backlog/backlog.ts';
 import { GROUP } from '../keys.ts';
 
 const CHUNK = 1000;
@@ -38,16 +38,22 @@ export function loadScript(name: string, includes: readonly string[] = []): Scri
 export interface FollowRead {
   /** The delivery's own mark of this read's place in its order. */
   readonly ticket: number;
-  readonly stream: string;
+  /** The partition streams to read (those this runtime holds). */
+  readonly streams: readonly string[];
   readonly consumer: string;
+  /** Most entries per stream. */
   readonly count: number;
 }
 
 /** What a capture call did: records appended, and the entries of its follow read. */
 export interface CaptureResult {
   readonly added: number;
-  /** The follow read's entries; undefined when none was asked or it failed. */
-  readonly entries: RawEntry[] | undefined;
+  /** The follow read's reply, per stream; undefined when none was asked or it failed. */
+  readonly entries: ReadReply | undefined;
+  /** How many entries the follow read returned, over every stream (0 when none was asked). */
+  readonly delivered: number;
+  /** Whether some stream returned as many entries as the read asked for (more may wait). */
+  readonly full: boolean;
   /** The first failure of a script call (the others and the read may still have run). */
   readonly error?: Error;
   /**
@@ -102,7 +108,7 @@ export async function runPerKey(
     starts.push(i);
   }
   const calls = starts.length;
-  if (read) batch.xreadgroup('GROUP', GROUP, read.consumer, 'COUNT', read.count, 'STREAMS', read.stream, '>');
+  if (read) batch.xreadgroup('GROUP', GROUP, read.consumer, 'COUNT', read.count, 'STREAMS', ...read.streams, ...read.streams.map(() => '>'));
   const results = (await batch.exec()) ?? [];
   let added = 0;
   let error: Error | undefined;
@@ -116,12 +122,20 @@ export async function runPerKey(
       refusedAt ??= (starts[i] as number) + Number(n[1]) / perItem;
     } else added += Number(n);
   }
-  let entries: RawEntry[] | undefined;
+  let entries: ReadReply | undefined;
+  let delivered = 0;
+  let full = false;
   if (read) {
     const [err, res] = results[calls] ?? [new Error('no reply'), null];
-    if (!err) entries = (res as Array<[string, RawEntry[]]> | null)?.[0]?.[1] ?? [];
+    if (!err) {
+      entries = (res as ReadReply) ?? [];
+      for (const [, raw] of entries) {
+        delivered += raw.length;
+        if (raw.length >= read.count) full = true;
+      }
+    }
   }
-  return { added, entries, ...(error ? { error } : {}), ...(refusedAt === undefined ? {} : { refusedAt }) };
+  return { added, entries, delivered, full, ...(error ? { error } : {}), ...(refusedAt === undefined ? {} : { refusedAt }) };
 }
 
 /**
@@ -149,11 +163,12 @@ export async function snapshotKeys(redis: Redis, target: CaptureTarget, keys: re
  * its read found nothing although records were added (the script ran after the read: ioredis
  * resends a script Redis had forgotten).
  */
-export function leftBehind(read: FollowRead | undefined, result: CaptureResult | undefined): boolean {
+export function leftBehind(read: FollowRead | undefined, result: CaptureResult | undefined, allHeld = true): boolean {
   if (result === undefined || result.error !== undefined) return true;
-  if (read === undefined) return result.added > 0;
-  const delivered = result.entries?.length;
-  return delivered === undefined || delivered >= read.count || (result.added > 0 && delivered === 0);
+  // Partitions held by other runtimes are theirs to read: records added there leave nothing here.
+  if (read === undefined) return allHeld && result.added > 0;
+  if (result.entries === undefined || result.full) return true;
+  return allHeld && result.added > 0 && result.delivered === 0;
 }
 
 /**
@@ -259,7 +274,7 @@ export class CaptureQueue {
           this.delivery?.end(read, res);
         }
         if (res.error) throw res.error;
-        this.log.trace({ keys: keys.length, delivered: res.entries?.length, ms: +(performance.now() - started).toFixed(1) }, 'captured');
+        this.log.trace({ keys: keys.length, delivered: res.delivered, ms: +(performance.now() - started).toFixed(1) }, 'captured');
       } catch (err) {
         // Keep the keys (newer events win, counts add up) and retry; a reconnect also reconciles.
         keys.forEach((k, i) => {

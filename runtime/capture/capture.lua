@@ -1,17 +1,21 @@
 --[[
-  Snapshots changed keys of a write-behind recipe into its backlog stream, atomically per call,
-  and applies RGSync's `#` protocol on the way. All records of one call go into one stream entry
-  (a few, for very large calls), so the backlog costs Redis one XADD per call, not per change.
+  Snapshots changed keys of a write-behind recipe into its backlog streams, atomically per call,
+  and applies RGSync's `#` protocol on the way. All records of one call and partition go into one
+  stream entry (a few, for very large calls), so the backlog costs Redis one XADD per call and
+  partition, not per change.
 
-  KEYS[1]      the backlog stream
-  KEYS[2]      the recipe's echo hash: key -> "<count>:<until-ms>", events our own HDEL/DEL will cause
-  KEYS[3]      the recipe's status hash: field `queued` counts records not yet written
-  KEYS[4..n]   keys that changed
+  KEYS[1]      the recipe's echo hash: key -> "<count>:<until-ms>", events our own HDEL/DEL will cause
+  KEYS[2]      the recipe's status hash: field `queued` counts records not yet written
+  KEYS[3..P+2] the backlog's partition streams (P = ARGV[3])
+  KEYS[P+3..n] keys that changed
   ARGV[1]      the most records the backlog may hold ('0': no bound); see Bound below
   ARGV[2]      '1' when expiry and eviction delete the row, '0' when they keep it
-  ARGV[3..]    per key (ARGV[i - 1] for KEYS[i]): why ('c' changed, 'x' expired or evicted, 'r' reconcile) then the number
+  ARGV[3]      P, the number of partitions
+  ARGV[4..]    per changed key, in order: why ('c' changed, 'x' expired or evicted, 'r' reconcile) then the number
                of events coalesced, e.g. 'c3'
 
+  A key's record goes to the stream of its partition (partition_of, from partition.lua), so a
+  key's records stay in order in one stream.
   An entry is a run of records, each a key, a header `<op>:<pairs>:<ack>`, then <pairs> pairs:
     <key> u:<n>:<ack> <field> <value> ...   a hash: upsert
     <key> d:0:<ack>                         gone: delete
@@ -24,11 +28,14 @@
   `queued` past ARGV[1], leaving it and the keys after it untouched (not even read), and returns
   {added, handled}: the records appended and how many keys it took, in order.
 ]]
-local stream, echoes = KEYS[1], KEYS[2]
+local echoes = KEYS[1]
 local expiryDeletes = ARGV[2] == '1'
+local P = tonumber(ARGV[3])
 local nowMs
 local haveEchoes = redis.call('EXISTS', echoes) == 1
-local args, nargs, added = {}, 0, 0
+-- Per partition: the arguments of its next XADD, and how many.
+local bufs, nbuf, added = {}, {}, 0
+for p = 1, P do bufs[p], nbuf[p] = {}, 0 end
 local MAX_ARGS = 7000 -- unpack() and XADD stay well inside Lua's stack
 
 local function now()
@@ -39,10 +46,10 @@ local function now()
   return nowMs
 end
 
-local function flush()
-  if nargs > 0 then
-    redis.call('XADD', stream, '*', unpack(args, 1, nargs))
-    args, nargs = {}, 0
+local function flush(p)
+  if nbuf[p] > 0 then
+    redis.call('XADD', KEYS[2 + p], '*', unpack(bufs[p], 1, nbuf[p]))
+    bufs[p], nbuf[p] = {}, 0
   end
 end
 
@@ -51,8 +58,9 @@ local headers = { u = {}, d = {}, t = {}, p = {} }
 
 local function record(key, op, ackId, pairs)
   local np = #pairs
-  if nargs + 2 + np > MAX_ARGS then flush() end
-  local n = nargs
+  local p = P == 1 and 1 or partition_of(key, P) + 1
+  if nbuf[p] + 2 + np > MAX_ARGS then flush(p) end
+  local args, n = bufs[p], nbuf[p]
   args[n + 1] = key
   if ackId == '' then
     local byCount = headers[op]
@@ -67,7 +75,7 @@ local function record(key, op, ackId, pairs)
   end
   n = n + 2
   for i = 1, np do args[n + i] = pairs[i] end
-  nargs = n + np
+  nbuf[p] = n + np
   added = added + 1
 end
 
@@ -179,31 +187,36 @@ local function capture(key, why, n)
 end
 
 -- Records the backlog may still take: one HGET per call, and an XLEN only when near the bound.
-local room, nkeys = math.huge, #KEYS - 3
+local first = P + 3
+local room, nkeys = math.huge, #KEYS - first + 1
 local bound = tonumber(ARGV[1]) or 0
 if bound > 0 then
-  room = bound - (tonumber(redis.call('HGET', KEYS[3], 'queued')) or 0)
-  -- An empty stream holds no records: a count left by a stream deleted by hand must not refuse forever.
-  if room < nkeys and redis.call('XLEN', stream) == 0 then
-    redis.call('HSET', KEYS[3], 'queued', 0)
-    room = bound
+  room = bound - (tonumber(redis.call('HGET', KEYS[2], 'queued')) or 0)
+  -- An empty backlog holds no records: a count left by streams deleted by hand must not refuse forever.
+  if room < nkeys then
+    local len = 0
+    for p = 1, P do len = len + redis.call('XLEN', KEYS[2 + p]) end
+    if len == 0 then
+      redis.call('HSET', KEYS[2], 'queued', 0)
+      room = bound
+    end
   end
 end
 
 local sub, byte = string.sub, string.byte
 local WHY = { [99] = 'c', [120] = 'x', [114] = 'r' }
 local handled = nkeys
-for i = 4, #KEYS do
+for i = first, #KEYS do
   if added >= room then
-    handled = i - 4
+    handled = i - first
     break
   end
-  local arg = ARGV[i - 1]
+  local arg = ARGV[i - first + 4]
   local why = WHY[byte(arg, 1)] or sub(arg, 1, 1)
   -- The event count matters only to echo tracking: parsed only when there are echoes.
   capture(KEYS[i], why, haveEchoes and (tonumber(sub(arg, 2)) or 1) or 1)
 end
-flush()
-if added > 0 then redis.call('HINCRBY', KEYS[3], 'queued', added) end
+for p = 1, P do flush(p) end
+if added > 0 then redis.call('HINCRBY', KEYS[2], 'queued', added) end
 if handled < nkeys then return { added, handled } end
 return added

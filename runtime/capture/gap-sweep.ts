@@ -165,7 +165,7 @@ export class GapSweep {
     const { reg, redis, keys, signal } = this.o;
     const table: TableShape = { table: reg.connector.table, pkColumn: reg.connector.pkColumn, columns: Object.values(reg.mappings) };
     // The script's expiry flag: '1' deletes the rows of keys still gone, '0' leaves them.
-    const base = { ...captureTarget(reg, keys, keys.backlog(reg.name)), args: ['', deleting ? '1' : '0'] };
+    const base = { ...captureTarget(reg, keys), args: ['', deleting ? '1' : '0', String(reg.partitions)] };
     const target = pacedTarget(base, lowWater(reg.maxBacklog), this.o.room);
     const session = await this.o.connect();
     try {

@@ -2,14 +2,16 @@
   Takes staged write-through changes into a recipe's backlog, atomically per call; all records
   of a call go into one stream entry (see capture.lua for the record layout).
 
-  KEYS[1]      the backlog stream
-  KEYS[2]      the recipe's status hash: field `queued` counts records not yet written
-  KEYS[3..n]   pairs: a staging key (`__{person:1}`), then its target key (`person:1`)
+  KEYS[1]      the recipe's status hash: field `queued` counts records not yet written
+  KEYS[2..P+1] the backlog's partition streams (P = ARGV[2])
+  KEYS[P+2..n] pairs: a staging key (`__{person:1}`), then its target key (`person:1`)
   ARGV[1]      the most records the backlog may hold ('0': no bound), as in capture.lua: the
                script stops before the pair that would pass it, leaving that staging key and the
                ones after it in place, and returns {added, handled} (handled counts keys, two per pair)
-  ARGV[2..]    per pair: why it changed (unused: a staging key is always taken as it is now)
+  ARGV[2]      P, the number of partitions
+  ARGV[3..]    per pair: why it changed (unused: a staging key is always taken as it is now)
 
+  Records go to the partition of their target key (partition_of, from partition.lua).
   A staging hash is removed and its fields recorded under the target key:
     <target> w:<n>:<ack> <field> <value> ...   merge into the target once the database has it
     <target> x:0:<ack>                         `# ~`: delete in the database, then in Redis
@@ -17,19 +19,22 @@
   `# +` and `# -` change Redis only, at once, and write the ack.
   The target key is never touched here otherwise. Returns the number of records appended.
 ]]
-local stream = KEYS[1]
-local args, added = {}, 0
+local P = tonumber(ARGV[2])
+local bufs, added = {}, 0
 local MAX_ARGS = 7000
+for p = 1, P do bufs[p] = {} end
 
-local function flush()
-  if #args > 0 then
-    redis.call('XADD', stream, '*', unpack(args))
-    args = {}
+local function flush(p)
+  if #bufs[p] > 0 then
+    redis.call('XADD', KEYS[1 + p], '*', unpack(bufs[p]))
+    bufs[p] = {}
   end
 end
 
 local function record(key, op, ackId, pairs)
-  if #args + 2 + #pairs > MAX_ARGS then flush() end
+  local p = P == 1 and 1 or partition_of(key, P) + 1
+  if #bufs[p] + 2 + #pairs > MAX_ARGS then flush(p) end
+  local args = bufs[p]
   args[#args + 1] = key
   args[#args + 1] = op .. ':' .. (#pairs / 2) .. ':' .. ackId
   for i = 1, #pairs do args[#args + 1] = pairs[i] end
@@ -46,20 +51,25 @@ end
 
 -- notUtf8 comes from utf8.lua, prepended by loadScript.
 
-local room, nkeys = math.huge, #KEYS - 2
+local first = P + 2
+local room, nkeys = math.huge, #KEYS - first + 1
 local bound = tonumber(ARGV[1]) or 0
 if bound > 0 then
-  room = bound - (tonumber(redis.call('HGET', KEYS[2], 'queued')) or 0)
-  if room < nkeys / 2 and redis.call('XLEN', stream) == 0 then
-    redis.call('HSET', KEYS[2], 'queued', 0)
-    room = bound
+  room = bound - (tonumber(redis.call('HGET', KEYS[1], 'queued')) or 0)
+  if room < nkeys / 2 then
+    local len = 0
+    for p = 1, P do len = len + redis.call('XLEN', KEYS[1 + p]) end
+    if len == 0 then
+      redis.call('HSET', KEYS[1], 'queued', 0)
+      room = bound
+    end
   end
 end
 
 local handled = nkeys
-for i = 3, #KEYS, 2 do
+for i = first, #KEYS, 2 do
   if added >= room then
-    handled = i - 3
+    handled = i - first
     break
   end
   local staging, target = KEYS[i], KEYS[i + 1]
@@ -96,7 +106,7 @@ for i = 3, #KEYS, 2 do
     record(target, 'p', '', { 'm', 'staging key ' .. staging .. ' holds a ' .. t .. ', not a hash' })
   end
 end
-flush()
-if added > 0 then redis.call('HINCRBY', KEYS[2], 'queued', added) end
+for p = 1, P do flush(p) end
+if added > 0 then redis.call('HINCRBY', KEYS[1], 'queued', added) end
 if handled < nkeys then return { added, handled } end
 return added

@@ -2,8 +2,8 @@ import type { Registration } from '../../recipes/options.ts';
 import type { Keys } from '../keys.ts';
 import { loadScript, type CaptureTarget } from './capture-queue.ts';
 
-const CAPTURE = loadScript('capture', ['utf8']);
-const STAGE = loadScript('stage', ['utf8']);
+const CAPTURE = loadScript('capture', ['utf8', '../backlog/partition']);
+const STAGE = loadScript('stage', ['utf8', '../backlog/partition']);
 
 /** The glob (for PSUBSCRIBE and SCAN) of the keys a registration captures. */
 export function capturePattern(reg: Registration): string {
@@ -19,15 +19,17 @@ export function targetOfStaging(reg: Registration, staging: string): string | un
 }
 
 /**
- * How a registration's changed keys are snapshotted into its backlog. Both scripts take the
- * backlog's bound (`maxBacklog` records) as their first argument: past it they append nothing.
+ * How a registration's changed keys are snapshotted into its backlog's partitions. Both scripts
+ * take the backlog's bound (`maxBacklog` records) as their first argument: past it they append
+ * nothing.
  */
-export function captureTarget(reg: Registration, keys: Keys, stream: string): CaptureTarget {
+export function captureTarget(reg: Registration, keys: Keys): CaptureTarget {
   const bound = String(reg.maxBacklog);
+  const streams = keys.backlogs(reg.name, reg.partitions);
   if (reg.kind === 'writeThrough') {
-    return { script: STAGE, keys: [stream, keys.status(reg.name)], args: [bound], partner: (k) => targetOfStaging(reg, k) ?? k, accepts: (k) => targetOfStaging(reg, k) !== undefined };
+    return { script: STAGE, keys: [keys.status(reg.name), ...streams], args: [bound, String(reg.partitions)], partner: (k) => targetOfStaging(reg, k) ?? k, accepts: (k) => targetOfStaging(reg, k) !== undefined };
   }
-  return { script: CAPTURE, keys: [stream, keys.echoes(reg.name), keys.status(reg.name)], args: [bound, reg.onExpire === 'delete' ? '1' : '0'], accepts: () => true };
+  return { script: CAPTURE, keys: [keys.echoes(reg.name), keys.status(reg.name), ...streams], args: [bound, reg.onExpire === 'delete' ? '1' : '0', String(reg.partitions)], accepts: () => true };
 }
 
 /**
@@ -39,10 +41,11 @@ export function pacedTarget(target: CaptureTarget, bound: number, room: () => Pr
 }
 
 /**
- * Re-enqueues keys of any registration as write-behind snapshots (their current state in Redis,
- * or a delete when gone): what `verify --fix`, `dlq --replay` and onFlush use.
+ * Re-enqueues keys of a recipe whose backlog has `partitions` partitions as write-behind
+ * snapshots (their current state in Redis, or a delete when gone): what `verify --fix`,
+ * `dlq --replay` and onFlush use.
  */
-export function resyncTarget(keys: Keys, name: string): CaptureTarget {
+export function resyncTarget(keys: Keys, name: string, partitions: number): CaptureTarget {
   // No bound: an operator's command, whose keys are counted, not a capture that could run away.
-  return { script: CAPTURE, keys: [keys.backlog(name), keys.echoes(name), keys.status(name)], args: ['0', '0'], accepts: () => true };
+  return { script: CAPTURE, keys: [keys.echoes(name), keys.status(name), ...keys.backlogs(name, partitions)], args: ['0', '0', String(partitions)], accepts: () => true };
 }

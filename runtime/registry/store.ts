@@ -50,7 +50,7 @@ export class RecipeStore {
    * version rules atomically (WATCH/MULTI).
    */
   async put(
-    registrations: readonly { name: string; version: string; keysPrefix?: string; target?: string }[],
+    registrations: readonly { name: string; version: string; keysPrefix?: string; target?: string; partitions?: number }[],
     code: string,
     file: string,
     force: boolean,
@@ -58,8 +58,9 @@ export class RecipeStore {
     const sha = createHash('sha256').update(code).digest('hex').slice(0, 16);
     const names = registrations.map((r) => r.name);
     for (let attempt = 0; attempt < 10; attempt++) {
-      await this.redis.watch(this.keys.recipes());
+      await this.redis.watch(this.keys.recipes(), this.keys.partitions());
       const current = names.length ? await this.redis.hmget(this.keys.recipes(), ...names) : [];
+      const counts = names.length ? await this.redis.hmget(this.keys.partitions(), ...names) : [];
       const results = registrations.map((r, i) => {
         const stored = current[i];
         const registered = stored ? (JSON.parse(stored) as RecipeMeta).version : undefined;
@@ -67,15 +68,25 @@ export class RecipeStore {
         return { meta, decision: decideUpload(r.name, registered, r.version, force) };
       });
       const refused = results.flatMap((r) => (r.decision.action === 'refuse' ? [r.decision.reason] : []));
+      // A backlog's partition count is fixed while it exists: a key's entries would be split
+      // over two streams, and their order lost.
+      registrations.forEach((r, i) => {
+        const fixed = counts[i];
+        if (r.partitions !== undefined && fixed != null && Number(fixed) !== r.partitions) {
+          refused.push(`'${r.name}' has a backlog of ${fixed} partitions; partitions: ${r.partitions} would change it, and the count is fixed for the recipe's backlog. Keep partitions: ${fixed} (to start over with another count: unregister it, wait until \`wb-cli status\` shows its backlog empty, and run \`wb-cli unregister ${r.name} --drop-backlog\`)`);
+        }
+      });
       if (refused.length) {
         await this.redis.unwatch();
         throw new UploadRefused(refused.join('\n'));
       }
       const tx = this.redis.multi();
-      for (const { meta } of results) {
+      results.forEach(({ meta }, i) => {
         tx.hset(this.keys.recipes(), meta.name, JSON.stringify(meta));
         tx.set(this.keys.code(meta.name), code);
-      }
+        const n = registrations[i]?.partitions;
+        if (n !== undefined) tx.hsetnx(this.keys.partitions(), meta.name, String(n));
+      });
       if ((await execChecked(tx)) !== null) return results;
     }
     throw new Error('recipe store is too busy: concurrent uploads kept changing it; try again');

@@ -43,7 +43,7 @@ export async function verifyRecipe(redis: Redis, keys: Keys, reg: Registration, 
     keys: 0, rows: 0, enqueued: 0, deleteEnqueued: 0,
     missing: { count: 0, sample: [] }, differing: { count: 0, sample: [] }, extra: { count: 0, sample: [] }, notHash: { count: 0, sample: [] },
   };
-  const fixer = resyncTarget(keys, reg.name);
+  const fixer = resyncTarget(keys, reg.name, reg.partitions);
   // Through the column's own description: a value the writer would refuse never counts as equal.
   const columnOf = (column: string) => session.table.columns.get(column.toLowerCase());
   const enqueue = async (list: string[]): Promise<void> => {

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../../recipes/options.ts';
 import type { AckOutcome, Backlog, DeadLetter } from '../backlog/backlog.ts';
-import type { BacklogEntry, StreamEntry } from '../backlog/entry.ts';
+import { entryRef, type BacklogEntry, type StreamEntry } from '../backlog/entry.ts';
+import type { PartitionAccess } from '../recipe-worker.ts';
 import { GROUP } from '../keys.ts';
 import { streamIdMs } from '../redis/stream.ts';
 import { Backoff, retryForever, RetryStopped, sleep } from './backoff.ts';
@@ -10,11 +11,12 @@ import { planBatch } from './plan.ts';
 import { applyThrough, readTargets } from './redis-state.ts';
 import { NO_METRICS, type RecipeMetrics } from '../metrics/metrics.ts';
 import { pruneMarks, readMarks } from './through-marks.ts';
-import { errorText, WriterStopped, type ProblemReporter, type TableWriter } from './table-writer.ts';
+import { errorText, LeaseExpired, WriterStopped, type ProblemReporter, type TableWriter } from './table-writer.ts';
 
 /** What one stream entry still waits for, and what its records came to. */
 interface Tracker {
   readonly id: string;
+  readonly partition: number;
   readonly records: number;
   remaining: number;
   synced: number;
@@ -60,8 +62,12 @@ export class WritePipeline {
   private stopping = false;
   private lingering: NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
-  /** Ids of the stream entries pushed and not yet acknowledged. */
+  /** Stream entries pushed and not yet acknowledged (`entryRef`: partition and id). */
   private readonly held = new Set<string>();
+  /** Per backlog partition: how many of its entries are held. */
+  private readonly heldIn = new Map<number, number>();
+  /** Which partitions this runtime may write (held leases, deadlines ahead). */
+  private readonly access: PartitionAccess;
   /** Where a batch that failed unexpectedly is reported (status `error`), and its end. */
   private readonly report: ProblemReporter;
   /** Per partition: the wait before a batch that failed unexpectedly is tried again. */
@@ -73,6 +79,8 @@ export class WritePipeline {
   /** Redis's clock in ms (the runtime's, corrected by the offset it measured): entry ids are on it. */
   private readonly redisNow: () => number;
   private prunedAt = Date.now();
+  /** Rows committed so far (for the runtime's rows/s in its heartbeat). */
+  rowsWritten = 0;
   private pruning = false;
 
   constructor(
@@ -83,7 +91,7 @@ export class WritePipeline {
     log: Logger,
     signal: AbortSignal,
     finishLingerMs = FINISH_LINGER_MS,
-    more: { readonly report?: ProblemReporter; readonly retry?: { readonly minMs: number; readonly maxMs: number }; readonly marksKey?: string; readonly metrics?: RecipeMetrics; readonly redisNow?: () => number } = {},
+    more: { readonly report?: ProblemReporter; readonly retry?: { readonly minMs: number; readonly maxMs: number }; readonly marksKey?: string; readonly metrics?: RecipeMetrics; readonly redisNow?: () => number; readonly access?: PartitionAccess } = {},
   ) {
     this.reg = reg;
     this.redis = redis;
@@ -101,6 +109,7 @@ export class WritePipeline {
     this.marksKey = more.marksKey ?? `wbsync-marks:${reg.name}`;
     this.metrics = more.metrics ?? NO_METRICS;
     this.redisNow = more.redisNow ?? Date.now;
+    this.access = more.access ?? { fence: () => '', valid: () => true, lostByFinish: () => undefined };
     signal.addEventListener('abort', () => this.wake(), { once: true });
   }
 
@@ -120,15 +129,49 @@ export class WritePipeline {
     return this.queued;
   }
 
-  /** Whether entry `id` was pushed and is not acknowledged yet (a claim may find it idle). */
-  holds(id: string): boolean {
-    return this.held.has(id);
+  /** Whether an entry was pushed and is not acknowledged yet (a claim may find it idle). */
+  holds(e: { readonly id: string; readonly partition: number }): boolean {
+    return this.held.has(entryRef(e));
+  }
+
+  /** Whether any entry of backlog partition `p` is held (queued, being written or finished). */
+  holdsPartition(p: number): boolean {
+    return (this.heldIn.get(p) ?? 0) > 0;
+  }
+
+  private release(t: Tracker): void {
+    if (!this.held.delete(entryRef(t))) return;
+    const n = (this.heldIn.get(t.partition) ?? 1) - 1;
+    if (n > 0) this.heldIn.set(t.partition, n);
+    else this.heldIn.delete(t.partition);
+  }
+
+  /**
+   * Partition `p` is no longer this runtime's: its queued records are dropped and its entries
+   * let go (they stay pending in Redis, and its next owner takes them over). A batch of it in
+   * flight cannot commit: its deadline check refuses (`access.valid`).
+   */
+  forget(p: number): void {
+    let dropped = 0;
+    for (const q of this.queues) {
+      const keep = q.filter((it) => it.tracker.partition !== p);
+      dropped += q.length - keep.length;
+      q.splice(0, q.length, ...keep);
+    }
+    this.queued -= dropped;
+    this.ready = this.ready.filter((t) => t.partition !== p);
+    for (const ref of [...this.held]) if (ref.startsWith(`${p}/`)) this.held.delete(ref);
+    this.heldIn.delete(p);
+    if (dropped) this.wake();
   }
 
   push(entries: readonly StreamEntry[]): void {
     for (const e of entries) {
-      this.held.add(e.id);
-      const tracker: Tracker = { id: e.id, records: e.records.length, remaining: e.records.length, synced: 0, dead: [], acks: [] };
+      // A partition lost meanwhile: its entries are its next owner's.
+      if (!this.access.valid(e.partition) || this.held.has(entryRef(e))) continue;
+      this.held.add(entryRef(e));
+      this.heldIn.set(e.partition, (this.heldIn.get(e.partition) ?? 0) + 1);
+      const tracker: Tracker = { id: e.id, partition: e.partition, records: e.records.length, remaining: e.records.length, synced: 0, dead: [], acks: [] };
       if (e.malformed !== undefined) {
         // What could not be decoded goes to the dead letters with the entry's id, acknowledged
         // with the entry: never retried (it would never decode), never dropped unseen.
@@ -176,14 +219,25 @@ export class WritePipeline {
   private async drain(i: number): Promise<void> {
     const queue = this.queues[i] as Item[];
     while (queue.length > 0 && !this.signal.aborted && !this.paused) {
-      const items = queue.splice(0, this.reg.batchSize);
-      this.queued -= items.length;
+      const taken = queue.splice(0, this.reg.batchSize);
+      this.queued -= taken.length;
       this.wake();
+      // A partition whose lease deadline has passed commits nothing more here.
+      const items = this.droppingLost(taken);
+      if (items.length === 0) continue;
       try {
         await this.write(this.writers[i] as TableWriter, items);
       } catch (err) {
         // Stopped (the writer, or a Redis step's retries): its entries stay pending for the next start.
         if (err instanceof WriterStopped || err instanceof RetryStopped) return;
+        if (err instanceof LeaseExpired) {
+          // The deadline passed while the batch waited (a database retry, a pause): what is
+          // still ours goes back to the head of the queue, the rest is the next owner's.
+          const mine = this.droppingLost(items);
+          queue.unshift(...mine);
+          this.queued += mine.length;
+          continue;
+        }
         // Anything else is unexpected (a bug, a driver throwing outside its classified path). The
         // batch goes back to the head of its partition and is tried again after a backoff: its
         // entries stay held (a claim skips them), so dropping them here would hold them forever.
@@ -205,13 +259,32 @@ export class WritePipeline {
     }
   }
 
+  /**
+   * The items whose partition may still commit here; the partitions of the others are let go
+   * whole (`forget`): their entries stay pending, for the next owner, or for this runtime's next
+   * claim if it renews the lease after all.
+   */
+  private droppingLost(items: readonly Item[]): Item[] {
+    const lost = new Set<number>();
+    for (const it of items) if (!this.access.valid(it.tracker.partition)) lost.add(it.tracker.partition);
+    if (lost.size === 0) return [...items];
+    for (const p of lost) {
+      this.log.warn({ partition: p }, 'the lease deadline of a partition passed: its batch is not written here');
+      this.forget(p);
+    }
+    return items.filter((it) => !lost.has(it.tracker.partition));
+  }
+
   private async write(writer: TableWriter, items: readonly Item[]): Promise<void> {
     const records = items.map((it) => it.record);
     const [targets, marks] = this.reg.kind === 'writeThrough'
       ? await retryForever(() => Promise.all([readTargets(this.redis, records), readMarks(this.redis, this.marksKey, records)]), this.log, this.signal)
       : [undefined, undefined];
     const plan = planBatch(records, this.reg, targets, marks);
-    const refused = await writer.write({ table: this.reg.connector.table, pkColumn: this.reg.connector.pkColumn, columns: plan.columns }, plan.rows);
+    const parts = [...new Set(items.map((it) => it.tracker.partition))];
+    // Checked right before each attempt reaches the database (see TableWriter.write).
+    const mayCommit = (): boolean => parts.every((p) => this.access.valid(p));
+    const refused = await writer.write({ table: this.reg.connector.table, pkColumn: this.reg.connector.pkColumn, columns: plan.columns }, plan.rows, mayCommit);
     const failed = new Map<string, DeadLetter>();
     for (const d of [...plan.rejects.filter((r) => r.op !== 'p'), ...refused]) failed.set(d.key, d);
     const written = plan.rows.filter((r) => !failed.has(r.key));
@@ -239,6 +312,7 @@ export class WritePipeline {
       if (tracker.remaining === 0) this.ready.push(tracker);
     }
     for (const d of failed.values()) this.log.warn({ key: d.key, op: d.op, error: d.error }, 'dead-lettered');
+    this.rowsWritten += written.length;
     let upserts = 0;
     for (const r of written) if (r.op === 'upsert') upserts++;
     this.metrics.written('upsert', upserts);
@@ -272,13 +346,14 @@ export class WritePipeline {
     this.finishing = (async () => {
       while (this.ready.length > 0) {
         const done = this.ready.splice(0);
+        let lost: readonly number[] = [];
         try {
-          await retryForever(() => this.backlog.finish({
-            entries: done.map((t) => ({ id: t.id, records: t.records, synced: t.synced, deadLetters: t.dead.length })),
+          ({ lost } = await retryForever(() => this.backlog.finish({
+            entries: done.map((t) => ({ id: t.id, partition: t.partition, records: t.records, synced: t.synced, deadLetters: t.dead.length })),
             dead: done.flatMap((t) => t.dead),
             acks: done.flatMap((t) => t.acks),
             version: this.reg.version,
-          }), this.log, this.signal);
+          }), this.log, this.signal));
         } catch (err) {
           if (!(err instanceof RetryStopped)) throw err;
           // Stopped with Redis failing: the entries stay pending, redelivered (and rewritten,
@@ -286,9 +361,11 @@ export class WritePipeline {
           this.log.warn({ err: errorText(err), entries: done.length }, 'finish given up on stop; entries stay pending');
           return;
         }
-        for (const t of done) this.held.delete(t.id);
+        for (const t of done) this.release(t);
+        // Partitions whose lease was gone: nothing of theirs was acknowledged; they are let go.
+        for (const p of lost) this.access.lostByFinish(p);
         const now = this.redisNow();
-        for (const t of done) this.metrics.lag((now - streamIdMs(t.id)) / 1000, t.records);
+        for (const t of done) if (!lost.includes(t.partition)) this.metrics.lag((now - streamIdMs(t.id)) / 1000, t.records);
       }
       this.pruneMarks();
     })().finally(() => {
@@ -301,7 +378,7 @@ export class WritePipeline {
   private pruneMarks(): void {
     if (this.reg.kind !== 'writeThrough' || this.pruning || Date.now() - this.prunedAt < 5000) return;
     this.pruning = true;
-    pruneMarks(this.redis, this.backlog.stream, GROUP, this.marksKey)
+    pruneMarks(this.redis, this.backlog.streams, GROUP, this.marksKey)
       .then((n) => this.log.debug({ marks: n }, 'write-through marks pruned'))
       .catch((err) => this.log.warn({ err: errorText(err) }, 'pruning write-through marks failed; trying again later'))
       .finally(() => {

@@ -15,6 +15,11 @@ export class WriterStopped extends Error {
   override readonly name = 'WriterStopped';
 }
 
+/** A batch's partition lease ran out before it reached the database: it is not written here. */
+export class LeaseExpired extends Error {
+  override readonly name = 'LeaseExpired';
+}
+
 /**
  * How often a session re-reads the table's columns (by reconnecting), so an ALTER TABLE is seen
  * even when nothing is refused.
@@ -48,6 +53,8 @@ export class TableWriter {
   /** When the session's table description was read (monotonic ms), and whether to re-read it. */
   private describedAt = 0;
   private stale = false;
+  /** The current batch's check that its partitions may still be committed (see write). */
+  private mayCommit: () => boolean = () => true;
 
   constructor(
     driver: ConnectorDriver,
@@ -84,8 +91,13 @@ export class TableWriter {
     this.stale = true;
   }
 
-  /** Writes the rows; returns the ones the database refused. Throws WriterStopped on stop. */
-  async write(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[]): Promise<DeadLetter[]> {
+  /**
+   * Writes the rows; returns the ones the database refused. Throws WriterStopped on stop, and
+   * LeaseExpired when `mayCommit` (asked right before each attempt reaches the database) says
+   * the rows' partitions may no longer be committed by this runtime.
+   */
+  async write(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[], mayCommit: () => boolean = () => true): Promise<DeadLetter[]> {
+    this.mayCommit = mayCommit;
     const refused = await this.attempt(table, rows);
     // The batch is settled, written or refused: whatever was being retried for it is over. Said
     // here, not only after a clean write, so that a batch whose last row was refused (bisection,
@@ -133,6 +145,7 @@ export class TableWriter {
             if (done.length) this.log.warn({ rows: done.length, [limit.setting]: limit.maxBytes }, 'rows larger than one statement may be are dead-lettered');
             rest = { done, chunks: fitted.chunks };
           } else {
+            if (!this.mayCommit()) throw new LeaseExpired('the lease deadline of a partition in this batch has passed');
             const started = performance.now();
             await session.write({ ...table, rows: converted.rows });
             this.metrics.batch(converted.rows.length, (performance.now() - started) / 1000);
@@ -141,6 +154,7 @@ export class TableWriter {
           }
         }
       } catch (err) {
+        if (err instanceof LeaseExpired) throw err;
         // No answer in time is a lost connection whatever the driver's codes say: the driver has
         // destroyed the session already, the batch is retried on a new one.
         const kind = err instanceof SchemaMismatch ? 'schema' : stage === 'connect' || err instanceof NoAnswerError ? 'connection' : this.driver.classify(err);

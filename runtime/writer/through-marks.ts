@@ -87,14 +87,14 @@ let PRUNE: string | undefined;
  * Deletes the marks no pending entry can be older than (all of them when nothing is pending),
  * one page of HSCAN per call. Returns how many were deleted.
  */
-export async function pruneMarks(redis: Redis, stream: string, group: string, marksKey: string): Promise<number> {
+export async function pruneMarks(redis: Redis, streams: readonly string[], group: string, marksKey: string): Promise<number> {
   const client = redis as Redis & { wbPruneMarks?: (n: number, ...a: string[]) => Promise<[string, number]> };
-  PRUNE ??= readFileSync(new URL('./prune-marks.lua', import.meta.url), 'utf8');
+  PRUNE ??= [readFileSync(new URL('../backlog/partition.lua', import.meta.url), 'utf8'), readFileSync(new URL('./prune-marks.lua', import.meta.url), 'utf8')].join('\n');
   if (typeof client.wbPruneMarks !== 'function') redis.defineCommand('wbPruneMarks', { lua: PRUNE });
   let deleted = 0;
   let cursor = '0';
   do {
-    const [next, n] = await (client.wbPruneMarks as (n: number, ...a: string[]) => Promise<[string, number]>)(2, stream, marksKey, group, cursor, '500');
+    const [next, n] = await (client.wbPruneMarks as (n: number, ...a: string[]) => Promise<[string, number]>)(1 + streams.length, marksKey, ...streams, group, cursor, '500');
     deleted += Number(n);
     cursor = String(next);
   } while (cursor !== '0');

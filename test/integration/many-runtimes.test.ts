@@ -1,0 +1,237 @@
+// Several runtimes serve one namespace: partitions spread ±1 under fenced leases, one runtime
+// captures, and kill -9, SIGSTOP, a rolling restart and a join under load lose nothing and never
+// let a row go back to an older state (a counter per key that only grows, polled from the table
+// throughout). Every fault ends with `wb-cli verify` clean and the table equal to Redis, key by key.
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diffTable } from '../helpers/compare.ts';
+import { TestEnv } from '../helpers/env.ts';
+import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const TTL_MS = 3000;
+const PARTITIONS = 8;
+const MAPPINGS = { first_name: 'first', age: 'age' };
+
+interface RuntimeStatus {
+  readonly id: string;
+  readonly capture?: boolean;
+  readonly partitions?: Record<string, number[]>;
+}
+
+/** Keeps writing keys: each write raises the key's `age` by one (a counter that only grows). */
+class CounterLoad {
+  writes = 0;
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(env: TestEnv, keys: number, perSecond: number, from = 0) {
+    const perTick = Math.max(1, Math.round(perSecond / 50));
+    this.done = (async () => {
+      let next = from;
+      while (!this.stopped) {
+        const started = Date.now();
+        const p = env.redis.pipeline();
+        for (let i = 0; i < perTick; i++) {
+          const k = `${env.prefix}:${next++ % keys}`;
+          p.hset(k, 'first_name', `w${next}`).hincrby(k, 'age', 1);
+        }
+        await p.exec();
+        this.writes += perTick;
+        await new Promise((r) => setTimeout(r, Math.max(0, 20 - (Date.now() - started))));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+}
+
+/** Reads the table over and over; records every row whose counter went down since it was last read. */
+class RegressionPoller {
+  readonly regressions: string[] = [];
+  polls = 0;
+  private readonly seen = new Map<string, number>();
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(env: TestEnv) {
+    this.done = (async () => {
+      while (!this.stopped) {
+        const [rows] = await env.db.query<RowDataPacket[]>(`SELECT id, age FROM \`${env.table}\``);
+        for (const r of rows) {
+          const id = String(r['id']);
+          const age = Number(r['age']);
+          const before = this.seen.get(id);
+          if (before !== undefined && age < before) this.regressions.push(`${id}: ${before} -> ${age}`);
+          this.seen.set(id, Math.max(age, before ?? age));
+        }
+        this.polls++;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+}
+
+describe('several runtimes share a namespace', () => {
+  const env = new TestEnv();
+  const runtimes = new Map<string, RuntimeProcess>();
+  const args = (id: string): string[] => [...env.flags, '--id', id, '--lease-ttl-ms', String(TTL_MS), '--claim-idle-ms', '5000'];
+  const start = async (id: string): Promise<RuntimeProcess> => {
+    const rt = await startRuntime(args(id));
+    runtimes.set(id, rt);
+    return rt;
+  };
+
+  const status = async (): Promise<RuntimeStatus[]> => {
+    const res = await env.cli(['status', '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    return (JSON.parse(res.stdout) as { runtimes: RuntimeStatus[] }).runtimes;
+  };
+
+  /** Per live runtime, the partitions of the recipe it holds; undefined until every partition has exactly one holder among `ids`. */
+  const spread = async (ids: readonly string[]): Promise<Map<string, number[]> | undefined> => {
+    const live = (await status()).filter((r) => ids.includes(r.id));
+    if (live.length !== ids.length) return undefined;
+    const held = new Map(live.map((r) => [r.id, r.partitions?.[env.name] ?? []]));
+    const all = [...held.values()].flat().sort((a, b) => a - b);
+    if (all.join() !== Array.from({ length: PARTITIONS }, (_, p) => p).join()) return undefined;
+    return held;
+  };
+
+  const expectEven = (held: Map<string, number[]>): void => {
+    const counts = [...held.values()].map((ps) => ps.length);
+    expect(Math.max(...counts) - Math.min(...counts), JSON.stringify([...held])).toBeLessThanOrEqual(1);
+  };
+
+  const settled = async (): Promise<void> => {
+    let last = '';
+    await waitFor('verify clean', async () => {
+      const res = await env.cli(['verify', env.name]);
+      last = res.stdout + res.stderr;
+      return res.code === 0 && res.stdout.includes('clean: the table equals Redis');
+    }, 90_000, 1000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${last}`);
+    });
+    expect(await diffTable(env, MAPPINGS)).toEqual([]);
+  };
+
+  beforeAll(async () => {
+    await env.db.query(`DROP TABLE IF EXISTS \`${env.table}\``);
+    await env.db.query(`CREATE TABLE \`${env.table}\` (id VARCHAR(64) COLLATE utf8mb4_nopad_bin PRIMARY KEY, first VARCHAR(64), age INT)`);
+    await env.tuneCredentials();
+    const first = await start('a');
+    await start('b');
+    await start('c');
+    await env.upload(env.writeRecipe({ version: '1', mappings: MAPPINGS }), first);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([...runtimes.values()].map((rt) => rt.kill9().catch(() => undefined)));
+    await env.close();
+  });
+
+  it('three runtimes share 20,000 keys written at 2,000 changes/s: every row arrives, partitions spread ±1, one captures', async () => {
+    const held = await waitFor('partitions spread over a, b, c', () => spread(['a', 'b', 'c']), 30_000, 250);
+    expectEven(held);
+    expect((await status()).filter((r) => r.capture).length).toBe(1);
+    const poller = new RegressionPoller(env);
+    const load = new CounterLoad(env, 20_000, 2000);
+    await waitFor('20,000 keys written', () => load.writes >= 20_000, 60_000, 100);
+    await load.stop();
+    await settled();
+    await poller.stop();
+    expect(await env.count()).toBe(20_000);
+    expect(poller.regressions).toEqual([]);
+    expect(poller.polls).toBeGreaterThan(10);
+  }, 180_000);
+
+  it('kill -9 of one of three under load: its partitions resume elsewhere within TTL + 5 s, no row regresses', async () => {
+    const poller = new RegressionPoller(env);
+    const load = new CounterLoad(env, 2000, 1000);
+    await new Promise((r) => setTimeout(r, 2000));
+    const victim = [...(await status())].find((r) => !r.capture && (r.partitions?.[env.name]?.length ?? 0) > 0)?.id ?? 'c';
+    const killedAt = Date.now();
+    await runtimes.get(victim)?.kill9();
+    runtimes.delete(victim);
+    const rest = [...runtimes.keys()];
+    const held = await waitFor('the victim\'s partitions taken over', () => spread(rest), TTL_MS + 10_000, 100);
+    const took = Date.now() - killedAt;
+    expect(took).toBeLessThanOrEqual(TTL_MS + 5000);
+    expectEven(held);
+    await new Promise((r) => setTimeout(r, 2000));
+    await load.stop();
+    await settled();
+    await poller.stop();
+    expect(poller.regressions).toEqual([]);
+    await start(victim);
+    await waitFor('spread over three again', () => spread([...runtimes.keys()]), 30_000, 250);
+  }, 180_000);
+
+  it('SIGSTOP of a partition owner past its lease TTL under load, then SIGCONT: it says it lost its leases, writes nothing old, the others carried on', async () => {
+    const poller = new RegressionPoller(env);
+    const load = new CounterLoad(env, 2000, 1000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const victim = [...(await status())].find((r) => !r.capture && (r.partitions?.[env.name]?.length ?? 0) > 0)?.id as string;
+    expect(victim).toBeDefined();
+    const rt = runtimes.get(victim) as RuntimeProcess;
+    process.kill(rt.pid as number, 'SIGSTOP');
+    try {
+      const others = [...runtimes.keys()].filter((id) => id !== victim);
+      await waitFor('the stopped runtime\'s partitions taken over', () => spread(others), TTL_MS + 10_000, 100);
+      await new Promise((r) => setTimeout(r, 2000));
+    } finally {
+      process.kill(rt.pid as number, 'SIGCONT');
+    }
+    await waitFor('the woken runtime logs it lost a lease', () => rt.hasLog((r) => String(r['msg']).startsWith('lost the lease of a partition')), 20_000, 100);
+    await waitFor('spread over three again', () => spread([...runtimes.keys()]), 30_000, 250);
+    await load.stop();
+    await settled();
+    await poller.stop();
+    expect(poller.regressions).toEqual([]);
+  }, 180_000);
+
+  it('a rolling restart of all three under load (SIGTERM, start again, one at a time) loses nothing; each handover takes under 2 s', async () => {
+    const poller = new RegressionPoller(env);
+    const load = new CounterLoad(env, 2000, 1000);
+    for (const id of [...runtimes.keys()]) {
+      const rt = runtimes.get(id) as RuntimeProcess;
+      const stoppedAt = Date.now();
+      expect(await rt.stop()).toBe(0);
+      runtimes.delete(id);
+      await waitFor(`${id}'s partitions handed over`, () => spread([...runtimes.keys()]), 10_000, 50);
+      expect(Date.now() - stoppedAt).toBeLessThan(2000 + 1500); // its drain, then the handover
+      expect((await status()).filter((r) => r.capture).length).toBe(1);
+      await start(id);
+      await waitFor('spread over three again', () => spread([...runtimes.keys()]), 30_000, 250);
+    }
+    await load.stop();
+    await settled();
+    await poller.stop();
+    expect(poller.regressions).toEqual([]);
+    // A graceful handover of capture needs no reconcile: only the first start reconciled.
+    const reconciles = [...runtimes.values()].flatMap((rt) => rt.logs().filter((r) => r['msg'] === 'reconciled' && r['reason'] === 'capture taken over'));
+    expect(reconciles).toEqual([]);
+  }, 240_000);
+
+  it('a fourth runtime joins under load and holds its share within 10 s', async () => {
+    const load = new CounterLoad(env, 2000, 1000);
+    const joinedAt = Date.now();
+    await start('d');
+    const held = await waitFor('d holds its share', async () => {
+      const s = await spread([...runtimes.keys()]);
+      return s && (s.get('d')?.length ?? 0) >= Math.floor(PARTITIONS / runtimes.size) ? s : undefined;
+    }, 10_000, 100);
+    expect(Date.now() - joinedAt).toBeLessThanOrEqual(10_000);
+    expectEven(held);
+    await load.stop();
+    await settled();
+  }, 120_000);
+});
