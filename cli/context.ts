@@ -44,7 +44,9 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
     }
     const keys = new Keys(flags.namespace);
     const { checkLayout, LayoutMismatch } = await import('../runtime/registry/layout.ts');
-    await checkLayout(redis, keys, 'wb-cli', { record: false }).catch((err: unknown) => {
+    // A new namespace is recorded at this layout: what the CLI stores there (an upload before any
+    // runtime ran) must not read as an older layout's later.
+    await checkLayout(redis, keys, 'wb-cli').catch((err: unknown) => {
       throw err instanceof LayoutMismatch ? new CliError(err.message) : err;
     });
     return await fn({ redis, keys, flags, limits });

@@ -19,6 +19,8 @@ export class Keys {
   params(): string { return `${this.ns}:params`; }
   /** Pub/sub channel: uploads and unregistrations. */
   control(): string { return `${this.ns}:control`; }
+  /** String with a TTL: a bundle being uploaded, which every live runtime evaluates before it is stored (`upload`'s prepare). */
+  candidate(nonce: string): string { return `${this.ns}:candidate:${nonce}`; }
   /** Stream: a runtime's verdict on each uploaded recipe. */
   verdicts(): string { return `${this.ns}:verdicts`; }
   /** Set of runtime ids that have run; each is alive while its heartbeat key exists. */

@@ -199,6 +199,11 @@ export class RecipeWorker implements PartitionOwner {
     while (this.pipeline.holdsPartition(p) && this.state === 'running') await sleep(50, this.abort.signal).catch(() => undefined);
   }
 
+  /** A standing problem with this recipe's partition leases, shown in status until it is over. */
+  leaseProblem(message: string | undefined): void {
+    this.problems.report('leases', message);
+  }
+
   /** Partition `p`'s lease is gone: its queued records are dropped (they stay pending for the next owner). */
   lost(p: number): void {
     this.reading.delete(p);

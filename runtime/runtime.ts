@@ -67,12 +67,13 @@ export type RuntimeState = 'created' | 'starting' | 'running' | 'stopping' | 'st
 /** Control messages on the namespace's control channel. */
 export interface ControlMessage {
   /**
-   * sync: re-read the stored recipes; backlog: entries were queued for `names` (verify --fix,
+   * sync: re-read the stored recipes; prepare: evaluate the bundle in `<ns>:candidate:<nonce>`
+   * for `names` and say whether it would load (an upload's first phase); backlog: entries were queued for `names` (verify --fix,
    * dlq --replay); leases: a runtime joined, left or released partitions, look now;
    * capture-handover / capture-ready / capture-released: the capture lease changes hands
    * gracefully (see Runtime.handOverCapture).
    */
-  readonly op: 'sync' | 'backlog' | 'leases' | 'capture-handover' | 'capture-ready' | 'capture-released';
+  readonly op: 'sync' | 'prepare' | 'backlog' | 'leases' | 'capture-handover' | 'capture-ready' | 'capture-released';
   /** The runtime that sent it, and the one it is meant for (capture handover). */
   readonly from?: string;
   readonly to?: string;
@@ -477,6 +478,7 @@ export class Runtime {
       return;
     }
     this.log.debug({ nonce: msg.nonce, names: msg.names }, 'control message');
+    if (msg.op === 'prepare' && msg.nonce && msg.names && (this.state === 'running' || this.state === 'starting')) void this.prepare(msg.nonce, msg.names);
     if (msg.op === 'sync') this.requestSync(msg.nonce && msg.names ? { nonce: msg.nonce, names: msg.names } : undefined);
     if (msg.op === 'leases' && msg.from !== this.opts.id && this.state === 'running') void this.tickLeases();
     if (msg.op === 'capture-handover' && msg.to === this.opts.id && this.state === 'running') {
@@ -828,7 +830,33 @@ export class Runtime {
     });
   }
 
-  private async verdict(nonce: string, name: string, version: string, status: 'loaded' | 'failed', error: string, reconciles = false): Promise<void> {
+  /**
+   * An upload's first phase: evaluates the candidate bundle as a load would (its code in a
+   * sandbox, its driver installed here) and answers `prepared` or `failed` for each name,
+   * without installing anything.
+   */
+  private async prepare(nonce: string, names: readonly string[]): Promise<void> {
+    const code = await this.redis.get(this.keys.candidate(nonce)).catch(() => null);
+    for (const name of names) {
+      if (code === null) {
+        await this.verdict(nonce, name, '?', 'failed', 'the uploaded bundle was gone before this runtime read it (it is kept 2 minutes)').catch(() => undefined);
+        continue;
+      }
+      try {
+        const loaded = await loadRegistration(name, code, this.keys.ns, { params: (n) => this.params.get(n), log: this.log, limits: this.opts.sandbox, onFail: () => undefined });
+        try {
+          assertDriverInstalled(loaded.reg.connector);
+          await this.verdict(nonce, name, loaded.reg.version, 'prepared', '');
+        } finally {
+          await loaded.sandbox.close();
+        }
+      } catch (err) {
+        await this.verdict(nonce, name, '?', 'failed', errorText(err)).catch(() => undefined);
+      }
+    }
+  }
+
+  private async verdict(nonce: string, name: string, version: string, status: 'loaded' | 'prepared' | 'failed', error: string, reconciles = false): Promise<void> {
     this.log.debug({ nonce, recipe: name, version, status }, 'verdict');
     await this.redis.xadd(this.keys.verdicts(), 'MAXLEN', '~', '1000', '*',
       'nonce', nonce, 'name', name, 'version', version, 'status', status, 'error', error, 'runtime', this.opts.id, 'reconciles', reconciles ? '1' : '0');

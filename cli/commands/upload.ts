@@ -45,10 +45,18 @@ export const upload = new Command('upload')
         const keyProblems = await checkKeyColumns(regs);
         if (keyProblems.length) throw new CliError(`upload refused: ${keyProblems.join('\n')}`);
       }
+      const store = new RecipeStore(redis, keys);
+      const claims = regs.map((r) => ({ version: r.version, partitions: r.partitions, ...claimOf(r) }));
+      const refusals = await store.refusals(claims, opts.force === true);
+      if (refusals.length) throw new CliError(`upload refused: ${refusals.join('\n')}`);
+      // Every live runtime evaluates the bundle first (its code, its driver on that host, its
+      // partitions): one that cannot load it refuses the upload before anything is stored, so
+      // the previous version keeps running everywhere.
+      const alive = await liveRuntimes(redis, keys);
+      if (alive.length > 0) await prepareEverywhere(redis, keys, code, regs.map((r) => r.name), alive.map((r) => r.id), opts.timeout * 1000);
       let results;
       try {
-        const claims = regs.map((r) => ({ version: r.version, partitions: r.partitions, ...claimOf(r) }));
-        results = await new RecipeStore(redis, keys).put(claims, code, basename(file), opts.force === true);
+        results = await store.put(claims, code, basename(file), opts.force === true);
       } catch (err) {
         if (err instanceof UploadRefused) throw new CliError(`upload refused: ${err.message}`);
         throw err;
@@ -97,10 +105,30 @@ export async function verdictsStartId(redis: Pick<Redis, 'time'>): Promise<strin
 }
 
 /**
+ * The prepare phase: the bundle goes into a key of its own for two minutes, every runtime in
+ * `runtimes` evaluates it as it would load it and answers `prepared` or `failed`. Throws (with
+ * every runtime's reason) unless all of them prepared it; nothing is stored or changed then.
+ */
+async function prepareEverywhere(redis: Redis, keys: Keys, code: string, names: readonly string[], runtimes: readonly string[], timeoutMs: number): Promise<void> {
+  const nonce = randomUUID();
+  const since = await verdictsStartId(redis);
+  await redis.set(keys.candidate(nonce), code, 'PX', 120_000);
+  try {
+    await tellRuntimes(redis, keys, { op: 'prepare', nonce, names });
+    await awaitVerdicts(redis, keys, nonce, names, runtimes, since, timeoutMs, 'prepare');
+  } catch (err) {
+    if (err instanceof CliError) throw new CliError(`upload refused, nothing stored (the running version stays everywhere):\n${err.message}`);
+    throw err;
+  } finally {
+    await redis.del(keys.candidate(nonce));
+  }
+}
+
+/**
  * Waits for each name's verdict from every runtime alive when the upload was published (one that
  * dies meanwhile is not waited for); throws when one failed, or when one did not answer in time.
  */
-async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: readonly string[], runtimes: readonly string[], since: string, timeoutMs: number): Promise<Set<string>> {
+async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: readonly string[], runtimes: readonly string[], since: string, timeoutMs: number, phase: 'prepare' | 'load' = 'load'): Promise<Set<string>> {
   const waiting = new Map(names.map((n) => [n, new Set(runtimes)]));
   const answered = new Set<string>();
   const reconciling = new Set<string>();
@@ -123,7 +151,7 @@ async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: rea
       answered.add(name);
       if (v['reconciles'] === '1') reconciling.add(name);
       if (v['status'] === 'loaded') say(`${name} version ${v['version']} loaded by runtime ${runtime}`);
-      else failed.push(`${name} version ${v['version']} failed to load in runtime ${runtime}: ${v['error']}`);
+      else if (v['status'] !== 'prepared') failed.push(`${name} version ${v['version']} failed to load in runtime ${runtime}: ${v['error']}`);
     }
     if (open() > 0) {
       const alive = new Set((await liveRuntimes(redis, keys)).map((r) => r.id));
@@ -134,10 +162,11 @@ async function awaitVerdicts(redis: Redis, keys: Keys, nonce: string, names: rea
   const silent = [...waiting.entries()].filter(([, set]) => set.size > 0);
   if (silent.length) {
     const none = silent.filter(([n]) => !answered.has(n)).map(([n]) => n);
+    const what = phase === 'prepare' ? 'not stored: ' : 'stored, but ';
     if (none.length === silent.length && none.length === names.length) {
-      throw new CliError(`stored, but no runtime reported loading ${none.join(', ')} within ${timeoutMs / 1000}s; check wb-cli status and the runtime's log`);
+      throw new CliError(`${what}no runtime reported loading ${none.join(', ')} within ${timeoutMs / 1000}s; check wb-cli status and the runtime's log`);
     }
-    throw new CliError(`stored, but ${silent.map(([n, set]) => `runtime${set.size > 1 ? 's' : ''} ${[...set].join(', ')} did not report loading ${n}`).join('; ')} within ${timeoutMs / 1000}s; check wb-cli status and their logs`);
+    throw new CliError(`${what}${silent.map(([n, set]) => `runtime${set.size > 1 ? 's' : ''} ${[...set].join(', ')} did not report loading ${n}`).join('; ')} within ${timeoutMs / 1000}s; check wb-cli status and their logs`);
   }
   return reconciling;
 }

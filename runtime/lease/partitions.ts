@@ -12,6 +12,8 @@ export interface PartitionOwner {
   yield(p: number): Promise<void>;
   /** The lease on `p` is gone (expired, taken): drop its queued work, commit nothing more of it. */
   lost(p: number): void;
+  /** A standing problem with the recipe's leases (Redis refusing the lease script), shown in status; undefined once over. */
+  leaseProblem(message: string | undefined): void;
 }
 
 /** A stable spread of each recipe's partitions over the runtimes (so recipes' extra ones land on different runtimes). */
@@ -159,10 +161,15 @@ export class PartitionLeases {
       for (let p = 0; p < r.partitions; p++) {
         const mine = assignedTo(name, p, ids) === this.id;
         if (mine && !r.held.has(p)) {
+          let failed = false;
           const lease = await Lease.acquire(this.redis, this.keys.lease(name, p), this.keys.leaseTokens(), `${name}/${p}`, this.id, this.opts).catch((err: unknown) => {
+            failed = true;
+            const message = `taking the lease of partition ${p} failed, retrying: ${errorText(err)}`;
             this.log.warn({ recipe: name, partition: p, err: errorText(err) }, 'taking a partition lease failed; retrying');
+            r.owner.leaseProblem(message);
             return undefined;
           });
+          if (!failed) r.owner.leaseProblem(undefined);
           if (!lease || this.stopped || this.recipes.get(name) !== r) {
             await lease?.release().catch(() => false);
             continue;

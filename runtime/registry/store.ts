@@ -46,6 +46,23 @@ export class RecipeStore {
   }
 
   /**
+   * The refusals `put` would give now (version rules, a changed partition count), without
+   * storing anything: an upload asks before the runtimes evaluate its bundle. `put` checks again.
+   */
+  async refusals(registrations: readonly { name: string; version: string; partitions?: number }[], force: boolean): Promise<string[]> {
+    const names = registrations.map((r) => r.name);
+    if (names.length === 0) return [];
+    const [current, counts] = await Promise.all([this.redis.hmget(this.keys.recipes(), ...names), this.redis.hmget(this.keys.partitions(), ...names)]);
+    return registrations.flatMap((r, i) => {
+      const stored = current[i];
+      const decision = decideUpload(r.name, stored ? (JSON.parse(stored) as RecipeMeta).version : undefined, r.version, force);
+      const out = decision.action === 'refuse' ? [decision.reason] : [];
+      const partitionRefusal = partitionsRefusal(r, counts[i] ?? null);
+      return partitionRefusal ? [...out, partitionRefusal] : out;
+    });
+  }
+
+  /**
    * Stores one bundle under every registration name it declares, all or nothing, applying the
    * version rules atomically (WATCH/MULTI).
    */
@@ -71,10 +88,8 @@ export class RecipeStore {
       // A backlog's partition count is fixed while it exists: a key's entries would be split
       // over two streams, and their order lost.
       registrations.forEach((r, i) => {
-        const fixed = counts[i];
-        if (r.partitions !== undefined && fixed != null && Number(fixed) !== r.partitions) {
-          refused.push(`'${r.name}' has a backlog of ${fixed} partitions; partitions: ${r.partitions} would change it, and the count is fixed for the recipe's backlog. Keep partitions: ${fixed} (to start over with another count: unregister it, wait until \`wb-cli status\` shows its backlog empty, and run \`wb-cli unregister ${r.name} --drop-backlog\`)`);
-        }
+        const refusal = partitionsRefusal(r, counts[i] ?? null);
+        if (refusal) refused.push(refusal);
       });
       if (refused.length) {
         await this.redis.unwatch();
@@ -97,4 +112,10 @@ export class RecipeStore {
     const [[, removed]] = (await execChecked(this.redis.multi().hdel(this.keys.recipes(), name).del(this.keys.code(name)))) as [[unknown, number]];
     return removed === 1;
   }
+}
+
+/** Why an upload may not change a backlog's partition count (`fixed`, as stored), or undefined. */
+function partitionsRefusal(r: { readonly name: string; readonly partitions?: number }, fixed: string | null): string | undefined {
+  if (r.partitions === undefined || fixed === null || Number(fixed) === r.partitions) return undefined;
+  return `'${r.name}' has a backlog of ${fixed} partitions; partitions: ${r.partitions} would change it, and the count is fixed for the recipe's backlog. Keep partitions: ${fixed} (to start over with another count: unregister it, wait until \`wb-cli status\` shows its backlog empty, and run \`wb-cli unregister ${r.name} --drop-backlog\`)`;
 }

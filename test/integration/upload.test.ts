@@ -142,16 +142,59 @@ describe('upload while the runtime does not answer', () => {
     await env.close();
   });
 
-  it('stores the recipe, exits 1 after --timeout saying so, and the runtime loads it once it answers', async () => {
+  it('stores nothing while a live runtime has not evaluated it: exits 1 after --timeout saying so; once the runtime answers, the upload goes through', async () => {
     process.kill(rt.pid as number, 'SIGSTOP'); // alive by its heartbeat, but hung
-    const up = await env.cli(['upload', env.writeRecipe({ version: '1' }), '--timeout', '1']);
+    const file = env.writeRecipe({ version: '1' });
+    const up = await env.cli(['upload', file, '--timeout', '1']);
     expect(up.code).toBe(1);
-    expect(up.stdout).toContain(`registered ${env.name} version 1`);
-    expect(up.stderr).toContain(`stored, but no runtime reported loading ${env.name} within 1s`);
+    expect(up.stderr).toContain(`upload refused, nothing stored (the running version stays everywhere):\nnot stored: no runtime reported loading ${env.name} within 1s`);
+    expect(up.stdout).not.toContain('registered');
+    expect(JSON.parse((await env.cli(['list', '--json'])).stdout)).toEqual([]);
     process.kill(rt.pid as number, 'SIGCONT');
-    await waitFor('recipe loaded', () => rt.hasLog((r) => r['msg'] === 'recipe loaded' && r['recipe'] === env.name));
+    await env.upload(file, rt);
     await env.redis.hset(`${env.prefix}:1`, 'first_name', 'Ann');
     expect(await waitFor('row 1', () => env.row('1'))).toMatchObject({ first: 'Ann' });
+  });
+});
+
+describe('upload with several runtimes', () => {
+  const env = new TestEnv();
+  let a: RuntimeProcess;
+  let b: RuntimeProcess;
+  // Version 2 cannot load in a runtime started with WB_TEST_REFUSE_V2 (as a driver missing on one host would).
+  const recipe = (version: string): string => env.writeRecipe({ version, tail: version === '2' ? "if (process.env['WB_TEST_REFUSE_V2']) throw new Error('this host cannot load version 2');" : '' });
+
+  beforeAll(async () => {
+    await env.createTable();
+    await env.tuneCredentials();
+    a = await startRuntime([...env.flags, '--id', `a-${env.id}`]);
+    b = await startRuntime([...env.flags, '--id', `b-${env.id}`], { WB_TEST_REFUSE_V2: '1' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+    await env.close();
+  });
+
+  it('waits for the verdict of every live runtime', async () => {
+    const up = await env.upload(recipe('1'), a);
+    expect(up.stdout).toContain(`${env.name} version 1 loaded by runtime a-${env.id}`);
+    expect(up.stdout).toContain(`${env.name} version 1 loaded by runtime b-${env.id}`);
+  });
+
+  it('one runtime that cannot load the new version refuses the upload: nothing is stored, version 1 keeps running everywhere', async () => {
+    const up = await env.cli(['upload', recipe('2')]);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain('upload refused, nothing stored (the running version stays everywhere)');
+    expect(up.stderr).toContain(`${env.name} version ? failed to load in runtime b-${env.id}:`);
+    expect(up.stderr).toContain('this host cannot load version 2');
+    expect(JSON.parse((await env.cli(['list', '--json'])).stdout)).toMatchObject([{ name: env.name, version: '1' }]);
+    for (const rt of [a, b]) expect(rt.hasLog((r) => r['msg'] === 'recipe loaded' && r['version'] === '2')).toBe(false);
+    // Both still sync version 1.
+    for (let i = 0; i < 50; i++) await env.redis.hset(`${env.prefix}:${i}`, 'first_name', `n${i}`);
+    await waitFor('50 rows', async () => (await env.count()) === 50);
+    const s = JSON.parse((await env.cli(['status', '--json'])).stdout) as { recipes: Array<{ loadedVersion: string; state: string }> };
+    expect(s.recipes[0]).toMatchObject({ loadedVersion: '1', state: 'loaded' });
   });
 });
 
