@@ -19,7 +19,8 @@ import { verifyRecipe } from './verify/verify.ts';
 import { retryForever, RetryStopped, sleep } from './writer/backoff.ts';
 import { WritePipeline } from './writer/pipeline.ts';
 import { NO_METRICS, type RecipeMetrics } from './metrics/metrics.ts';
-import { refreshEntries } from './writer/redis-state.ts';
+import { refreshThrough } from './writer/redis-state.ts';
+import { compareIds } from './writer/through-marks.ts';
 import { ProblemBoard } from './writer/problems.ts';
 import { errorText, TableWriter } from './writer/table-writer.ts';
 
@@ -52,12 +53,14 @@ export interface PartitionAccess {
   fence(p: number): string;
   /** True while a write of `p` may still commit (held, deadline ahead). */
   valid(p: number): boolean;
+  /** How long a write of `p` starting now may take (Infinity: no lease limits it). */
+  writeBudgetMs(p: number): number;
   /** A finish found the lease of `p` gone. */
   lostByFinish(p: number): void;
 }
 
 /** Every partition, no fence: a worker that is the only writer by construction. */
-export const ALL_PARTITIONS: PartitionAccess = { fence: () => '', valid: () => true, lostByFinish: () => undefined };
+export const ALL_PARTITIONS: PartitionAccess = { fence: () => '', valid: () => true, writeBudgetMs: () => Infinity, lostByFinish: () => undefined };
 
 /** The life of a worker: one explicit state at a time. */
 export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
@@ -107,6 +110,8 @@ export class RecipeWorker implements PartitionOwner {
   /** Whether captures may send follow reads: set by the read loop, which then reads on the capture connection too. */
   private followOk = false;
   private readerConn: Redis | undefined;
+  /** Per partition: the keys of each re-read of redelivered entries, and the stream's last id before it (see supersede). */
+  private readonly rereads = new Map<number, Array<{ readonly through: string; readonly keys: ReadonlySet<string> }>>();
 
   constructor(
     reg: Registration,
@@ -143,7 +148,7 @@ export class RecipeWorker implements PartitionOwner {
     });
     this.highWater = reg.batchSize * this.writers.length * 2;
     this.order = new InOrder((entries) => {
-      if (entries.length) this.pipeline.push(entries);
+      if (entries.length) this.pipeline.push(this.supersede(entries));
     });
     this.sweep = new GapSweep({
       reg, redis, keys, log, signal: this.abort.signal, retry: opts.retry,
@@ -476,9 +481,15 @@ export class RecipeWorker implements PartitionOwner {
         const ticket = this.order.take();
         let fresh: StreamEntry[] | undefined;
         try {
-          const records = await refreshEntries(this.redis, entries.flatMap((e) => e.records));
-          let at = 0;
-          fresh = entries.map((e) => ({ ...e, records: records.slice(at, (at += e.records.length)) }));
+          // Per partition: the re-read, and how far its stream went before it (see supersede).
+          const parts = [...new Set(entries.map((e) => e.partition))];
+          const done = await Promise.all(parts.map(async (p) => {
+            const mine = entries.filter((e) => e.partition === p);
+            const { records, through } = await refreshThrough(this.redis, this.backlog.streams[p] as string, mine.flatMap((e) => e.records));
+            let at = 0;
+            return mine.map((e): StreamEntry => ({ ...e, records: records.slice(at, (at += e.records.length)), refreshedThrough: through }));
+          }));
+          fresh = done.flat();
         } finally {
           this.order.complete(ticket, fresh);
         }
@@ -487,6 +498,41 @@ export class RecipeWorker implements PartitionOwner {
       // Stopped while Redis failed: the entries stay pending for the next start.
       if (!(err instanceof RetryStopped)) throw err;
     }
+  }
+
+  /**
+   * Keeps a re-read state from being overwritten by an older one. A redelivered entry's keys are
+   * re-read (the current state), but entries of its partition added before that re-read and not
+   * yet delivered hold older states of the same keys: delivered later (in stream order), they
+   * would write a key back to one of them. So, per partition, the keys of each re-read are kept
+   * with the stream's last id at that moment (`refreshedThrough`), and a record of one of those
+   * keys in a newer delivery with an id up to it becomes `n` (nothing to write, acknowledged).
+   * Once a delivery of the partition is past that id, the re-read is forgotten.
+   */
+  private supersede(entries: StreamEntry[]): StreamEntry[] {
+    return entries.map((e) => {
+      if (e.refreshedThrough !== undefined) {
+        const gens = this.rereads.get(e.partition) ?? [];
+        gens.push({ through: e.refreshedThrough, keys: new Set(e.records.map((r) => r.key)) });
+        this.rereads.set(e.partition, gens);
+        return e;
+      }
+      const gens = this.rereads.get(e.partition);
+      if (gens === undefined) return e;
+      const live = gens.filter((g) => compareIds(e.id, g.through) <= 0);
+      if (live.length === 0) {
+        this.rereads.delete(e.partition);
+        return e;
+      }
+      if (live.length < gens.length) this.rereads.set(e.partition, live);
+      let changed = false;
+      const records = e.records.map((r) => {
+        if ((r.op !== 'u' && r.op !== 'd') || !live.some((g) => g.keys.has(r.key))) return r;
+        changed = true;
+        return { id: r.id, key: r.key, ack: r.ack, op: 'n' as const };
+      });
+      return changed ? { ...e, records } : e;
+    });
   }
 
   /** Runs a Redis step; on failure (other than a stop) logs, waits and yields undefined. */

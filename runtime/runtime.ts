@@ -10,7 +10,8 @@ import type { DbTimeouts } from './connectors/types.ts';
 import { capturePattern } from './capture/targets.ts';
 import { beat, claimRuntimeId, DEFAULT_HEARTBEAT_TTL_MS, liveRuntimes, type RuntimeInfo } from './heartbeat.ts';
 import { Lease, type LeaseOptions } from './lease/lease.ts';
-import { PartitionLeases } from './lease/partitions.ts';
+import { PartitionLeases, statementTimeoutFor } from './lease/partitions.ts';
+import { DEFAULT_DB_TIMEOUTS, serverStatementTimeoutMs } from './connectors/timeouts.ts';
 import { Keys } from './keys.ts';
 import { ParamStore } from './params/param-store.ts';
 import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
@@ -133,6 +134,8 @@ export class Runtime {
   private syncing: Promise<void> = Promise.resolve();
   private readonly reconciles = new Set<Promise<void>>();
   private readonly leaseOpts: LeaseOptions;
+  /** The database timeouts of every worker: the flags', with a statement timeout below the lease margin. */
+  private readonly dbTimeouts: DbTimeouts;
   /** The partition leases this runtime holds, over every recipe. */
   private readonly leases: PartitionLeases;
   /** The capture lease, while this runtime holds it. */
@@ -168,6 +171,10 @@ export class Runtime {
     this.leaseOpts = { ttlMs, marginMs: opts.leaseMarginMs ?? Math.floor(ttlMs / 2) };
     if (this.leaseOpts.marginMs >= ttlMs) throw new FlagError(`--lease-margin-ms (${this.leaseOpts.marginMs}) must be below --lease-ttl-ms (${ttlMs})`);
     this.leases = new PartitionLeases(this.redis, this.keys, opts.id, this.leaseOpts, log);
+    // Every statement ends on the server before its partition's lease could expire.
+    const db = opts.db ?? DEFAULT_DB_TIMEOUTS;
+    const statementTimeoutMs = statementTimeoutFor(this.leaseOpts.marginMs, db.statementTimeoutMs ?? serverStatementTimeoutMs(db.queryTimeoutMs));
+    this.dbTimeouts = { ...db, statementTimeoutMs, idleInTransactionMs: statementTimeoutMs };
     for (const [name, conn] of [['redis', this.redis], ['subscriber', this.sub]] as const) {
       conn.on('error', (err: Error) => this.log.warn({ conn: name, err: err.message }, 'redis connection error'));
     }
@@ -666,12 +673,12 @@ export class Runtime {
       consumer: this.opts.id,
       retry: this.opts.retry,
       claimIdleMs: this.opts.claimIdleMs,
-      ...(this.opts.db ? { db: this.opts.db } : {}),
+      db: this.dbTimeouts,
       ...(this.metrics ? { metrics: this.metrics.forRecipe(reg.name), redisNow: () => Date.now() + this.clockOffsetMs } : {}),
     };
     const name = reg.name;
     const more: Partial<WorkerOptions> = {
-      access: { fence: (p) => this.leases.fence(name, p), valid: (p) => this.leases.valid(name, p), lostByFinish: (p) => this.leases.lostByFinish(name, p) },
+      access: { fence: (p) => this.leases.fence(name, p), valid: (p) => this.leases.valid(name, p), writeBudgetMs: (p) => this.leases.writeBudgetMs(name, p), lostByFinish: (p) => this.leases.lostByFinish(name, p) },
       capturing: () => this.capturing,
       reader: () => connectRedis(this.opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:reader` }),
     };

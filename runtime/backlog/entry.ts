@@ -30,6 +30,13 @@ export interface StreamEntry {
    * dead-lettered with this reason and the entry's id, never acknowledged silently.
    */
   readonly malformed?: string;
+  /**
+   * Set on an entry delivered before (pending, claimed) whose records were re-read from Redis:
+   * the last id its partition's stream held just before the re-read. Entries of that partition
+   * up to this id are older than the state re-read, so their records of the same keys are
+   * superseded (see RecipeWorker's `supersede`).
+   */
+  readonly refreshedThrough?: string;
 }
 
 /** A value quoted in a reason, shortened: a malformed entry may hold anything. */

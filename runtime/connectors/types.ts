@@ -11,6 +11,24 @@ export interface TableShape {
 /** One transaction's worth of rows for one table; upsert values already converted to their columns. */
 export interface WriteBatch extends TableShape {
   readonly rows: readonly RowWrite[];
+  /**
+   * How long the whole batch may take, commit included, when shorter than the query timeout:
+   * what is left of the lease of the batch's partitions (a write must end before another
+   * runtime may own them). The query timeout when absent.
+   */
+  readonly timeoutMs?: number;
+  /**
+   * When given, the batch is one explicit transaction whatever its size, and its COMMIT is sent
+   * only while this says yes (the batch's partition leases are still this runtime's); otherwise
+   * it is rolled back and the write throws {@link CommitRefused}. A statement held up in a frozen
+   * database or network then never commits: without a COMMIT its transaction is rolled back.
+   */
+  readonly mayCommit?: () => boolean;
+}
+
+/** A write rolled back before its COMMIT because `mayCommit` said no. */
+export class CommitRefused extends Error {
+  override readonly name = 'CommitRefused';
 }
 
 /** How a hash value (always a string) is converted for a column. */
@@ -101,6 +119,19 @@ export interface DbTimeouts {
   readonly connectTimeoutMs: number;
   /** One call on an open session: a whole batch (commit included), a read, a set-up query. */
   readonly queryTimeoutMs: number;
+  /**
+   * The server-side statement timeout where the database has one (MariaDB `max_statement_time`,
+   * PostgreSQL `statement_timeout`): a little below the query timeout when absent
+   * (`serverStatementTimeoutMs`). The runtime lowers it below its lease margin.
+   */
+  readonly statementTimeoutMs?: number;
+  /**
+   * How long the server lets a transaction wait for its next statement before it rolls it back
+   * (MariaDB `idle_transaction_timeout`, PostgreSQL `idle_in_transaction_session_timeout`), where
+   * the database has it: a COMMIT held up in the network arrives to a transaction already gone.
+   * The server's default (none) when absent.
+   */
+  readonly idleInTransactionMs?: number;
 }
 
 /** The minimal contract each database implements; retries and reconnects live in the writer. */

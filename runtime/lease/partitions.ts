@@ -16,6 +16,18 @@ export interface PartitionOwner {
   leaseProblem(message: string | undefined): void;
 }
 
+/**
+ * How far this host's clock and Redis's may run apart over one lease (ms): a write must end this
+ * long before the lease could expire. The server-side statement timeout is kept below the margin
+ * less this (`statementTimeoutFor`).
+ */
+export const DRIFT_MS = 1000;
+
+/** The server-side statement timeout for a lease margin: a statement ends before its lease could expire. */
+export function statementTimeoutFor(marginMs: number, serverDefaultMs: number): number {
+  return Math.max(500, Math.min(serverDefaultMs, marginMs - DRIFT_MS));
+}
+
 /** A stable spread of each recipe's partitions over the runtimes (so recipes' extra ones land on different runtimes). */
 function offsetOf(name: string): number {
   let h = 0;
@@ -105,6 +117,16 @@ export class PartitionLeases {
   /** The value partition `p`'s lease holds while this runtime has it ('' when not held: finish.lua then refuses). */
   fence(name: string, p: number): string {
     return this.recipes.get(name)?.held.get(p)?.value ?? 'not-held';
+  }
+
+  /**
+   * How long a write of partition `p` that starts now may take (ms): until the lease could
+   * expire as this host sees it, less the clock drift allowed for; 0 once the deadline has passed.
+   */
+  writeBudgetMs(name: string, p: number): number {
+    const lease = this.recipes.get(name)?.held.get(p);
+    if (!lease || !lease.valid()) return 0;
+    return Math.max(0, lease.remainingMs() + this.opts.marginMs - DRIFT_MS);
   }
 
   /** True while a write of partition `p` may still commit: held, and its deadline ahead. */

@@ -17,6 +17,11 @@ import { errorText, LeaseExpired, WriterStopped, type ProblemReporter, type Tabl
 interface Tracker {
   readonly id: string;
   readonly partition: number;
+  /**
+   * The partition's lease value when the entry was taken: it is written and finished only under
+   * that same lease. A lease lost and taken again is a new one, whose owner re-reads the entry.
+   */
+  readonly fence: string;
   readonly records: number;
   remaining: number;
   synced: number;
@@ -109,7 +114,7 @@ export class WritePipeline {
     this.marksKey = more.marksKey ?? `wbsync-marks:${reg.name}`;
     this.metrics = more.metrics ?? NO_METRICS;
     this.redisNow = more.redisNow ?? Date.now;
-    this.access = more.access ?? { fence: () => '', valid: () => true, lostByFinish: () => undefined };
+    this.access = more.access ?? { fence: () => '', valid: () => true, writeBudgetMs: () => Infinity, lostByFinish: () => undefined };
     signal.addEventListener('abort', () => this.wake(), { once: true });
   }
 
@@ -171,7 +176,7 @@ export class WritePipeline {
       if (!this.access.valid(e.partition) || this.held.has(entryRef(e))) continue;
       this.held.add(entryRef(e));
       this.heldIn.set(e.partition, (this.heldIn.get(e.partition) ?? 0) + 1);
-      const tracker: Tracker = { id: e.id, partition: e.partition, records: e.records.length, remaining: e.records.length, synced: 0, dead: [], acks: [] };
+      const tracker: Tracker = { id: e.id, partition: e.partition, fence: this.access.fence(e.partition), records: e.records.length, remaining: e.records.length, synced: 0, dead: [], acks: [] };
       if (e.malformed !== undefined) {
         // What could not be decoded goes to the dead letters with the entry's id, acknowledged
         // with the entry: never retried (it would never decode), never dropped unseen.
@@ -266,7 +271,7 @@ export class WritePipeline {
    */
   private droppingLost(items: readonly Item[]): Item[] {
     const lost = new Set<number>();
-    for (const it of items) if (!this.access.valid(it.tracker.partition)) lost.add(it.tracker.partition);
+    for (const it of items) if (!this.mayWrite(it.tracker)) lost.add(it.tracker.partition);
     if (lost.size === 0) return [...items];
     for (const p of lost) {
       this.log.warn({ partition: p }, 'the lease deadline of a partition passed: its batch is not written here');
@@ -275,16 +280,23 @@ export class WritePipeline {
     return items.filter((it) => !lost.has(it.tracker.partition));
   }
 
+  /** Whether an entry may still be written here: its partition held under the lease it was taken with, the deadline ahead. */
+  private mayWrite(t: Tracker): boolean {
+    return this.access.valid(t.partition) && this.access.fence(t.partition) === t.fence;
+  }
+
   private async write(writer: TableWriter, items: readonly Item[]): Promise<void> {
     const records = items.map((it) => it.record);
     const [targets, marks] = this.reg.kind === 'writeThrough'
       ? await retryForever(() => Promise.all([readTargets(this.redis, records), readMarks(this.redis, this.marksKey, records)]), this.log, this.signal)
       : [undefined, undefined];
     const plan = planBatch(records, this.reg, targets, marks);
+    const trackers = [...new Set(items.map((it) => it.tracker))];
     const parts = [...new Set(items.map((it) => it.tracker.partition))];
-    // Checked right before each attempt reaches the database (see TableWriter.write).
-    const mayCommit = (): boolean => parts.every((p) => this.access.valid(p));
-    const refused = await writer.write({ table: this.reg.connector.table, pkColumn: this.reg.connector.pkColumn, columns: plan.columns }, plan.rows, mayCommit);
+    // Asked right before each attempt reaches the database (see TableWriter.write): how long
+    // the write may take before a partition's lease could pass to another runtime.
+    const budget = (): number => (trackers.every((t) => this.mayWrite(t)) ? Math.min(...parts.map((p) => this.access.writeBudgetMs(p))) : 0);
+    const refused = await writer.write({ table: this.reg.connector.table, pkColumn: this.reg.connector.pkColumn, columns: plan.columns }, plan.rows, budget);
     const failed = new Map<string, DeadLetter>();
     for (const d of [...plan.rejects.filter((r) => r.op !== 'p'), ...refused]) failed.set(d.key, d);
     const written = plan.rows.filter((r) => !failed.has(r.key));

@@ -34,6 +34,19 @@ export async function refreshEntries(redis: Redis, entries: readonly BacklogEntr
   });
 }
 
+/**
+ * Re-reads entries' keys as `refreshEntries` does, after reading the last id of `stream` in the
+ * same pipeline: every entry up to that id was added before the keys were read, so it holds an
+ * older (or the same) state of them. Returns the records and that id ('0-0' for an empty stream).
+ */
+export async function refreshThrough(redis: Redis, stream: string, entries: readonly BacklogEntry[]): Promise<{ records: BacklogEntry[]; through: string }> {
+  // XREVRANGE first, then the reads: Redis runs a pipeline's commands in order.
+  const last = redis.xrevrange(stream, '+', '-', 'COUNT', 1);
+  const records = await refreshEntries(redis, entries);
+  const top = (await last)[0];
+  return { records, through: top?.[0] ?? '0-0' };
+}
+
 /** Current hashes of write-through targets (null when absent); a key of another type is left out. */
 export async function readTargets(redis: Redis, entries: readonly BacklogEntry[]): Promise<Map<string, Record<string, string> | null>> {
   const keys = [...new Set(entries.filter((e) => e.op === 'w').map((e) => e.key))];

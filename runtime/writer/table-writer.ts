@@ -3,6 +3,7 @@ import type { KeyMatch } from '../../recipes/options.ts';
 import type { DeadLetter } from '../backlog/backlog.ts';
 import { DEFAULT_DB_TIMEOUTS, NoAnswerError } from '../connectors/timeouts.ts';
 import type { ConnectorDriver, ConnectorSession, DbTimeouts, WriteBatch } from '../connectors/types.ts';
+import { CommitRefused } from '../connectors/types.ts';
 import { NO_METRICS, type RecipeMetrics } from '../metrics/metrics.ts';
 import { Backoff, sleep } from './backoff.ts';
 import type { RowWrite } from './plan.ts';
@@ -53,8 +54,8 @@ export class TableWriter {
   /** When the session's table description was read (monotonic ms), and whether to re-read it. */
   private describedAt = 0;
   private stale = false;
-  /** The current batch's check that its partitions may still be committed (see write). */
-  private mayCommit: () => boolean = () => true;
+  /** How long the current batch's write may still take (see write). */
+  private budget: () => number = () => Infinity;
 
   constructor(
     driver: ConnectorDriver,
@@ -93,11 +94,12 @@ export class TableWriter {
 
   /**
    * Writes the rows; returns the ones the database refused. Throws WriterStopped on stop, and
-   * LeaseExpired when `mayCommit` (asked right before each attempt reaches the database) says
-   * the rows' partitions may no longer be committed by this runtime.
+   * LeaseExpired when `budget` (asked right before each attempt reaches the database: how long
+   * the write may take before the rows' partitions could belong to another runtime) is spent.
+   * An attempt is given at most that long (and the query timeout), commit included.
    */
-  async write(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[], mayCommit: () => boolean = () => true): Promise<DeadLetter[]> {
-    this.mayCommit = mayCommit;
+  async write(table: Omit<WriteBatch, 'rows'>, rows: readonly RowWrite[], budget: () => number = () => Infinity): Promise<DeadLetter[]> {
+    this.budget = budget;
     const refused = await this.attempt(table, rows);
     // The batch is settled, written or refused: whatever was being retried for it is over. Said
     // here, not only after a clean write, so that a batch whose last row was refused (bisection,
@@ -145,9 +147,12 @@ export class TableWriter {
             if (done.length) this.log.warn({ rows: done.length, [limit.setting]: limit.maxBytes }, 'rows larger than one statement may be are dead-lettered');
             rest = { done, chunks: fitted.chunks };
           } else {
-            if (!this.mayCommit()) throw new LeaseExpired('the lease deadline of a partition in this batch has passed');
+            const left = this.budget();
+            if (left <= 0) throw new LeaseExpired('the lease deadline of a partition in this batch has passed');
             const started = performance.now();
-            await session.write({ ...table, rows: converted.rows });
+            // Leased (a finite budget): one transaction, committed only if the leases still hold.
+            const fenced = Number.isFinite(left) ? { mayCommit: () => this.budget() > 0 } : {};
+            await session.write({ ...table, rows: converted.rows, ...fenced, ...(left < this.timeouts.queryTimeoutMs ? { timeoutMs: Math.floor(left) } : {}) });
             this.metrics.batch(converted.rows.length, (performance.now() - started) / 1000);
             this.backoff.reset();
             return [];
@@ -155,6 +160,7 @@ export class TableWriter {
         }
       } catch (err) {
         if (err instanceof LeaseExpired) throw err;
+        if (err instanceof CommitRefused) throw new LeaseExpired(err.message);
         // No answer in time is a lost connection whatever the driver's codes say: the driver has
         // destroyed the session already, the batch is retried on a new one.
         const kind = err instanceof SchemaMismatch ? 'schema' : stage === 'connect' || err instanceof NoAnswerError ? 'connection' : this.driver.classify(err);

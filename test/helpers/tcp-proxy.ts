@@ -22,6 +22,11 @@ export class TcpProxy {
   private readonly waiting = new Set<Socket>();
   private down = false;
   private frozen = false;
+  /**
+   * Called with every chunk a client sends as it is forwarded to the target (after a thaw for
+   * what was held): a test records when statements reach the database.
+   */
+  onClientData: ((chunk: Buffer) => void) | undefined;
 
   private constructor(server: Server, port: number, host: string, targetPort: number) {
     this.server = server;
@@ -71,6 +76,7 @@ export class TcpProxy {
         upstream.destroy();
       });
     }
+    client.on('data', (chunk: Buffer) => this.onClientData?.(chunk));
     client.pipe(upstream);
     upstream.pipe(client);
   }

@@ -1,3 +1,4 @@
+import { backlogLength } from './backlog.ts';
 import type { TestEnv } from './env.ts';
 import { waitFor } from './wait.ts';
 
@@ -5,7 +6,7 @@ import { waitFor } from './wait.ts';
 export async function expectVerifyClean(env: TestEnv, timeoutMs = 60_000, name = env.name): Promise<void> {
   let last = '';
   await waitFor(`verify ${name} clean`, async () => {
-    if ((await env.redis.xlen(`${env.ns}:backlog:${name}`)) > 0) return false;
+    if ((await backlogLength(env, name)) > 0) return false;
     const res = await env.cli(['verify', name]);
     last = res.stdout + res.stderr;
     return res.code === 0 && res.stdout.includes('clean: the table equals Redis');

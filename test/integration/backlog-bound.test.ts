@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backlogLength } from '../helpers/backlog.ts';
 import { diffTable } from '../helpers/compare.ts';
 import { MYSQL, TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
@@ -48,7 +49,7 @@ describe('a bounded backlog while the database is away', () => {
     proxy.cut();
     let most = 0;
     const sample = async (): Promise<void> => {
-      const [queued, len] = await Promise.all([env.redis.hget(`${env.ns}:status:${env.name}`, 'queued'), env.redis.xlen(`${env.ns}:backlog:${env.name}`)]);
+      const [queued, len] = await Promise.all([env.redis.hget(`${env.ns}:status:${env.name}`, 'queued'), backlogLength(env)]);
       most = Math.max(most, Number(queued ?? 0), len);
     };
     for (let at = 0; at < NEW; at += 250) {

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backlogLength } from '../helpers/backlog.ts';
 import { diffRows, expectedRows } from '../helpers/compare.ts';
 import { MYSQL, TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
@@ -76,7 +77,7 @@ for (const make of [mariadb, postgres]) {
     const converged = async (): Promise<void> => {
       let last: string[] = [];
       await waitFor('the table to equal Redis', async () => {
-        if ((await env.redis.xlen(`${env.ns}:backlog:${env.name}`)) > 0) return false;
+        if ((await backlogLength(env)) > 0) return false;
         last = diffRows(await expectedRows(env.redis, env.prefix, MAPPINGS), await db.rows());
         return last.length === 0;
       }, 20_000, 250).catch((err: unknown) => {

@@ -3,13 +3,18 @@
 // let a row go back to an older state (a counter per key that only grows, polled from the table
 // throughout). Every fault ends with `wb-cli verify` clean and the table equal to Redis, key by key.
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { diffTable } from '../helpers/compare.ts';
-import { TestEnv } from '../helpers/env.ts';
+import { MYSQL, TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const TTL_MS = 3000;
+/** The default margin: half the TTL. */
+const MARGIN_MS = TTL_MS / 2;
 const PARTITIONS = 8;
 const MAPPINGS = { first_name: 'first', age: 'age' };
 
@@ -20,12 +25,15 @@ interface RuntimeStatus {
 }
 
 /** Keeps writing keys: each write raises the key's `age` by one (a counter that only grows). */
+const running = new Set<{ stop(): Promise<void> }>();
+
 class CounterLoad {
   writes = 0;
   private stopped = false;
   private readonly done: Promise<void>;
 
   constructor(env: TestEnv, keys: number, perSecond: number, from = 0) {
+    running.add(this);
     const perTick = Math.max(1, Math.round(perSecond / 50));
     this.done = (async () => {
       let next = from;
@@ -44,6 +52,7 @@ class CounterLoad {
   }
 
   async stop(): Promise<void> {
+    running.delete(this);
     this.stopped = true;
     await this.done;
   }
@@ -58,6 +67,7 @@ class RegressionPoller {
   private readonly done: Promise<void>;
 
   constructor(env: TestEnv) {
+    running.add(this);
     this.done = (async () => {
       while (!this.stopped) {
         const [rows] = await env.db.query<RowDataPacket[]>(`SELECT id, age FROM \`${env.table}\``);
@@ -75,6 +85,7 @@ class RegressionPoller {
   }
 
   async stop(): Promise<void> {
+    running.delete(this);
     this.stopped = true;
     await this.done;
   }
@@ -83,12 +94,37 @@ class RegressionPoller {
 describe('several runtimes share a namespace', () => {
   const env = new TestEnv();
   const runtimes = new Map<string, RuntimeProcess>();
+  /**
+   * Each runtime reaches MariaDB through a proxy of its own, which records when its statements
+   * that change rows arrive (every write of a leased partition is one transaction: its COMMIT is
+   * the moment it takes effect).
+   */
+  const proxies = new Map<string, TcpProxy>();
+  const writesAt = new Map<string, Array<{ t: number; sql: string }>>();
   const args = (id: string): string[] => [...env.flags, '--id', id, '--lease-ttl-ms', String(TTL_MS), '--claim-idle-ms', '5000'];
   const start = async (id: string): Promise<RuntimeProcess> => {
-    const rt = await startRuntime(args(id));
+    let proxy = proxies.get(id);
+    if (!proxy) {
+      proxy = await TcpProxy.start(MYSQL.host, MYSQL.port);
+      proxies.set(id, proxy);
+      const at: Array<{ t: number; sql: string }> = [];
+      writesAt.set(id, at);
+      proxy.onClientData = (chunk) => {
+        const text = chunk.toString('latin1');
+        // Statements that change rows (not `SET autocommit = 1` at a connect).
+        const m = /(?<![A-Za-z_])(INSERT|DELETE|COMMIT)(?![A-Za-z_])/i.exec(text);
+        if (m) at.push({ t: Date.now(), sql: text.slice(m.index, m.index + 60) });
+      };
+    }
+    const rt = await startRuntime(args(id), { WB_TEST_DB_PORT: String(proxy.port) });
     runtimes.set(id, rt);
     return rt;
   };
+  /** When the runtime logged, after `since`, that it took a partition (its own clock: this host's). */
+  const tookAgainAt = (rt: RuntimeProcess, since: number): number | undefined => rt.logs()
+    .filter((r) => r['msg'] === 'took a partition')
+    .map((r) => Date.parse(String(r['time'])))
+    .find((t) => t > since);
 
   const status = async (): Promise<RuntimeStatus[]> => {
     const res = await env.cli(['status', '--json']);
@@ -130,11 +166,23 @@ describe('several runtimes share a namespace', () => {
     const first = await start('a');
     await start('b');
     await start('c');
-    await env.upload(env.writeRecipe({ version: '1', mappings: MAPPINGS }), first);
+    // The database address comes from each runtime's environment: its own proxy.
+    const file = join(env.dir, 'many.ts');
+    writeFileSync(file, `import { configGet, MySqlConnection, MySqlConnector, writeBehind } from 'wbsync';
+const connection = new MySqlConnection(() => configGet('MySqlUser'), () => configGet('MySqlPassword'), '127.0.0.1:' + (process.env['WB_TEST_DB_PORT'] ?? '${MYSQL.port}') + '/test');
+export default writeBehind({ name: '${env.name}', version: '1', connector: new MySqlConnector(connection, '${env.table}', 'id'), keysPrefix: '${env.prefix}', mappings: ${JSON.stringify(MAPPINGS)} });
+`);
+    await env.upload(file, first);
   }, 120_000);
+
+  // A test that failed midway leaves no writer running into the next one.
+  afterEach(async () => {
+    await Promise.all([...running].map((r) => r.stop()));
+  });
 
   afterAll(async () => {
     await Promise.all([...runtimes.values()].map((rt) => rt.kill9().catch(() => undefined)));
+    await Promise.all([...proxies.values()].map((p) => p.close()));
     await env.close();
   });
 
@@ -175,28 +223,54 @@ describe('several runtimes share a namespace', () => {
     await waitFor('spread over three again', () => spread([...runtimes.keys()]), 30_000, 250);
   }, 180_000);
 
-  it('SIGSTOP of a partition owner past its lease TTL under load, then SIGCONT: it says it lost its leases, writes nothing old, the others carried on', async () => {
-    const poller = new RegressionPoller(env);
-    const load = new CounterLoad(env, 2000, 1000);
-    await new Promise((r) => setTimeout(r, 1000));
-    const victim = [...(await status())].find((r) => !r.capture && (r.partitions?.[env.name]?.length ?? 0) > 0)?.id as string;
-    expect(victim).toBeDefined();
-    const rt = runtimes.get(victim) as RuntimeProcess;
-    process.kill(rt.pid as number, 'SIGSTOP');
-    try {
-      const others = [...runtimes.keys()].filter((id) => id !== victim);
-      await waitFor('the stopped runtime\'s partitions taken over', () => spread(others), TTL_MS + 10_000, 100);
-      await new Promise((r) => setTimeout(r, 2000));
-    } finally {
-      process.kill(rt.pid as number, 'SIGCONT');
-    }
-    await waitFor('the woken runtime logs it lost a lease', () => rt.hasLog((r) => String(r['msg']).startsWith('lost the lease of a partition')), 20_000, 100);
-    await waitFor('spread over three again', () => spread([...runtimes.keys()]), 30_000, 250);
-    await load.stop();
-    await settled();
-    await poller.stop();
-    expect(poller.regressions).toEqual([]);
-  }, 180_000);
+  for (const frozenDb of [false, true]) {
+    it(`SIGSTOP of a partition owner past its lease TTL under load${frozenDb ? ', its database frozen meanwhile' : ''}, then SIGCONT: it commits nothing after its deadline, says it lost its leases, no row regresses`, async () => {
+      const poller = new RegressionPoller(env);
+      const load = new CounterLoad(env, 2000, 1000);
+      await new Promise((r) => setTimeout(r, 1000));
+      const victim = [...(await status())].find((r) => !r.capture && (r.partitions?.[env.name]?.length ?? 0) > 0)?.id as string;
+      expect(victim).toBeDefined();
+      const rt = runtimes.get(victim) as RuntimeProcess;
+      const proxy = proxies.get(victim) as TcpProxy;
+      // With the database frozen first, a batch of the victim's is left hanging on its way.
+      if (frozenDb) {
+        proxy.freeze();
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const stoppedAt = Date.now();
+      process.kill(rt.pid as number, 'SIGSTOP');
+      let wokeAt = 0;
+      try {
+        const others = [...runtimes.keys()].filter((id) => id !== victim);
+        await waitFor('the stopped runtime\'s partitions taken over', () => spread(others), TTL_MS + 10_000, 100);
+        await new Promise((r) => setTimeout(r, 2000));
+        // The database answers again while the victim still sleeps: what it sent before its
+        // deadline arrives now, after the new owners' fresher writes, and must not commit.
+        if (frozenDb) {
+          proxy.thaw();
+          await new Promise((r) => setTimeout(r, 1500));
+        }
+      } finally {
+        wokeAt = Date.now();
+        process.kill(rt.pid as number, 'SIGCONT');
+      }
+      await waitFor('the woken runtime logs it lost a lease', () => rt.hasLog((r) => String(r['msg']).startsWith('lost the lease of a partition') && Date.parse(String(r['time'])) >= wokeAt), 20_000, 100);
+      await waitFor('spread over three again', () => spread([...runtimes.keys()]), 30_000, 250);
+      // Its deadline was at most TTL - margin after its last renewal, which came before the stop;
+      // it writes again only once it holds a partition under a new lease.
+      const deadline = stoppedAt + TTL_MS - MARGIN_MS;
+      const regained = tookAgainAt(rt, wokeAt) as number;
+      expect(regained).toBeGreaterThan(wokeAt);
+      const late = (writesAt.get(victim) ?? []).filter((w) => w.t > deadline && w.t < regained && /^COMMIT/i.test(w.sql));
+      // What the check looks at: the victim did commit before its deadline.
+      expect((writesAt.get(victim) ?? []).some((w) => w.t < deadline && /^COMMIT/i.test(w.sql))).toBe(true);
+      expect(late.map((w) => `${w.t - deadline} ms after its deadline (woke ${wokeAt - deadline} ms after it): ${w.sql}`)).toEqual([]);
+      await load.stop();
+      await settled();
+      await poller.stop();
+      expect(poller.regressions).toEqual([]);
+    }, 180_000);
+  }
 
   it('a rolling restart of all three under load (SIGTERM, start again, one at a time) loses nothing; each handover takes under 2 s', async () => {
     const poller = new RegressionPoller(env);

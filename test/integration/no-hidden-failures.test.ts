@@ -8,6 +8,7 @@
 import { Redis } from 'ioredis';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addBacklogEntry, backlogLength } from '../helpers/backlog.ts';
 import { TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
 import { freePort, TestRedis } from '../helpers/redis-server.ts';
@@ -45,9 +46,9 @@ describe('a malformed backlog entry', () => {
   });
 
   it('is dead-lettered with its reason and id, not kept in the stream, and counted; its good records sync', async () => {
-    const stream = `${env.ns}:backlog:${env.name}`;
-    const bad = await env.redis.xadd(stream, '*', `${env.prefix}:1`, 'u:1:', 'first_name', 'Ann', `${env.prefix}:2`, 'z:0:') as string;
-    const garbage = await env.redis.xadd(stream, '*', 'hello', 'world') as string;
+    // Each in the partition stream of its (first) key, where capture would have put it.
+    const { id: bad } = await addBacklogEntry(env, `${env.prefix}:1`, [`${env.prefix}:1`, 'u:1:', 'first_name', 'Ann', `${env.prefix}:2`, 'z:0:']);
+    const { id: garbage } = await addBacklogEntry(env, 'hello', ['hello', 'world']);
     const letters = await waitFor('2 dead letters', async () => {
       const all = await deadLetters(env);
       return all.length === 2 ? all : undefined;
@@ -56,7 +57,7 @@ describe('a malformed backlog entry', () => {
     expect(byKey[`backlog entry ${bad}`]).toMatchObject({ op: 'malformed', error: `backlog entry ${bad}, value 5 of 6: key "${env.prefix}:2" has an unknown op "z"; 2 values not synced` });
     expect(byKey[`backlog entry ${garbage}`]).toMatchObject({ op: 'malformed', error: `backlog entry ${garbage}, value 1 of 2: key "hello" has no record header (op:pairs:ack) but "world"; 2 values not synced` });
     expect(await waitFor('row 1', () => env.row('1'))).toMatchObject({ first: 'Ann' });
-    await waitFor('the stream empty', async () => (await env.redis.xlen(stream)) === 0);
+    await waitFor('the streams empty', async () => (await backlogLength(env)) === 0);
     expect(await status(env)).toMatchObject({ deadLettered: 2, deadLetters: 2 });
   });
 });

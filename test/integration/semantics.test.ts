@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareIds } from '../../runtime/writer/through-marks.ts';
+import { backlogLength, backlogPending, backlogStreamOf, backlogStreams } from '../helpers/backlog.ts';
 import { TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -62,24 +63,28 @@ describe('more commands, onExpire delete, reconcile', () => {
     const paused = await env.cli(['pause', env.name]);
     expect(paused.code).toBe(0);
     await waitFor('state paused', async () => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0].state === 'paused');
-    const stream = `${env.ns}:backlog:${env.name}`;
-    const delivered = async () => {
-      const groups = (await env.redis.xinfo('GROUPS', stream)) as unknown[][];
+    // The writers' group on the stream of `k`'s partition: where it has read to, and what it holds unacknowledged.
+    const delivered = async (k: string) => {
+      const groups = (await env.redis.xinfo('GROUPS', backlogStreamOf(env, k))) as unknown[][];
       const info = groups.map((g) => Object.fromEntries(Array.from({ length: g.length / 2 }, (_, i) => [g[2 * i], g[2 * i + 1]])));
       return { last: String(info[0]?.['last-delivered-id']), pending: Number(info[0]?.['pending']) };
     };
     // No fixed sleep: a row is written only after its entry is delivered, so it is enough that
     // no entry is delivered, and stays so across a later capture (each capture call carries the
     // read it leaves out while paused).
-    const before = await env.redis.xlen(stream);
+    const before = await backlogLength(env);
     await env.redis.hset(key('during-pause'), 'first_name', 'Held');
-    await waitFor('captured into the backlog', async () => (await env.redis.xlen(stream)) >= before + 1);
-    const first = (await env.redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0];
+    await waitFor('captured into the backlog', async () => (await backlogLength(env)) >= before + 1);
+    const first = (await env.redis.xrevrange(backlogStreamOf(env, key('during-pause')), '+', '-', 'COUNT', 1))[0]?.[0];
     await env.redis.hset(key('during-pause-2'), 'first_name', 'Held too');
-    await waitFor('the second captured too', async () => (await env.redis.xlen(stream)) >= before + 2);
-    const state = await delivered();
-    expect(state.pending).toBe(0);
-    expect(compareIds(state.last, String(first))).toBe(-1); // the group never got to the first held entry
+    await waitFor('the second captured too', async () => (await backlogLength(env)) >= before + 2);
+    const second = (await env.redis.xrevrange(backlogStreamOf(env, key('during-pause-2')), '+', '-', 'COUNT', 1))[0]?.[0];
+    expect(await backlogPending(env)).toBe(0);
+    for (const [k, held] of [[key('during-pause'), first], [key('during-pause-2'), second]] as const) {
+      const state = await delivered(k);
+      expect(state.pending).toBe(0);
+      expect(compareIds(state.last, String(held))).toBe(-1); // the group never got to the held entry
+    }
     expect(await env.row('during-pause')).toBeUndefined();
     expect((await env.cli(['resume', env.name])).code).toBe(0);
     await waitFor('row written after resume', () => env.row('during-pause'));
@@ -137,14 +142,14 @@ describe('entries read for the runtime whose reply it never got (a reconnect los
     for (let i = 0; i < 5; i++) await env.redis.hset(key(`s${i}`), 'first_name', `old${i}`);
     await waitFor('5 captured', async () => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0].backlog === 5);
     // Read them as the runtime's consumer: now pending for it, though it never saw them.
-    const stream = `${env.ns}:backlog:${env.name}`;
-    const taken = (await env.redis.xreadgroup('GROUP', 'writers', `rt-${env.id}`, 'COUNT', 100, 'STREAMS', stream, '>')) as Array<[string, unknown[]]>;
-    expect(taken[0]?.[1].length).toBeGreaterThan(0);
+    const streams = backlogStreams(env);
+    const taken = (await env.redis.xreadgroup('GROUP', 'writers', `rt-${env.id}`, 'COUNT', 100, 'STREAMS', ...streams, ...streams.map(() => '>'))) as Array<[string, unknown[]]>;
+    expect(taken.reduce((n, [, entries]) => n + entries.length, 0)).toBeGreaterThan(0);
     await env.redis.hset(key('s0'), 'first_name', 'new0'); // a newer entry for s0, read normally
     expect((await env.cli(['resume', env.name])).code).toBe(0);
     await waitFor('5 rows', async () => (await env.count()) === 5, 20_000);
-    await waitFor('backlog acknowledged', async () => (await env.redis.xlen(stream)) === 0, 20_000);
+    await waitFor('backlog acknowledged', async () => (await backlogLength(env)) === 0, 20_000);
     expect((await env.rows()).map((r) => [r['id'], r['first']])).toEqual([['s0', 'new0'], ['s1', 'old1'], ['s2', 'old2'], ['s3', 'old3'], ['s4', 'old4']]);
-    expect(((await env.redis.xpending(stream, 'writers')) as [number])[0]).toBe(0);
+    expect(await backlogPending(env)).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backlogLength, backlogPending, backlogStreamOf } from '../helpers/backlog.ts';
 import { TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -17,7 +18,8 @@ describe('a redelivered write-through entry', () => {
   let rt: RuntimeProcess;
   const key = (id: string) => `${env.prefix}:${id}`;
   const stage = (id: string) => `__{${key(id)}}`;
-  const backlog = () => `${env.ns}:backlog:${env.name}`;
+  /** The stream of key 1's partition: its staged changes are recorded there. */
+  const backlog = () => backlogStreamOf(env, key('1'));
 
   beforeAll(async () => {
     await env.createTable();
@@ -40,6 +42,7 @@ describe('a redelivered write-through entry', () => {
     // The older change: first_name and last_name. Captured, then read by a consumer that dies.
     await env.redis.hset(stage('1'), 'first_name', 'Old', 'last_name', 'Lee');
     await waitFor('the older change in the backlog', async () => (await env.redis.xlen(backlog())) === 1, 10_000);
+    expect(await backlogLength(env)).toBe(1);
     const read = (await env.redis.xreadgroup('GROUP', 'writers', 'ghost', 'COUNT', 10, 'STREAMS', backlog(), '>')) as Array<[string, Array<[string, string[]]>]> | null;
     expect(read?.[0]?.[1]).toHaveLength(1);
     // The newer change of first_name, written while the older one is held by the dead consumer.
@@ -49,7 +52,7 @@ describe('a redelivered write-through entry', () => {
     expect(await env.row('1')).toMatchObject({ first: 'New', last: null, age: 40 });
     // The runtime claims the older entry once it is 2 s idle and writes it.
     await waitFor('the older entry claimed and written', async () => (await env.redis.hget(key('1'), 'last_name')) === 'Lee', 15_000);
-    await waitFor('nothing pending', async () => Number((await env.redis.xpending(backlog(), 'writers') as [number])[0]) === 0, 10_000);
+    await waitFor('nothing pending', async () => (await backlogPending(env)) === 0, 10_000);
     expect(await env.redis.hgetall(key('1'))).toStrictEqual({ first_name: 'New', last_name: 'Lee', age: '40' });
     expect(await env.row('1')).toMatchObject({ first: 'New', last: 'Lee', age: 40 });
   });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backlogLength } from '../helpers/backlog.ts';
 import { TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
 import { expectVerifyClean } from '../helpers/verify.ts';
@@ -85,7 +86,7 @@ describe('1,000 bad records mixed into 100,000 good ones', () => {
       await p.exec();
     }
     const dlqKey = `${env.ns}:dlq:${env.name}`;
-    await waitFor('backlog drained', async () => (await env.redis.xlen(`${env.ns}:backlog:${env.name}`)) === 0 && (await env.redis.xlen(dlqKey)) >= 1000, 180_000, 500);
+    await waitFor('backlog drained', async () => (await backlogLength(env)) === 0 && (await env.redis.xlen(dlqKey)) >= 1000, 180_000, 500);
     console.log(`1,000 bad in 101,000: drained in ${Date.now() - started} ms`);
     expect(await env.count()).toBe(100_000);
     const letters = await env.redis.xrange(dlqKey, '-', '+');

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { createPool, type RowDataPacket } from 'mysql2/promise';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { backlogLength } from '../helpers/backlog.ts';
 import { MYSQL, TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -222,8 +223,7 @@ for (const dialect of [mysql, postgres]) {
         for (const id of keys.slice(i, i + 500)) p.hset(`${e.prefix}:${id}`, 'first_name', `n ${id}`);
         await p.exec();
       }
-      const backlog = `${e.ns}:backlog:${e.name}`;
-      await waitFor(`${keys.length} rows written`, async () => (await t.ids()).length === keys.length && (await e.redis.xlen(backlog)) === 0, 60_000, 250);
+      await waitFor(`${keys.length} rows written`, async () => (await t.ids()).length === keys.length && (await backlogLength(e)) === 0, 60_000, 250);
       expect(sorted(await t.ids())).toEqual(sorted(keys));
 
       // The orphans, behind its back.
@@ -249,7 +249,7 @@ for (const dialect of [mysql, postgres]) {
       expect(fix.code, fix.stderr).toBe(0);
       const fixed = JSON.parse(fix.stdout) as Report;
       expect({ rows: fixed.rows, extra: fixed.extra.count, deleteEnqueued: fixed.deleteEnqueued }).toEqual({ rows: total, extra: 40, deleteEnqueued: 40 });
-      await waitFor('the backlog drained', async () => (await e.redis.xlen(backlog)) === 0, 60_000, 250);
+      await waitFor('the backlog drained', async () => (await backlogLength(e)) === 0, 60_000, 250);
       await waitFor('the orphans deleted', async () => (await t.ids()).length === keys.length, 30_000, 250).catch(() => undefined);
 
       const left = await t.ids();

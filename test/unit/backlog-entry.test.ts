@@ -1,13 +1,14 @@
 import { describe, it, expect } from 'vitest';
-import { decodeEntry, type BacklogEntry } from '../../runtime/backlog/entry.ts';
+import { decodeEntry, entryRef, type BacklogEntry } from '../../runtime/backlog/entry.ts';
 
 /** The records of one stream entry `id` holding `raw`. */
 const records = (raw: string[] | null, id = '1-0'): readonly BacklogEntry[] => decodeEntry([id, raw]).records;
 
 describe('decodeEntry: one record', () => {
-  it('decodes an upsert with its fields and no ack, keeping the stream id', () => {
-    expect(decodeEntry(['1-0', ['person:1', 'u:2:', 'first_name', 'Ann', 'age', '30']])).toStrictEqual({
+  it('decodes an upsert with its fields and no ack, keeping the stream id and the partition', () => {
+    expect(decodeEntry(['1-0', ['person:1', 'u:2:', 'first_name', 'Ann', 'age', '30']], 3)).toStrictEqual({
       id: '1-0',
+      partition: 3,
       records: [{ id: '1-0', key: 'person:1', ack: '', op: 'u', fields: new Map([['first_name', 'Ann'], ['age', '30']]) }],
     });
   });
@@ -71,8 +72,9 @@ describe('decodeEntry: many records', () => {
       'person:4', 'p:1:', 'm', 'bad op',
       'person:1', 'u:2:', 'age', '31', 'first_name', 'Ann',
     ];
-    expect(decodeEntry(['9-3', raw])).toStrictEqual({
+    expect(decodeEntry(['9-3', raw], 7)).toStrictEqual({
       id: '9-3',
+      partition: 7,
       records: [
         { id: '9-3', key: 'person:1', ack: 'a1', op: 'u', fields: new Map([['age', '30']]) },
         { id: '9-3', key: 'person:2', ack: '', op: 'd' },
@@ -109,16 +111,16 @@ describe('decodeEntry: many records', () => {
 
 describe('decodeEntry: nothing to decode', () => {
   it('has no records for an entry deleted meanwhile', () => {
-    expect(decodeEntry(['4-0', null])).toStrictEqual({ id: '4-0', records: [] });
+    expect(decodeEntry(['4-0', null], 2)).toStrictEqual({ id: '4-0', partition: 2, records: [] });
   });
 
   it('has no records for an empty entry', () => {
-    expect(decodeEntry(['4-1', []])).toStrictEqual({ id: '4-1', records: [] });
+    expect(decodeEntry(['4-1', []])).toStrictEqual({ id: '4-1', partition: 0, records: [] });
   });
 
   it('says why a lone key is malformed', () => {
-    expect(decodeEntry(['4-2', ['person:1']])).toStrictEqual({
-      id: '4-2', records: [], malformed: 'backlog entry 4-2, value 1 of 1: key "person:1" has no record header; 1 values not synced',
+    expect(decodeEntry(['4-2', ['person:1']], 5)).toStrictEqual({
+      id: '4-2', partition: 5, records: [], malformed: 'backlog entry 4-2, value 1 of 1: key "person:1" has no record header; 1 values not synced',
     });
   });
 
@@ -134,7 +136,7 @@ describe('decodeEntry: nothing to decode', () => {
     ['a header with text before it', ['person:1', ' d:0:']],
     ['more pairs declared than present', ['person:1', 'u:2:', 'age', '30', 'first_name']],
   ] as const)('has no records for %s, and says why (never an entry acknowledged unseen)', (_, raw) => {
-    expect(decodeEntry(['4-0', [...raw]])).toStrictEqual({ id: '4-0', records: [], malformed: expect.stringMatching(/^backlog entry 4-0, value 1 of \d+: .+; \d+ values not synced$/) });
+    expect(decodeEntry(['4-0', [...raw]])).toStrictEqual({ id: '4-0', partition: 0, records: [], malformed: expect.stringMatching(/^backlog entry 4-0, value 1 of \d+: .+; \d+ values not synced$/) });
   });
 
   it.each([
@@ -167,12 +169,19 @@ describe('decodeEntry: a malformed record stops decoding', () => {
     ['a dangling key', ['person:3']],
   ] as const)('keeping the records before %s, and saying where it stopped', (_, tail) => {
     const raw = [...good, ...tail];
-    expect(decodeEntry(['5-5', raw])).toStrictEqual({
-      id: '5-5', records: kept, malformed: expect.stringMatching(new RegExp(`^backlog entry 5-5, value 7 of ${raw.length}: key "person:3" .+; ${tail.length} values not synced$`)),
+    expect(decodeEntry(['5-5', raw], 1)).toStrictEqual({
+      id: '5-5', partition: 1, records: kept, malformed: expect.stringMatching(new RegExp(`^backlog entry 5-5, value 7 of ${raw.length}: key "person:3" .+; ${tail.length} values not synced$`)),
     });
   });
 
   it('drops nothing for a well-formed entry', () => {
-    expect(decodeEntry(['5-5', [...good]])).toStrictEqual({ id: '5-5', records: kept });
+    expect(decodeEntry(['5-5', [...good]], 4)).toStrictEqual({ id: '5-5', partition: 4, records: kept });
+  });
+});
+
+describe('entryRef', () => {
+  it('names an entry by its partition and id: the same id in two partitions is two entries', () => {
+    expect(entryRef({ id: '5-5', partition: 4 })).toBe('4/5-5');
+    expect(entryRef(decodeEntry(['5-5', null], 0))).not.toBe(entryRef(decodeEntry(['5-5', null], 1)));
   });
 });

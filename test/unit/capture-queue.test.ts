@@ -1,10 +1,17 @@
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { ReadReply } from '../../runtime/backlog/backlog.ts';
 import { CaptureQueue, leftBehind, loadScript, runPerKey, snapshotKeys, type CaptureResult, type CaptureTarget, type FollowRead } from '../../runtime/capture/capture-queue.ts';
 
-/** A Redis stand-in that records the keys of every capture call (sent in a pipeline) and every read behind one. */
-function fakeRedis(opts: { failures?: number } = {}): { redis: Redis; calls: string[][]; reads: unknown[][] } {
+/** As captureTarget lays them out for two partitions: the echo and status hashes, then the partition streams. */
+const FIXED_KEYS = ['e', 'st', 's0', 's1'];
+
+/**
+ * A Redis stand-in that records the keys of every capture call (sent in a pipeline) and every
+ * read behind one, answering the read with `reply`.
+ */
+function fakeRedis(opts: { failures?: number; reply?: ReadReply } = {}): { redis: Redis; calls: string[][]; reads: unknown[][] } {
   const calls: string[][] = [];
   const reads: unknown[][] = [];
   let script = '';
@@ -18,13 +25,13 @@ function fakeRedis(opts: { failures?: number } = {}): { redis: Redis; calls: str
       const replies: Array<[Error | null, unknown]> = [];
       return {
         [script]: (numKeys: number, ...args: string[]) => {
-          const keys = args.slice(3, numKeys); // after the stream, echoes and status keys
+          const keys = args.slice(FIXED_KEYS.length, numKeys); // after the echoes and status keys and the streams
           calls.push(keys);
           replies.push(failures-- > 0 ? [new Error('OOM'), null] : [null, keys.length]);
         },
         xreadgroup: (...args: unknown[]) => {
           reads.push(args);
-          replies.push([null, [['s', [['1-0', ['p:1', 'u:1:', 'a', '1']]]]]]);
+          replies.push([null, 'reply' in opts ? opts.reply : [['s1', [['1-0', ['p:1', 'u:1:', 'a', '1']]]]]]);
         },
         exec: async () => replies,
       };
@@ -33,7 +40,7 @@ function fakeRedis(opts: { failures?: number } = {}): { redis: Redis; calls: str
   return { redis: fake as unknown as Redis, calls, reads };
 }
 
-const target: CaptureTarget = { script: loadScript('capture'), keys: ['s', 'e', 'st'], args: ['0'], accepts: () => true };
+const target: CaptureTarget = { script: loadScript('capture'), keys: FIXED_KEYS, args: ['0', '0', '2'], accepts: () => true };
 const silent = pino({ level: 'silent' });
 
 describe('CaptureQueue', () => {
@@ -67,13 +74,25 @@ describe('CaptureQueue delivery', () => {
   it('sends the read behind the call and hands its entries to end()', async () => {
     const { redis, calls, reads } = fakeRedis();
     const ended: Array<[FollowRead | undefined, CaptureResult | undefined]> = [];
-    const read: FollowRead = { ticket: 7, stream: 's', consumer: 'rt', count: 4 };
+    const read: FollowRead = { ticket: 7, streams: ['s0', 's1'], consumer: 'rt', count: 4 };
     const q = new CaptureQueue(redis, target, silent, undefined, undefined, { begin: () => read, end: (r, res) => ended.push([r, res]) });
     q.push('p:1', 'c');
     await q.flushed();
     expect(calls).toEqual([['p:1']]);
-    expect(reads).toEqual([['GROUP', 'writers', 'rt', 'COUNT', 4, 'STREAMS', 's', '>']]);
-    expect(ended).toEqual([[read, { added: 1, entries: [['1-0', ['p:1', 'u:1:', 'a', '1']]] }]]);
+    expect(reads).toEqual([['GROUP', 'writers', 'rt', 'COUNT', 4, 'STREAMS', 's0', 's1', '>', '>']]);
+    expect(ended).toEqual([[read, { added: 1, entries: [['s1', [['1-0', ['p:1', 'u:1:', 'a', '1']]]]], delivered: 1, full: false }]]);
+  });
+
+  it('counts the entries the read delivered over every stream, and says whether a stream filled its count', async () => {
+    const entry = (i: number): [string, string[]] => [`${i}-0`, ['p:1', 'd:0:']];
+    const read: FollowRead = { ticket: 1, streams: ['s0', 's1'], consumer: 'rt', count: 3 };
+    const some = fakeRedis({ reply: [['s0', [entry(1), entry(2)]], ['s1', [entry(1), entry(2)]]] });
+    // Four entries, more than the count, yet no stream filled it: nothing more waits.
+    expect(await runPerKey(some.redis, target, ['p:1'], ['c1'], read)).toMatchObject({ added: 1, delivered: 4, full: false });
+    const filled = fakeRedis({ reply: [['s0', [entry(1)]], ['s1', [entry(1), entry(2), entry(3)]]] });
+    expect(await runPerKey(filled.redis, target, ['p:1'], ['c1'], read)).toMatchObject({ added: 1, delivered: 4, full: true });
+    const none = fakeRedis({ reply: null as unknown as ReadReply });
+    expect(await runPerKey(none.redis, target, ['p:1'], ['c1'], read)).toStrictEqual({ added: 1, entries: [], delivered: 0, full: false });
   });
 
   it('sends no read when begin() declines, and still reports the call', async () => {
@@ -83,7 +102,7 @@ describe('CaptureQueue delivery', () => {
     q.push('p:1', 'c');
     await q.flushed();
     expect(reads).toEqual([]);
-    expect(ended).toEqual([[undefined, { added: 1, entries: undefined }]]);
+    expect(ended).toEqual([[undefined, { added: 1, entries: undefined, delivered: 0, full: false }]]);
   });
 
   it('reports a failed call with its error, and retries the key', async () => {
@@ -113,7 +132,7 @@ function boundedRedis(room: { left: number }): { redis: Redis; calls: string[][]
       const replies: Array<[null, unknown]> = [];
       return {
         [script]: (numKeys: number, ...args: string[]) => {
-          const keys = args.slice(3, numKeys);
+          const keys = args.slice(FIXED_KEYS.length, numKeys);
           calls.push(keys);
           const took = Math.max(0, Math.min(room.left, keys.length));
           room.left -= took;
@@ -133,7 +152,7 @@ describe('the backlog bound', () => {
     const { redis, calls } = boundedRedis({ left: 1500 });
     const res = await runPerKey(redis, target, keys, keys.map(() => 'c1'));
     expect(calls.map((c) => c.length)).toEqual([1000, 1000, 500]); // one pipeline, three calls
-    expect(res).toEqual({ added: 1500, entries: undefined, refusedAt: 1500 });
+    expect(res).toStrictEqual({ added: 1500, entries: undefined, delivered: 0, full: false, refusedAt: 1500 });
   });
 
   it('runPerKey counts items, not keys, when each key has a partner', async () => {
@@ -163,21 +182,44 @@ describe('the backlog bound', () => {
 });
 
 describe('leftBehind', () => {
-  const read: FollowRead = { ticket: 0, stream: 's', consumer: 'c', count: 4 };
-  const entries = (n: number): CaptureResult['entries'] => Array.from({ length: n }, (_, i) => [`${i}-0`, []]);
+  const read: FollowRead = { ticket: 0, streams: ['s0', 's1'], consumer: 'c', count: 4 };
+  /** A capture's result whose follow read returned `lengths[i]` entries from stream i (no read: undefined), as runPerKey reports it. */
+  const result = (added: number, lengths?: number[], error?: Error): CaptureResult => ({
+    added,
+    entries: lengths?.map((n, s): [string, Array<[string, string[]]>] => [`s${s}`, Array.from({ length: n }, (_, i) => [`${i}-0`, []])]),
+    delivered: (lengths ?? []).reduce((a, b) => a + b, 0),
+    full: (lengths ?? []).some((n) => n >= read.count),
+    ...(error ? { error } : {}),
+  });
 
   it('is false when the read took what the call added', () => {
-    expect(leftBehind(read, { added: 3, entries: entries(1) })).toBe(false);
-    expect(leftBehind(read, { added: 0, entries: entries(0) })).toBe(false); // echoes only
-    expect(leftBehind(undefined, { added: 0, entries: undefined })).toBe(false);
+    expect(leftBehind(read, result(3, [1]))).toBe(false);
+    expect(leftBehind(read, result(3, [1, 2]))).toBe(false);
+    expect(leftBehind(read, result(0, []))).toBe(false); // echoes only
+    expect(leftBehind(undefined, result(0))).toBe(false);
+  });
+
+  it('is false when the streams together delivered more than the count but none filled it', () => {
+    expect(leftBehind(read, result(6, [3, 3]))).toBe(false);
   });
 
   it('is true when entries may wait unread', () => {
     expect(leftBehind(read, undefined)).toBe(true); // the call failed
-    expect(leftBehind(read, { added: 1, entries: entries(1), error: new Error('x') })).toBe(true);
-    expect(leftBehind(undefined, { added: 2, entries: undefined })).toBe(true); // no read went along
-    expect(leftBehind(read, { added: 2, entries: undefined })).toBe(true); // the read failed
-    expect(leftBehind(read, { added: 2, entries: entries(4) })).toBe(true); // filled its count
-    expect(leftBehind(read, { added: 2, entries: entries(0) })).toBe(true); // ran before the script
+    expect(leftBehind(read, result(1, [1], new Error('x')))).toBe(true);
+    expect(leftBehind(undefined, result(2))).toBe(true); // no read went along
+    expect(leftBehind(read, result(2, undefined))).toBe(true); // the read failed
+    expect(leftBehind(read, result(2, [4]))).toBe(true); // filled its count
+    expect(leftBehind(read, result(5, [1, 4]))).toBe(true); // one stream filled its count
+    expect(leftBehind(read, result(2, [0]))).toBe(true); // ran before the script
+    expect(leftBehind(read, result(2, []))).toBe(true); // ran before the script
+  });
+
+  it('leaves records added to partitions held by other runtimes to them, but not a failure or a full read', () => {
+    expect(leftBehind(undefined, result(2), false)).toBe(false);
+    expect(leftBehind(read, result(2, []), false)).toBe(false);
+    expect(leftBehind(read, undefined, false)).toBe(true);
+    expect(leftBehind(read, result(1, [1], new Error('x')), false)).toBe(true);
+    expect(leftBehind(read, result(2, undefined), false)).toBe(true);
+    expect(leftBehind(read, result(2, [0, 4]), false)).toBe(true);
   });
 });

@@ -16,7 +16,7 @@ describe('execChecked', () => {
   });
 
   it('throws the first error a command got inside the transaction', async () => {
-    const nogroup = new Error("NOGROUP No such key 'wb:backlog:R' or consumer group 'writers'");
+    const nogroup = new Error("NOGROUP No such key 'wb:backlog:{R/0}' or consumer group 'writers'");
     await expect(execChecked(tx([[null, 1], [nogroup, null], [wrongType, null]]))).rejects.toBe(nogroup);
   });
 
@@ -42,7 +42,7 @@ describe('Backlog.finish and a command refused inside its transaction', () => {
     for (const name of ['eval', 'xadd', 'expire', 'xack', 'xdel', 'hincrby']) chain[name] = () => chain;
     chain['exec'] = async () => [[null, 1], [new Error('NOGROUP No such key or consumer group'), null], [null, 1]];
     const redis = { multi: () => chain } as unknown as Redis;
-    await expect(new Backlog(redis, new Keys('wb'), 'R').finish({ entries: [{ id: '1-0', records: 1, synced: 1, deadLetters: 0 }], dead: [], acks: [], version: '1' }))
+    await expect(new Backlog(redis, new Keys('wb'), 'R', 1).finish({ entries: [{ id: '1-0', partition: 0, records: 1, synced: 1, deadLetters: 0 }], dead: [], acks: [], version: '1' }))
       .rejects.toThrow('NOGROUP');
   });
 });

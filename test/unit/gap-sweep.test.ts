@@ -42,9 +42,12 @@ function fakeRedis(present: Set<string>, back = new Set<string>(), opts: { flush
       const p: Record<string, unknown> = {
         exists: (k: string) => replies.push([null, present.has(k) ? 1 : 0]),
         [script]: (numKeys: number, ...args: string[]) => {
-          const keys = args.slice(3, numKeys); // after the stream, echoes and status keys
-          const expiryDeletes = args[numKeys + 1] as string; // after the bound
-          scripts.push({ keys, expiryDeletes, why: args.slice(numKeys + 2) });
+          // After the bound, the expiry flag and the partition count P; the echoes and status keys and the P streams before the keys.
+          const expiryDeletes = args[numKeys + 1] as string;
+          const partitions = Number(args[numKeys + 2]);
+          expect(args.slice(2, 2 + partitions)).toStrictEqual(Array.from({ length: partitions }, (_, p) => `wb:backlog:{P/${p}}`));
+          const keys = args.slice(2 + partitions, numKeys);
+          scripts.push({ keys, expiryDeletes, why: args.slice(numKeys + 3) });
           replies.push([null, keys.filter((k) => back.has(k) || present.has(k) || expiryDeletes === '1').length]);
         },
         exec: async () => replies,

@@ -2,11 +2,12 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { describe, it, expect } from 'vitest';
 import { MySqlConnection, MySqlConnector, writeBehind } from '../../recipes/index.ts';
-import type { Backlog, Completion, DeadLetter } from '../../runtime/backlog/backlog.ts';
+import type { Backlog, Completion, DeadLetter, FinishResult } from '../../runtime/backlog/backlog.ts';
 import { decodeEntry, type StreamEntry } from '../../runtime/backlog/entry.ts';
 import { partitionOf, WritePipeline } from '../../runtime/writer/pipeline.ts';
 import type { RowWrite } from '../../runtime/writer/plan.ts';
 import type { TableWriter } from '../../runtime/writer/table-writer.ts';
+import type { PartitionAccess } from '../../runtime/recipe-worker.ts';
 
 const connector = new MySqlConnector(new MySqlConnection('u', 'p', 'localhost:3306/test'), 'persons', 'id');
 const mappings = { first_name: 'first', age: 'age' };
@@ -37,6 +38,8 @@ class FakeWriter {
   private readonly gated: boolean;
   private readonly refuse: (rows: readonly RowWrite[]) => DeadLetter[];
   readonly calls: Array<{ shape: unknown; rows: readonly RowWrite[] }> = [];
+  /** Each call's write budget: how long it may still take, 0 once a partition of it may no longer commit (the third argument of TableWriter.write). */
+  readonly budgets: Array<(() => number) | undefined> = [];
   readonly gates: Array<Deferred<DeadLetter[]>> = [];
 
   constructor(
@@ -47,8 +50,9 @@ class FakeWriter {
     this.refuse = refuse;
   }
 
-  async write(shape: unknown, rows: readonly RowWrite[]): Promise<DeadLetter[]> {
+  async write(shape: unknown, rows: readonly RowWrite[], budget?: () => number): Promise<DeadLetter[]> {
     this.calls.push({ shape, rows });
+    this.budgets.push(budget);
     if (!this.gated) return this.refuse(rows);
     const gate = deferred<DeadLetter[]>();
     this.gates.push(gate);
@@ -85,20 +89,24 @@ class FakeBacklog {
 
   /** Finishes that fail before this one succeeds (Redis down): Infinity for one that never comes back. */
   failing = 0;
+  /** Partitions whose lease a finish finds gone: their entries are not acknowledged. */
+  lost = new Set<number>();
 
-  async finish(c: Completion): Promise<void> {
+  async finish(c: Completion): Promise<FinishResult> {
     this.completions.push(c);
     if (this.failing > 0) {
       this.failing--;
       throw new Error('connect ECONNREFUSED');
     }
-    const { entries, ...rest } = c;
+    const { entries: all, ...rest } = c;
+    const entries = all.filter((e) => !this.lost.has(e.partition));
     this.finished.push({
       ids: entries.map((e) => e.id),
       synced: entries.reduce((n, e) => n + e.synced, 0),
       records: entries.reduce((n, e) => n + e.records, 0),
       ...rest,
     });
+    return { lost: [...new Set(all.map((e) => e.partition))].filter((p) => this.lost.has(p)).sort((a, b) => a - b) };
   }
 }
 
@@ -114,7 +122,7 @@ function untouchedRedis() {
   return { redis, touched };
 }
 
-function setup(opts: { parallelism?: number; batchSize?: number; gated?: boolean; refuse?: Array<(rows: readonly RowWrite[]) => DeadLetter[]>; lingerMs?: number; reports?: Array<string | undefined> } = {}) {
+function setup(opts: { parallelism?: number; batchSize?: number; gated?: boolean; refuse?: Array<(rows: readonly RowWrite[]) => DeadLetter[]>; lingerMs?: number; reports?: Array<string | undefined>; access?: PartitionAccess } = {}) {
   const parallelism = opts.parallelism ?? 2;
   const reg = writeBehind({ name: 'Persons', version: '3', connector, keysPrefix: 'person', mappings, parallelism, batchSize: opts.batchSize ?? 500 });
   const writers = Array.from({ length: parallelism }, (_, i) => new FakeWriter(opts.gated ?? false, opts.refuse?.[i]));
@@ -125,6 +133,7 @@ function setup(opts: { parallelism?: number; batchSize?: number; gated?: boolean
   const pipeline = new WritePipeline(reg, redis, backlog as unknown as Backlog, writers as unknown as TableWriter[], log, abort.signal, opts.lingerMs ?? 0, {
     report: (m) => opts.reports?.push(m),
     retry: { minMs: 1, maxMs: 1 },
+    ...(opts.access ? { access: opts.access } : {}),
   });
   return { pipeline, writers, backlog, touched, abort };
 }
@@ -134,6 +143,8 @@ const entry = (id: string, ...records: string[][]): StreamEntry => decodeEntry([
 const up = (key: string, age: string, ack = ''): string[] => [key, `u:1:${ack}`, 'age', age];
 const del = (key: string, ack = ''): string[] => [key, `d:0:${ack}`];
 const bad = (key: string, message: string): string[] => [key, 'p:1:', 'm', message];
+/** The same entry, read from backlog partition `p`. */
+const inPartition = (p: number, e: StreamEntry): StreamEntry => ({ ...e, partition: p });
 
 /** Lets every pending promise callback run (nothing here waits on timers). */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -239,16 +250,16 @@ describe('WritePipeline completions', () => {
   it('holds an entry from its push until it is acknowledged, so a claim does not take it twice', async () => {
     const { pipeline, writers } = setup({ gated: true, batchSize: 1 });
     const [w0, w1] = writers as [FakeWriter, FakeWriter];
-    expect(pipeline.holds('1-0')).toBe(false);
+    expect(pipeline.holds({ id: '1-0', partition: 0 })).toBe(false);
     pipeline.push([entry('1-0', up(A0, '1'), up(A1, '1'))]);
     await settle();
-    expect(pipeline.holds('1-0')).toBe(true);
+    expect(pipeline.holds({ id: '1-0', partition: 0 })).toBe(true);
     w0.open(0);
     await settle();
-    expect(pipeline.holds('1-0')).toBe(true); // its record in the other partition is not written yet
+    expect(pipeline.holds({ id: '1-0', partition: 0 })).toBe(true); // its record in the other partition is not written yet
     w1.open(0);
     await settle();
-    expect(pipeline.holds('1-0')).toBe(false);
+    expect(pipeline.holds({ id: '1-0', partition: 0 })).toBe(false);
   });
 
   it('finishes an entry only once its records in both partitions are written', async () => {
@@ -341,7 +352,7 @@ describe('WritePipeline completions', () => {
 
   it('acknowledges a record a replay found gone (op n) as done, without a row or a synced count', async () => {
     const { pipeline, writers, backlog } = setup({ parallelism: 1 });
-    pipeline.push([{ id: '6-0', records: [{ id: '6-0', key: 'person:9', ack: 'g1', op: 'n' }, { id: '6-0', key: 'person:9', ack: '', op: 'n' }] }]);
+    pipeline.push([{ id: '6-0', partition: 0, records: [{ id: '6-0', key: 'person:9', ack: 'g1', op: 'n' }, { id: '6-0', key: 'person:9', ack: '', op: 'n' }] }]);
     await pipeline.stop();
     expect(writers[0]?.calls).toStrictEqual([{ shape: SHAPE, rows: [] }]);
     expect(backlog.finished).toStrictEqual([{
@@ -364,7 +375,7 @@ describe('WritePipeline completions', () => {
 
   it('finishes an entry without records at once, while others wait for their writer', async () => {
     const { pipeline, writers, backlog } = setup({ gated: true });
-    pipeline.push([entry('1-0', up(C0, '1')), { id: '2-0', records: [] }, decodeEntry(['3-0', null])]);
+    pipeline.push([entry('1-0', up(C0, '1')), { id: '2-0', partition: 0, records: [] }, decodeEntry(['3-0', null])]);
     expect(backlog.finished).toStrictEqual([{ ids: ['2-0', '3-0'], synced: 0, records: 0, dead: [], acks: [], version: '3' }]);
     await settle();
     expect(backlog.finished).toHaveLength(1);
@@ -500,8 +511,8 @@ describe('WritePipeline and a batch that fails unexpectedly', () => {
     expect(writers[0]?.calls).toHaveLength(2); // the failed batch, then the same batch again
     expect(writers[0]?.calls[1]?.rows).toStrictEqual(writers[0]?.calls[0]?.rows);
     expect(backlog.finished).toStrictEqual([{ ids: ['1-0', '2-0'], synced: 3, records: 3, dead: [], acks: [{ key: A0, ack: 'k1' }], version: '3' }]);
-    expect(pipeline.holds('1-0')).toBe(false);
-    expect(pipeline.holds('2-0')).toBe(false);
+    expect(pipeline.holds({ id: '1-0', partition: 0 })).toBe(false);
+    expect(pipeline.holds({ id: '2-0', partition: 0 })).toBe(false);
     expect(pipeline.pending).toBe(0);
     expect(reports).toStrictEqual(["write failed unexpectedly, retrying: Cannot read properties of undefined (reading 'x')", undefined]);
   });
@@ -545,7 +556,7 @@ describe('WritePipeline: retries end with the recipe', () => {
     const stopped = await Promise.race([pipeline.stop().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]);
     expect(stopped).toBe(true);
     expect(backlog.finished).toStrictEqual([]);
-    expect(pipeline.holds('1-0')).toBe(true);
+    expect(pipeline.holds({ id: '1-0', partition: 0 })).toBe(true);
   });
 
   it('retries a failed finish while running (the count is safe to repeat)', async () => {
@@ -555,5 +566,139 @@ describe('WritePipeline: retries end with the recipe', () => {
     await pipeline.stop();
     expect(backlog.completions).toHaveLength(2);
     expect(backlog.finished).toStrictEqual([{ ids: ['1-0'], synced: 1, records: 1, dead: [], acks: [], version: '3' }]);
+  });
+});
+
+describe('WritePipeline and backlog partitions', () => {
+  /**
+   * Access to partitions: valid unless listed in `gone`, each with the write budget `budgets`
+   * gives it (no limit when absent); records the partitions a finish found lost.
+   */
+  function access(gone = new Set<number>(), budgets = new Map<number, number>()): PartitionAccess & { readonly gone: Set<number>; readonly budgets: Map<number, number>; readonly lostByFinishes: number[] } {
+    const lostByFinishes: number[] = [];
+    return {
+      gone, budgets, lostByFinishes,
+      fence: (p) => `f${p}`,
+      valid: (p) => !gone.has(p),
+      writeBudgetMs: (p) => budgets.get(p) ?? Infinity,
+      lostByFinish: (p) => { lostByFinishes.push(p); },
+    };
+  }
+
+  it('tells apart entries of different partitions that have the same id, and finishes each with its partition', async () => {
+    const { pipeline, writers, backlog } = setup({ gated: true, batchSize: 1 });
+    const [w0, w1] = writers as [FakeWriter, FakeWriter];
+    pipeline.push([inPartition(2, entry('1-0', up(A0, '1'))), inPartition(5, entry('1-0', up(A1, '2')))]);
+    await settle();
+    expect(pipeline.holds({ id: '1-0', partition: 2 })).toBe(true);
+    expect(pipeline.holds({ id: '1-0', partition: 5 })).toBe(true);
+    expect(pipeline.holds({ id: '1-0', partition: 0 })).toBe(false);
+    w0.open(0);
+    await settle();
+    expect(pipeline.holds({ id: '1-0', partition: 2 })).toBe(false);
+    expect(pipeline.holds({ id: '1-0', partition: 5 })).toBe(true);
+    w1.open(0);
+    await settle();
+    expect(backlog.completions.map((c) => c.entries)).toStrictEqual([
+      [{ id: '1-0', partition: 2, records: 1, synced: 1, deadLetters: 0 }],
+      [{ id: '1-0', partition: 5, records: 1, synced: 1, deadLetters: 0 }],
+    ]);
+    expect(pipeline.holdsPartition(2)).toBe(false);
+    expect(pipeline.holdsPartition(5)).toBe(false);
+  });
+
+  it('does not take an entry it holds already a second time (a claim of an entry still in the queue)', async () => {
+    const { pipeline, writers, backlog } = setup({ parallelism: 1 });
+    const e = inPartition(3, entry('1-0', up(A0, '1')));
+    pipeline.push([e, e]);
+    await pipeline.stop();
+    expect(writers[0]?.summary()).toStrictEqual([[`${A0} upsert |1`]]);
+    expect(backlog.finished).toStrictEqual([{ ids: ['1-0'], synced: 1, records: 1, dead: [], acks: [], version: '3' }]);
+  });
+
+  it('holdsPartition says whether any entry of a partition is held; forget lets a partition go, its queued records dropped', async () => {
+    const { pipeline, writers, backlog } = setup({ parallelism: 1, gated: true, batchSize: 1 });
+    const w0 = writers[0] as FakeWriter;
+    pipeline.push([inPartition(1, entry('1-0', up(A0, '1'))), inPartition(4, entry('1-0', up(B0, '2'))), inPartition(4, entry('2-0', up(C0, '3'))), inPartition(1, entry('2-0', up(A1, '4')))]);
+    await settle();
+    expect(w0.summary()).toStrictEqual([[`${A0} upsert |1`]]); // the first in flight, three queued
+    expect(pipeline.pending).toBe(3);
+    expect([pipeline.holdsPartition(1), pipeline.holdsPartition(4), pipeline.holdsPartition(0)]).toStrictEqual([true, true, false]);
+
+    pipeline.forget(4);
+    expect(pipeline.pending).toBe(1);
+    expect(pipeline.holdsPartition(4)).toBe(false);
+    expect(pipeline.holds({ id: '1-0', partition: 4 })).toBe(false);
+    expect(pipeline.holds({ id: '1-0', partition: 1 })).toBe(true);
+
+    w0.open(0);
+    await settle();
+    w0.open(1);
+    await settle();
+    // Partition 4's records were never written here, nor its entries finished: they stay pending for the next owner.
+    expect(w0.summary()).toStrictEqual([[`${A0} upsert |1`], [`${A1} upsert |4`]]);
+    expect(backlog.completions.flatMap((c) => c.entries.map((e) => `${e.partition}/${e.id}`))).toStrictEqual(['1/1-0', '1/2-0']);
+    expect(pipeline.holdsPartition(1)).toBe(false);
+    expect(pipeline.pending).toBe(0);
+  });
+
+  it('does not take the entries of a partition it may no longer write', async () => {
+    const a = access(new Set([2]));
+    const { pipeline, writers, backlog } = setup({ parallelism: 1, access: a });
+    pipeline.push([inPartition(2, entry('1-0', up(A0, '1'))), inPartition(3, entry('1-0', up(B0, '2')))]);
+    await pipeline.stop();
+    expect(writers[0]?.summary()).toStrictEqual([[`${B0} upsert |2`]]);
+    expect(backlog.completions.flatMap((c) => c.entries.map((e) => `${e.partition}/${e.id}`))).toStrictEqual(['3/1-0']);
+    expect(pipeline.holds({ id: '1-0', partition: 2 })).toBe(false);
+  });
+
+  it("hands the writer a budget: the least of its partitions' write budgets, none once one may no longer be written", async () => {
+    const a = access(new Set(), new Map([[0, 4000], [6, 2500], [3, 100]]));
+    const { pipeline, writers } = setup({ parallelism: 1, gated: true, access: a });
+    const w0 = writers[0] as FakeWriter;
+    pipeline.push([inPartition(0, entry('1-0', up(A0, '1'))), inPartition(6, entry('1-0', up(B0, '2')))]);
+    await settle();
+    const budget = w0.budgets[0] as () => number;
+    expect(budget()).toBe(2500); // partition 3's shorter budget is not this batch's
+    a.budgets.set(0, 1200);
+    expect(budget()).toBe(1200); // asked again at each attempt
+    a.gone.add(6);
+    expect(budget()).toBeLessThanOrEqual(0);
+  });
+
+  it('gives the writer no limit when no lease limits the partitions', async () => {
+    const { pipeline, writers } = setup({ parallelism: 1, gated: true });
+    pipeline.push([inPartition(2, entry('1-0', up(A0, '1')))]);
+    await settle();
+    expect((writers[0]?.budgets[0] as () => number)()).toBe(Infinity);
+  });
+
+  it('drops a queued batch whose partition lost its lease before it was written, and writes the rest', async () => {
+    const a = access();
+    const { pipeline, writers, backlog } = setup({ parallelism: 1, gated: true, batchSize: 1, access: a });
+    const w0 = writers[0] as FakeWriter;
+    pipeline.push([inPartition(0, entry('1-0', up(A0, '1'))), inPartition(6, entry('1-0', up(B0, '2'))), inPartition(0, entry('2-0', up(C0, '3')))]);
+    await settle();
+    a.gone.add(6);
+    w0.open(0);
+    await settle();
+    w0.open(1);
+    await settle();
+    expect(w0.summary()).toStrictEqual([[`${A0} upsert |1`], [`${C0} upsert |3`]]);
+    expect(backlog.completions.flatMap((c) => c.entries.map((e) => `${e.partition}/${e.id}`))).toStrictEqual(['0/1-0', '0/2-0']);
+    expect(pipeline.holdsPartition(6)).toBe(false);
+    expect(pipeline.pending).toBe(0);
+  });
+
+  it('lets a partition go when its finish finds the lease gone', async () => {
+    const a = access();
+    const { pipeline, backlog } = setup({ parallelism: 1, access: a });
+    backlog.lost = new Set([1]);
+    pipeline.push([inPartition(1, entry('1-0', up(A0, '1'))), inPartition(2, entry('1-0', up(B0, '2')))]);
+    await pipeline.stop();
+    expect(backlog.completions.flatMap((c) => c.entries.map((e) => `${e.partition}/${e.id}`))).toStrictEqual(['1/1-0', '2/1-0']);
+    expect(a.lostByFinishes).toStrictEqual([1]);
+    expect(pipeline.holdsPartition(1)).toBe(false);
+    expect(pipeline.holdsPartition(2)).toBe(false);
   });
 });

@@ -31,7 +31,7 @@ describe('writeThrough', () => {
     const reg = writeThrough(base);
     expect(reg).toStrictEqual({
       kind: 'writeThrough', name: 'PersonsWT', version: '2.1', connector, keysPrefix: 'person',
-      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 1000, parallelism: 2, keyMatch: 'exact', maxBacklog: 1_000_000, stagingPrefix: '__',
+      mappings: { first_name: 'first', last_name: 'last' }, onExpire: 'keep', onFlush: 'keep', batchSize: 1000, parallelism: 2, keyMatch: 'exact', maxBacklog: 1_000_000, partitions: 8, stagingPrefix: '__',
     });
     expect(Object.isFrozen(reg)).toBe(true);
     expect(Object.isFrozen(reg.mappings)).toBe(true);

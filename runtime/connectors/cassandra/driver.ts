@@ -204,7 +204,7 @@ class CassandraSession implements ConnectorSession {
       await this.bounded(() => runAll(bound.length, CONCURRENCY, async (i) => {
         const s = bound[i] as { query: string; params: unknown[] };
         await this.client.execute(s.query, s.params, WRITE_OPTIONS);
-      }));
+      }), batch.timeoutMs);
     } catch (err) {
       throw this.failed(err);
     }
@@ -266,8 +266,8 @@ class CassandraSession implements ConnectorSession {
    * Runs calls within the query timeout. On expiry the Client is shut down (not waited for) and
    * the session is never used again.
    */
-  private bounded<T>(work: () => Promise<T>): Promise<T> {
-    return withDeadline(this.queryTimeoutMs, work, {
+  private bounded<T>(work: () => Promise<T>, ms = this.queryTimeoutMs): Promise<T> {
+    return withDeadline(ms, work, {
       expire: () => {
         this.broken = true;
         this.destroyed = true;

@@ -4,6 +4,7 @@ import { resolveCredential } from '../../../recipes/credential.ts';
 import type { RowDataPacket } from 'mysql2';
 import { DEFAULT_DB_TIMEOUTS, serverStatementTimeoutMs, withDeadline } from '../timeouts.ts';
 import type { ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, StatementLimit, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { CommitRefused } from '../types.ts';
 import { MYSQL_DESCRIBE_COLUMNS, mysqlErrorColumn, mysqlTable, type MysqlColumnRow } from './metadata.ts';
 import { classifyMysqlError } from './errors.ts';
 import { mysqlReadRows, mysqlScanIds, mysqlStatementLimit, mysqlStatements, SCAN_ID } from './statements.ts';
@@ -44,7 +45,9 @@ export class MySqlDriver implements ConnectorDriver {
     // MariaDB cancels a statement a little before the client would give up on the connection
     // (see serverStatementTimeoutMs); `/*M!` runs only on MariaDB (10.1.1 and later), MySQL reads a
     // comment (its max_execution_time covers SELECTs only, not the writes that matter here).
-    const statementSeconds = serverStatementTimeoutMs(timeouts.queryTimeoutMs) / 1000;
+    const statementSeconds = (timeouts.statementTimeoutMs ?? serverStatementTimeoutMs(timeouts.queryTimeoutMs)) / 1000;
+    // MariaDB 10.3 and later roll back a transaction left waiting this long (whole seconds).
+    const idle = timeouts.idleInTransactionMs === undefined ? '' : ` /*M!100300 , SESSION idle_transaction_timeout = ${Math.max(1, Math.ceil(timeouts.idleInTransactionMs / 1000))} */`;
     try {
       return await withDeadline(timeouts.queryTimeoutMs, async () => {
         // A value that does not fit must fail, not be silently truncated or coerced (wbsync's own
@@ -53,7 +56,7 @@ export class MySqlDriver implements ConnectorDriver {
         // TIMESTAMP column takes and gives the UTC text the conversion writes.
         await conn.query(
           "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES'), SESSION autocommit = 1, SESSION time_zone = '+00:00'" +
-            ` /*M!100101 , SESSION max_statement_time = ${statementSeconds} */`,
+            ` /*M!100101 , SESSION max_statement_time = ${statementSeconds} */${idle}`,
         );
         const dot = table.indexOf('.');
         const [rows] = await conn.query<RowDataPacket[]>(
@@ -99,20 +102,22 @@ class MySqlSession implements ConnectorSession {
   async write(batch: WriteBatch): Promise<void> {
     const statements = mysqlStatements(batch);
     // One statement is atomic on its own (autocommit is on for the session): one round trip
-    // instead of three, which is most of a light load's latency.
-    const tx = statements.length > 1;
+    // instead of three, which is most of a light load's latency. Unless the COMMIT must wait for
+    // a last check (`mayCommit`: the partition leases).
+    const tx = statements.length > 1 || batch.mayCommit !== undefined;
     // The whole batch, commit included, within the query timeout.
     await this.bounded(async () => {
       try {
         if (tx) await this.conn.query('START TRANSACTION');
         for (const s of statements) await this.conn.query(s.sql, [...s.params]);
+        if (batch.mayCommit && !batch.mayCommit()) throw new CommitRefused('not committed: the lease of a partition in this batch ran out while it was written');
         if (tx) await this.conn.query('COMMIT');
       } catch (err) {
-        if (classifyMysqlError(err) === 'connection') this.broken = true;
+        if (!(err instanceof CommitRefused) && classifyMysqlError(err) === 'connection') this.broken = true;
         else if (tx) await this.conn.query('ROLLBACK').catch(() => { this.broken = true; });
         throw err;
       }
-    });
+    }, batch.timeoutMs);
   }
 
   async readRows(t: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
@@ -142,8 +147,8 @@ class MySqlSession implements ConnectorSession {
    * Runs calls on the connection within the query timeout. On expiry the connection is destroyed,
    * never reused: the late reply would be read as the next query's.
    */
-  private bounded<T>(work: () => Promise<T>): Promise<T> {
-    return withDeadline(this.queryTimeoutMs, work, {
+  private bounded<T>(work: () => Promise<T>, ms = this.queryTimeoutMs): Promise<T> {
+    return withDeadline(ms, work, {
       expire: () => {
         this.broken = true;
         this.destroyed = true;

@@ -3,6 +3,7 @@ import type { OracleConnector } from '../../../recipes/connectors/oracle.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
 import { DEFAULT_DB_TIMEOUTS, wholeSeconds, withDeadline } from '../timeouts.ts';
 import type { ColumnInfo, ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { CommitRefused } from '../types.ts';
 import { classifyOracleError, redactSecret } from './errors.ts';
 import {
   oracleColumnsQuery, oracleErrorColumn, oraclePrimaryKeyQuery, oracleTable, oracleTableSql, oracleTarget, pickTable, type OracleColumnRow,
@@ -133,14 +134,15 @@ class OracleSession implements ConnectorSession {
         // No batchErrors: a refused row fails the call, we roll back, and the writer bisects.
         if (merge) await this.many(merge, [t.pk, ...t.columns]);
         if (del) await this.many(del, [t.pk]);
+        if (batch.mayCommit && !batch.mayCommit()) throw new CommitRefused('not committed: the lease of a partition in this batch ran out while it was written');
         await this.conn.commit();
       } catch (err) {
-        if (classifyOracleError(err) === 'connection') this.broken = true;
+        if (!(err instanceof CommitRefused) && classifyOracleError(err) === 'connection') this.broken = true;
         // Rows before a failing one are applied but not committed: undo them.
         if (!this.destroyed) await this.conn.rollback().catch(() => { this.broken = true; });
         throw err;
       }
-    });
+    }, batch.timeoutMs);
   }
 
   private async many(b: OracleBatch, cols: readonly ColumnInfo[]): Promise<void> {
@@ -180,8 +182,8 @@ class OracleSession implements ConnectorSession {
    * Runs calls within the query timeout. On expiry the connection is closed (not waited for: the
    * close may wait on the silent server) and the session is never used again.
    */
-  private bounded<T>(work: () => Promise<T>): Promise<T> {
-    return withDeadline(this.queryTimeoutMs, work, {
+  private bounded<T>(work: () => Promise<T>, ms = this.queryTimeoutMs): Promise<T> {
+    return withDeadline(ms, work, {
       expire: () => {
         this.broken = true;
         this.destroyed = true;

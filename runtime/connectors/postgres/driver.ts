@@ -4,6 +4,7 @@ import { resolveCredential } from '../../../recipes/credential.ts';
 import { convertValue } from '../convert.ts';
 import { DEFAULT_DB_TIMEOUTS, serverStatementTimeoutMs, withDeadline } from '../timeouts.ts';
 import type { ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { CommitRefused } from '../types.ts';
 import { classifyPgError, pgErrorColumn } from './errors.ts';
 import { PG_DESCRIBE_SQL, pgSplitTable, pgTable, type PgColumnRow, type PgTable } from './metadata.ts';
 import { pgReadRows, pgScanIds, pgStatements, SCAN_ID } from './statements.ts';
@@ -44,7 +45,9 @@ export class PostgresDriver implements ConnectorDriver {
       connectionTimeoutMillis: timeouts.connectTimeoutMs, query_timeout: timeouts.queryTimeoutMs,
       // The server cancels a statement a little before the client would give up on the
       // connection, and releases its locks (see serverStatementTimeoutMs).
-      statement_timeout: serverStatementTimeoutMs(timeouts.queryTimeoutMs),
+      statement_timeout: (timeouts.statementTimeoutMs ?? serverStatementTimeoutMs(timeouts.queryTimeoutMs)),
+      // A transaction left waiting this long is rolled back by the server (see DbTimeouts).
+      ...(timeouts.idleInTransactionMs === undefined ? {} : { idle_in_transaction_session_timeout: timeouts.idleInTransactionMs }),
       // A timestamp without an offset means UTC, into timestamptz too (the conversion's rule).
       options: '-c TimeZone=UTC',
     });
@@ -104,20 +107,22 @@ class PostgresSession implements ConnectorSession {
     const b = this.spell(batch);
     const binary = new Set(b.columns.flatMap((col, i) => (this.family(col) === 'binary' ? [i] : [])));
     const statements = pgStatements(b, { binary });
-    // One statement outside a transaction block is its own transaction: one round trip.
-    const tx = statements.length > 1;
+    // One statement outside a transaction block is its own transaction: one round trip. Unless
+    // the COMMIT must wait for a last check (`mayCommit`: the partition leases).
+    const tx = statements.length > 1 || batch.mayCommit !== undefined;
     // The whole batch, commit included, within the query timeout.
     await this.bounded(async () => {
       try {
         if (tx) await this.client.query('BEGIN');
         for (const s of statements) await this.client.query(s.sql, [...s.params]);
+        if (batch.mayCommit && !batch.mayCommit()) throw new CommitRefused('not committed: the lease of a partition in this batch ran out while it was written');
         if (tx) await this.client.query('COMMIT');
       } catch (err) {
-        if (classifyPgError(err) === 'connection') this.broken = true;
+        if (!(err instanceof CommitRefused) && classifyPgError(err) === 'connection') this.broken = true;
         else if (tx) await this.client.query('ROLLBACK').catch(() => { this.broken = true; });
         throw err;
       }
-    });
+    }, batch.timeoutMs);
   }
 
   async readRows(t: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
@@ -156,8 +161,8 @@ class PostgresSession implements ConnectorSession {
    * Runs calls on the connection within the query timeout. On expiry the connection is destroyed,
    * never reused: pg keeps a timed-out query on it, and everything after would queue behind it.
    */
-  private bounded<T>(work: () => Promise<T>): Promise<T> {
-    return withDeadline(this.queryTimeoutMs, work, {
+  private bounded<T>(work: () => Promise<T>, ms = this.queryTimeoutMs): Promise<T> {
+    return withDeadline(ms, work, {
       expire: () => {
         this.broken = true;
         this.destroyed = true;

@@ -3,6 +3,7 @@ import type { SnowflakeConnector } from '../../../recipes/connectors/snowflake.t
 import { resolveCredential } from '../../../recipes/credential.ts';
 import { DEFAULT_DB_TIMEOUTS, withDeadline } from '../timeouts.ts';
 import type { ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, TableInfo, TableShape, WriteBatch } from '../types.ts';
+import { CommitRefused } from '../types.ts';
 import { classifySnowflakeError, redactSecret } from './errors.ts';
 import {
   pickTable, snowflakeColumnsQuery, snowflakePrimaryKeyQuery, snowflakeTable, snowflakeTableSql, snowflakeTarget,
@@ -143,14 +144,15 @@ class SnowflakeSession implements ConnectorSession {
       try {
         await run(this.conn, 'BEGIN');
         for (const s of statements) await run(this.conn, s.sql, s.binds);
+        if (batch.mayCommit && !batch.mayCommit()) throw new CommitRefused('not committed: the lease of a partition in this batch ran out while it was written');
         await run(this.conn, 'COMMIT');
       } catch (err) {
-        if (classifySnowflakeError(err) === 'connection') this.failed = true;
+        if (!(err instanceof CommitRefused) && classifySnowflakeError(err) === 'connection') this.failed = true;
         // A failed statement does not end an explicit transaction: end it, or the next BEGIN nests in it.
         if (!this.destroyed) await run(this.conn, 'ROLLBACK').catch(() => { this.failed = true; });
         throw err;
       }
-    });
+    }, batch.timeoutMs);
   }
 
   async readRows(shape: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
@@ -191,8 +193,8 @@ class SnowflakeSession implements ConnectorSession {
    * Runs calls within the query timeout. On expiry the session is destroyed (not waited for) and
    * never used again.
    */
-  private bounded<T>(work: () => Promise<T>): Promise<T> {
-    return withDeadline(this.queryTimeoutMs, work, {
+  private bounded<T>(work: () => Promise<T>, ms = this.queryTimeoutMs): Promise<T> {
+    return withDeadline(ms, work, {
       expire: () => {
         this.failed = true;
         this.destroyed = true;
