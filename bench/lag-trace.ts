@@ -21,15 +21,18 @@ await redis.hset('lt:warm', 'first_name', 'w', 'sent', String(Date.now()));
 await until('warm', async () => (await count(db, name)) === 1, 30000, 20);
 const captured = new Map<string, number>();
 let stop = false;
-const stream = `${NS}:backlog:LagTrace`;
+// Every partition of the recipe's backlog (8 by default).
+const streams = Array.from({ length: 8 }, (_, p) => `${NS}:backlog:{LagTrace/${p}}`);
 const watch = (async () => {
-  let last = '$';
+  const last = new Map(streams.map((s) => [s, '$']));
   while (!stop) {
-    const res = (await watcher.xread('COUNT', 100, 'BLOCK', 200, 'STREAMS', stream, last)) as Array<[string, Array<[string, string[]]>]> | null;
-    for (const [id, fields] of res?.[0]?.[1] ?? []) {
-      last = id;
-      const ms = Number(id.split('-')[0]);
-      for (let i = 0; i < fields.length; i += 2) captured.set(fields[i] as string, ms);
+    const res = (await watcher.xread('COUNT', 100, 'BLOCK', 200, 'STREAMS', ...streams, ...streams.map((s) => last.get(s) as string))) as Array<[string, Array<[string, string[]]>]> | null;
+    for (const [stream, entries] of res ?? []) {
+      for (const [id, fields] of entries) {
+        last.set(stream, id);
+        const ms = Number(id.split('-')[0]);
+        for (let i = 0; i < fields.length; i += 2) captured.set(fields[i] as string, ms);
+      }
     }
   }
 })();

@@ -59,14 +59,14 @@ export class Runtime {
     this.child = child;
   }
 
-  static async start(extra: readonly string[] = []): Promise<Runtime> {
-    const args = [`${ROOT}dist/runtime/main.js`, '--url', REDIS_URL, '--namespace', NS, '--id', 'bench', '--retry-max-ms', '200', '--log-level', process.env['WB_BENCH_LOG_LEVEL'] ?? 'warn', ...extra];
+  static async start(extra: readonly string[] = [], id = 'bench'): Promise<Runtime> {
+    const args = [`${ROOT}dist/runtime/main.js`, '--url', REDIS_URL, '--namespace', NS, '--id', id, '--retry-max-ms', '200', '--log-level', process.env['WB_BENCH_LOG_LEVEL'] ?? 'warn', ...extra];
     // Plain `node` on the compiled entry, no V8 flags: the runtime's memory bound must hold
     // however a supervisor starts it (WB_BENCH_NODE_FLAGS adds flags for experiments).
     const child = spawn(process.execPath, [...(process.env['WB_BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean), ...(process.env['WB_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', `${ROOT}bench/results/prof`] : []), ...args], { cwd: ROOT, stdio: ['ignore', process.env['WB_BENCH_LOG_LEVEL'] ? 'inherit' : 'ignore', 'inherit'] });
     const rt = new Runtime(child);
     const redis = new Redis(REDIS_URL);
-    await until('runtime heartbeat', async () => (await redis.exists(`${NS}:runtime:bench`)) === 1, 20_000, 50);
+    await until('runtime heartbeat', async () => (await redis.exists(`${NS}:runtime:${id}`)) === 1, 20_000, 50);
     redis.disconnect();
     return rt;
   }

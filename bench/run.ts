@@ -6,6 +6,7 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, ROOT, Runtime, sleep, startRedis, steadyWrites, table, unregisterRecipe, until, uploadRecipe, writeHashes } from './lib.ts';
 import { cliStartup, type CliStartup } from './cli-startup.ts';
 import { referenceLoad } from './reference-loader.ts';
+import { severalRuntimes, type SeveralRuntimes } from './runtimes.ts';
 
 const N = Number(process.env['WB_BENCH_N'] ?? 100_000);
 const LAG_SECONDS = Number(process.env['WB_BENCH_LAG_SECONDS'] ?? 20);
@@ -81,8 +82,10 @@ async function cutDatabase(redis: Redis, db: Pool): Promise<void> {
   for (const p of procs) await db.query(`KILL ${Number(p['id'])}`).catch(() => undefined);
 }
 
+/** Entries in every partition of a recipe's backlog (8 by default). */
 async function backlogOf(redis: Redis, name: string): Promise<number> {
-  return redis.xlen(`${NS}:backlog:${name}`);
+  const lens = await Promise.all(Array.from({ length: 8 }, (_, p) => redis.xlen(`${NS}:backlog:{${name}/${p}}`)));
+  return lens.reduce((a, b) => a + b, 0);
 }
 
 async function catchUp(redis: Redis, db: Pool, rt: Runtime, n: number, label: string): Promise<void> {
@@ -209,6 +212,11 @@ function targets(): Verdict[] {
   if (mc) out.push({ measure: 'runtime CPU per change, --http on vs off', result: `${(mc.difference * 100).toFixed(1)} % (${mc.cpuMicrosPerChangeOn} / ${mc.cpuMicrosPerChangeOff} µs)`, target: '<= 5 %', met: mc.difference <= 0.05 });
   const fp = results['footprint'] as { ratio: number } | undefined;
   if (fp) out.push({ measure: 'Redis footprint ratio', result: String(fp.ratio), target: '<= 4', met: fp.ratio <= 4 });
+  const three = results['severalRuntimes'] as SeveralRuntimes | undefined;
+  if (three) {
+    out.push({ measure: 'Redis CPU per synced change, three runtimes vs one', result: `${three.ratio}x (${three.redisCpuPerChangeMicros.three} / ${three.redisCpuPerChangeMicros.one} µs)`, target: '<= 1.25x', met: three.ratio <= 1.25 });
+    out.push({ measure: 'lag p99 at 1,000 changes/s, three runtimes', result: `${three.lagAt1000.p99} ms`, target: '<= 15 ms', met: three.lagAt1000.p99 <= 15 });
+  }
   const startup = results['cliStartup'] as CliStartup | undefined;
   if (startup) {
     out.push({ measure: 'wb-cli --help vs node -e 0', result: `${startup.helpRatio}x (${startup.helpMs} / ${startup.nodeMs} ms)`, target: '<= 2.5x', met: startup.helpRatio <= 2.5 });
@@ -241,6 +249,11 @@ async function main(): Promise<void> {
     }
     if (want('footprint')) await footprint(redis, db);
     if (want('metrics')) await metricsCost(redis, db);
+    if (want('runtimes')) {
+      const three = await severalRuntimes(redis, db, N, LAG_SECONDS);
+      results['severalRuntimes'] = three;
+      log(`three runtimes: Redis CPU per change ${three.redisCpuPerChangeMicros.three} µs vs ${three.redisCpuPerChangeMicros.one} µs with one (ratio ${three.ratio}); lag at 1,000/s p50 ${three.lagAt1000.p50} ms, p99 ${three.lagAt1000.p99} ms; per runtime ${three.perRuntime.map((r) => `${r.id}${r.captures ? ' (captures)' : ''}: ${r.rows} rows, ${r.rowsPerSec} rows/s, ${r.cpuMicrosPerRow} µs CPU per row`).join('; ')}`);
+    }
     const rt = await Runtime.start();
     try {
       // The runtime's resident memory after each phase: growth that stays would be a leak.

@@ -140,6 +140,8 @@ export class Runtime {
   private readonly leases: PartitionLeases;
   /** The capture lease, while this runtime holds it. */
   private captureLease: Lease | undefined;
+  /** Another runtime held the capture lease at the last look. */
+  private capturingElsewhere = false;
   /** Whether the change subscription is on: with the capture lease, or while taking capture over gracefully. */
   private capturing = false;
   /** Set while this runtime listens ahead of a graceful capture handover: no reconcile is needed when it takes the lease. */
@@ -165,7 +167,7 @@ export class Runtime {
     this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:subscriber` });
     this.store = new RecipeStore(this.redis, this.keys);
     this.params = new ParamStore(this.redis, this.keys);
-    this.metrics = opts.http ? new Metrics(() => this.snapshot()) : undefined;
+    this.metrics = opts.http ? new Metrics(() => this.snapshot(), () => this.captureLease !== undefined) : undefined;
     this.policy = new EvictionPolicyWatch(this.redis, opts.allowEviction, log);
     const ttlMs = opts.leaseTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS;
     this.leaseOpts = { ttlMs, marginMs: opts.leaseMarginMs ?? Math.floor(ttlMs / 2) };
@@ -347,6 +349,7 @@ export class Runtime {
       return;
     }
     const lease = await Lease.acquire(this.redis, this.keys.captureLease(), this.keys.leaseTokens(), 'capture', this.opts.id, this.leaseOpts);
+    this.capturingElsewhere = lease === undefined;
     if (!lease) {
       // Another runtime captures: listening ahead of a handover that did not come to this one ends.
       if (this.capturing && !this.handoverReady) {
@@ -644,6 +647,8 @@ export class Runtime {
     const tx = this.redis.multi().set(this.keys.sentinel(), this.opts.id).set(this.keys.layout(), String(LAYOUT));
     for (const { meta, code } of this.running.values()) {
       const version = this.workers.get(meta.name)?.reg.version ?? meta.version;
+      const partitions = this.workers.get(meta.name)?.reg.partitions;
+      if (partitions !== undefined) tx.hset(this.keys.partitions(), meta.name, String(partitions));
       tx.hset(this.keys.recipes(), meta.name, JSON.stringify(meta)).set(this.keys.code(meta.name), code)
         .hset(this.keys.status(meta.name), { version, state: this.paused.has(meta.name) ? 'paused' : 'loaded', runtime: this.opts.id });
     }
@@ -833,6 +838,9 @@ export class Runtime {
         backlog: Math.max(0, Number(queued ?? 0)),
         oldestPendingSeconds: firstMs === undefined ? 0 : Math.max(0, (now - firstMs) / 1000),
         overflowed: Boolean(overflowedAt),
+        partitionsHeld: this.leases.summary()[name]?.length ?? 0,
+        // Recipe-wide gauges from the runtime that captures (or this one before any does).
+        reportsBacklog: this.captureLease !== undefined || !this.capturingElsewhere,
       };
     });
   }

@@ -39,7 +39,7 @@ export const STATUS_PAGE = `<!doctype html>
 <div class="sub">namespace <span id="ns">…</span> · updated <span id="at">…</span> · <span id="problem"></span></div>
 <div id="recipes"></div>
 <h2 style="font-size:17px">Runtimes</h2>
-<table><thead><tr><th>id</th><th>host</th><th>pid</th><th>since</th><th>warning</th></tr></thead><tbody id="runtimes"></tbody></table>
+<table><thead><tr><th>id</th><th>host</th><th>pid</th><th>since</th><th>captures</th><th>partitions</th><th>rows/s</th><th>warning</th></tr></thead><tbody id="runtimes"></tbody></table>
 <script src="/assets/uPlot.iife.min.js"></script>
 <script>
 (() => {
@@ -101,8 +101,9 @@ export const STATUS_PAGE = `<!doctype html>
       chart(charts, r.name + ':rows', 'rows/s and backlog', [{ label: 'rows/s', color: '#1a7f37' }, { label: 'backlog', color: '#9a6700' }], [t, h.map((p) => p.rowsPerSec), h.map((p) => p.backlog)]);
     }
     const rows = document.getElementById('runtimes');
-    rows.replaceChildren(...report.runtimes.map((r) => el('tr', {}, el('td', {}, r.id), el('td', {}, r.host), el('td', {}, r.pid), el('td', {}, new Date(r.startedAt).toLocaleString()), el('td', {}, r.warning || ''))));
-    if (report.runtimes.length === 0) rows.append(el('tr', {}, el('td', { colspan: '5' }, 'none alive')));
+    const held = (r) => Object.entries(r.partitions || {}).filter(([, ps]) => ps.length).map(([n, ps]) => n + ': ' + ps.join(',')).join('; ');
+    rows.replaceChildren(...report.runtimes.map((r) => el('tr', {}, el('td', {}, r.id), el('td', {}, r.host), el('td', {}, r.pid), el('td', {}, new Date(r.startedAt).toLocaleString()), el('td', {}, r.capture ? 'yes' : ''), el('td', {}, held(r)), el('td', {}, r.rowsPerSec ?? ''), el('td', {}, r.warning || ''))));
+    if (report.runtimes.length === 0) rows.append(el('tr', {}, el('td', { colspan: '8' }, 'none alive')));
     state.renders++;
   }
 

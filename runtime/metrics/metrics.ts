@@ -42,6 +42,13 @@ export interface RecipeSnapshot {
   /** Age of the oldest entry not yet acknowledged, in seconds (0 when none). */
   readonly oldestPendingSeconds: number;
   readonly overflowed: boolean;
+  /** Backlog partitions of the recipe this runtime holds the lease of. */
+  readonly partitionsHeld?: number;
+  /**
+   * Whether this runtime reports the recipe-wide backlog gauges (it captures): one runtime does,
+   * so that a sum over runtimes counts the backlog once. True when absent.
+   */
+  readonly reportsBacklog?: boolean;
 }
 
 // Lag and write time: from a millisecond to several minutes (a database outage).
@@ -68,7 +75,11 @@ export class Metrics {
   /** Per recipe: rows and lags since the last history sample (`takeWindow`). */
   private readonly windows = new Map<string, { rows: number; lags: Array<[number, number]> }>();
 
-  constructor(snapshot: () => Promise<readonly RecipeSnapshot[]>) {
+  /**
+   * @param capturing - whether this runtime holds the capture lease now (`wbsync_leases_held`
+   *   with kind capture).
+   */
+  constructor(snapshot: () => Promise<readonly RecipeSnapshot[]>, capturing: () => boolean = () => true) {
     const registers = [this.registry];
     this.captured = new Counter({ name: 'wbsync_changes_captured_total', help: 'Records the capture scripts appended to the backlog (one per changed key per capture).', labelNames: ['recipe'], registers });
     this.rows = new Counter({ name: 'wbsync_rows_written_total', help: 'Rows committed to the database, by op (upsert, delete).', labelNames: ['recipe', 'op'], registers });
@@ -83,6 +94,7 @@ export class Metrics {
     const backlog = new Gauge({ name: 'wbsync_backlog_entries', help: 'Records in the backlog not yet written.', labelNames: ['recipe'], registers });
     const oldest = new Gauge({ name: 'wbsync_backlog_oldest_age_seconds', help: 'Age of the oldest backlog entry not yet acknowledged (0 when none).', labelNames: ['recipe'], registers });
     const overflowed = new Gauge({ name: 'wbsync_backlog_overflowed', help: '1 while the backlog is past its bound (maxBacklog) and changes are caught up by a reconcile.', labelNames: ['recipe'], registers });
+    const leases = new Gauge({ name: 'wbsync_leases_held', help: "Leases this runtime holds: kind partition, per recipe, its backlog partitions; kind capture (recipe ''), 1 while it captures.", labelNames: ['kind', 'recipe'], registers });
     const info = new Gauge({ name: 'wbsync_recipe_info', help: 'A recipe this runtime knows, with its version and state (loaded, paused, failed).', labelNames: ['recipe', 'version', 'state'], registers });
     const fill = async (): Promise<void> => {
       const recipes = await snapshot();
@@ -90,21 +102,26 @@ export class Metrics {
       oldest.reset();
       overflowed.reset();
       info.reset();
+      leases.reset();
+      leases.set({ kind: 'capture', recipe: '' }, capturing() ? 1 : 0);
       for (const r of recipes) {
-        backlog.set({ recipe: r.name }, r.backlog);
-        oldest.set({ recipe: r.name }, r.oldestPendingSeconds);
-        overflowed.set({ recipe: r.name }, r.overflowed ? 1 : 0);
+        if (r.reportsBacklog !== false) {
+          backlog.set({ recipe: r.name }, r.backlog);
+          oldest.set({ recipe: r.name }, r.oldestPendingSeconds);
+          overflowed.set({ recipe: r.name }, r.overflowed ? 1 : 0);
+        }
+        if (r.partitionsHeld !== undefined) leases.set({ kind: 'partition', recipe: r.name }, r.partitionsHeld);
         info.set({ recipe: r.name, version: r.version, state: r.state }, 1);
       }
     };
-    // prom-client calls collect() of each gauge before serialising it: the four share one fill,
+    // prom-client calls collect() of each gauge before serialising it: they share one fill,
     // so the snapshot is read once per scrape.
     let filling: Promise<void> | undefined;
     const collect = async (): Promise<void> => {
       filling ??= fill().finally(() => setImmediate(() => (filling = undefined)));
       await filling;
     };
-    for (const g of [backlog, oldest, overflowed, info]) (g as unknown as { collect: () => Promise<void> }).collect = collect;
+    for (const g of [backlog, oldest, overflowed, info, leases]) (g as unknown as { collect: () => Promise<void> }).collect = collect;
     collectDefaultMetrics({ register: this.registry, prefix: 'wbsync_' });
   }
 
