@@ -506,7 +506,8 @@ export class RecipeWorker implements PartitionOwner {
    * yet delivered hold older states of the same keys: delivered later (in stream order), they
    * would write a key back to one of them. So, per partition, the keys of each re-read are kept
    * with the stream's last id at that moment (`refreshedThrough`), and a record of one of those
-   * keys in a newer delivery with an id up to it becomes `n` (nothing to write, acknowledged).
+   * keys in a newer delivery with an id up to it becomes `s` (superseded: acknowledged, and in a
+   * batch it never stands for the key's state, so the re-read state before it is still written).
    * Once a delivery of the partition is past that id, the re-read is forgotten.
    */
   private supersede(entries: StreamEntry[]): StreamEntry[] {
@@ -529,7 +530,7 @@ export class RecipeWorker implements PartitionOwner {
       const records = e.records.map((r) => {
         if ((r.op !== 'u' && r.op !== 'd') || !live.some((g) => g.keys.has(r.key))) return r;
         changed = true;
-        return { id: r.id, key: r.key, ack: r.ack, op: 'n' as const };
+        return { id: r.id, key: r.key, ack: r.ack, op: 's' as const };
       });
       return changed ? { ...e, records } : e;
     });

@@ -8,6 +8,7 @@ import { backlogLength } from './streams.ts';
 
 const DEAD_LETTER = readFileSync(new URL('./dead-letter.lua', import.meta.url), 'utf8');
 const FINISH = readFileSync(new URL('./finish.lua', import.meta.url), 'utf8');
+const SETTLE = readFileSync(new URL('./settle.lua', import.meta.url), 'utf8');
 
 /** Queues one dead letter on `tx`, replacing the key's previous one (dead-letter.lua). */
 export function addDeadLetter(tx: ChainableCommander, keys: Keys, recipe: string, key: string, fields: readonly string[]): void {
@@ -22,6 +23,8 @@ export interface DeadLetter {
   readonly fields?: Fields;
   /** Ack ids waiting for this record's outcome (`status failed`). */
   readonly acks: readonly string[];
+  /** The backlog partition of the entry it came from: it is written under that partition's lease. */
+  readonly partition?: number;
 }
 
 /** An acknowledgement for RGSync's `#` protocol, written to stream `{key}ack`. */
@@ -29,6 +32,8 @@ export interface AckOutcome {
   readonly key: string;
   readonly ack: string;
   readonly error?: string;
+  /** The backlog partition of the entry it came from: it is written under that partition's lease. */
+  readonly partition?: number;
 }
 
 /** One finished stream entry and what its records came to. */
@@ -172,24 +177,40 @@ export class Backlog {
 
   /**
    * Acknowledges and removes entries, dead-letters the rejected ones and writes acks, in one
-   * transaction. Each partition's acknowledgement (finish.lua) checks first that this runtime
-   * still holds the partition's lease; a partition whose lease is gone is acknowledged by
-   * nobody here (its next owner writes and finishes its entries) and comes back in `lost`.
+   * transaction. Per partition, finish.lua (the entries, the counters) and settle.lua (its dead
+   * letters and `#` acks) check first that this runtime still holds the partition's lease: a
+   * partition whose lease is gone is finished by nobody here (its next owner writes and finishes
+   * its entries) and comes back in `lost`. Dead letters and acks of no partition are written
+   * unfenced.
    */
   async finish(c: Completion): Promise<FinishResult> {
     const tx = this.redis.multi();
+    const at = new Date().toISOString();
+    const letter = (d: DeadLetter): string[] => ['key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at];
     // finish.lua counts an entry only if this call acknowledges it: a finish whose reply was
     // lost ran already, and its retry must not count (or take off `queued`) twice.
-    const parts = [...new Set(c.entries.map((e) => e.partition))].sort((a, b) => a - b);
+    const parts = [...new Set([...c.entries, ...c.dead, ...c.acks].flatMap((e) => (e.partition === undefined ? [] : [e.partition])))].sort((a, b) => a - b);
+    const checked: Array<{ p: number; at: number }> = [];
+    let n = 0;
     for (const p of parts) {
+      const lease = this.keys.lease(this.recipe, p);
       const mine = c.entries.filter((e) => e.partition === p);
-      tx.eval(FINISH, 3, this.streams[p] as string, this.keys.status(this.recipe), this.keys.lease(this.recipe, p), GROUP, this.fence(p), ...mine.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
+      if (mine.length) {
+        tx.eval(FINISH, 3, this.streams[p] as string, this.keys.status(this.recipe), lease, GROUP, this.fence(p), ...mine.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
+        checked.push({ p, at: n++ });
+      }
+      const dead = c.dead.filter((d) => d.partition === p);
+      const acks = c.acks.filter((a) => a.partition === p);
+      if (dead.length || acks.length) {
+        tx.eval(SETTLE, 3, lease, this.keys.deadLetters(this.recipe), this.keys.deadLetterIndex(this.recipe), this.fence(p), dead.length,
+          ...dead.flatMap((d) => { const f = letter(d); return [d.key, f.length / 2, ...f]; }),
+          ...acks.flatMap((a) => [`{${a.key}}${a.ack}`, a.error === undefined ? 'done' : 'failed', a.error ?? '']));
+        checked.push({ p, at: n++ });
+      }
     }
-    const at = new Date().toISOString();
-    for (const d of c.dead) {
-      addDeadLetter(tx, this.keys, this.recipe, d.key, ['key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at]);
-    }
+    for (const d of c.dead) if (d.partition === undefined) addDeadLetter(tx, this.keys, this.recipe, d.key, letter(d));
     for (const a of c.acks) {
+      if (a.partition !== undefined) continue;
       const stream = `{${a.key}}${a.ack}`;
       if (a.error === undefined) tx.xadd(stream, '*', 'status', 'done');
       else tx.xadd(stream, '*', 'status', 'failed', 'error', a.error);
@@ -197,7 +218,7 @@ export class Backlog {
     }
     // A command refused inside the transaction throws: the caller retries, nothing passes for done.
     const res = await execChecked(tx);
-    return { lost: parts.filter((_, i) => Number(res?.[i]?.[1]) === -1) };
+    return { lost: [...new Set(checked.filter((x) => Number(res?.[x.at]?.[1]) === -1).map((x) => x.p))] };
   }
 
   /** Dead-letters a record that never reached the backlog (a key name that is not UTF-8). */

@@ -13,7 +13,13 @@ export type BacklogEntry =
   /** write-through: delete in the database, then in Redis. */
   | { readonly id: string; readonly key: string; readonly ack: string; readonly op: 'x' }
   /** nothing left to write (a replay found the key gone); only acknowledged. */
-  | { readonly id: string; readonly key: string; readonly ack: string; readonly op: 'n' };
+  | { readonly id: string; readonly key: string; readonly ack: string; readonly op: 'n' }
+  /**
+   * superseded: an older state of a key whose newer state, re-read from Redis, was delivered
+   * before it (see RecipeWorker's `supersede`); only acknowledged, and it never stands for the
+   * key's state in a batch.
+   */
+  | { readonly id: string; readonly key: string; readonly ack: string; readonly op: 's' };
 
 /** Raw stream entry as ioredis returns it; `fields` is null for an entry deleted meanwhile. */
 export type RawEntry = [id: string, fields: string[] | null];

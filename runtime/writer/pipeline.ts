@@ -362,8 +362,8 @@ export class WritePipeline {
         try {
           ({ lost } = await retryForever(() => this.backlog.finish({
             entries: done.map((t) => ({ id: t.id, partition: t.partition, records: t.records, synced: t.synced, deadLetters: t.dead.length })),
-            dead: done.flatMap((t) => t.dead),
-            acks: done.flatMap((t) => t.acks),
+            dead: done.flatMap((t) => t.dead.map((d) => ({ ...d, partition: t.partition }))),
+            acks: done.flatMap((t) => t.acks.map((a) => ({ ...a, partition: t.partition }))),
             version: this.reg.version,
           }), this.log, this.signal));
         } catch (err) {

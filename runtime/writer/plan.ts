@@ -62,6 +62,11 @@ export function planBatch(
   const rejects: DeadLetter[] = [];
   const noops: Array<{ key: string; ack: string }> = [];
   for (const e of entries) {
+    // Superseded by a newer state delivered before it: it stands for nothing (its ack is done).
+    if (e.op === 's') {
+      if (e.ack) noops.push({ key: e.key, ack: e.ack });
+      continue;
+    }
     // An invalid `#` op is a report about one write, not the key's state: dead-letter it alone.
     if (e.op === 'p') rejects.push({ key: e.key, op: e.op, error: `key '${e.key}': ${e.message}`, acks: e.ack ? [e.ack] : [] });
     else {

@@ -105,6 +105,28 @@ describe('Backlog.finish counts each entry once', () => {
     expect(await lengths(backlog)).toStrictEqual([0, 2, 0]);
     expect(await redis.hgetall(status)).toStrictEqual({ queued: '4', synced: '8' });
   });
+
+  it("writes no dead letter and no # ack of a partition whose lease is no longer the caller's", async () => {
+    const mine = (p: number): string => `${p + 10} rt-a`;
+    const { backlog, recipe, refs } = await delivered(2, 4, 2, mine);
+    await redis.set(keys.lease(recipe, 0), mine(0));
+    await redis.set(keys.lease(recipe, 1), '99 rt-b');
+    const acks = refs.map((r, i) => ({ key: `ack${recipe}:${i}`, ack: 'x1', partition: r.partition }));
+    cleanup.push(...acks.map((a) => `{${a.key}}${a.ack}`));
+    const res = await backlog.finish({
+      ...completion(refs, true),
+      dead: refs.map(({ id, partition }) => ({ key: `k:${partition}/${id}`, op: 'upsert', error: 'refused', acks: [], partition })),
+      acks,
+    });
+    expect(res).toStrictEqual({ lost: [1] });
+    // Partition 0's dead letter and ack are written; partition 1's are not (its next owner writes them).
+    const letters = (await redis.xrange(keys.deadLetters(recipe), '-', '+')).map(([, f]) => f[1]);
+    expect(letters).toStrictEqual([`k:0/${refs[0]?.id}`]);
+    expect(await redis.hgetall(keys.deadLetterIndex(recipe))).toStrictEqual({ [`k:0/${refs[0]?.id}`]: expect.any(String) });
+    expect(await redis.exists(`{${acks[0]?.key}}x1`)).toBe(1);
+    expect(await redis.ttl(`{${acks[0]?.key}}x1`)).toBeGreaterThan(3500);
+    expect(await redis.exists(`{${acks[1]?.key}}x1`)).toBe(0);
+  });
 });
 
 describe('Backlog.claimAll against Redis', () => {

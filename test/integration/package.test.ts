@@ -165,7 +165,7 @@ export default writeBehind({ name: 'W', version: 1, connector: new SqliteConnect
     expect({ first: row['first'], last: row['last'], age: row['age'] }).toEqual({ first: 'Marek', last: 'Michalski', age: 27 });
   }, 120_000);
 
-  it('a recipe whose driver is not installed fails to load with a verdict naming the package and its install command', async () => {
+  it('a recipe whose driver is not installed is refused by the runtime, naming the package and its install command; nothing is stored', async () => {
     expect(runtime?.exitCode, runtimeLog).toBeNull();
     writeFileSync(join(project, 'pg.recipe.ts'), `import { PostgresConnection, PostgresConnector, writeBehind } from 'wbsync';
 export default writeBehind({
@@ -180,8 +180,9 @@ export default writeBehind({
     expect(up.code, up.out).toBe(1);
     expect(up.out).toContain("needs the npm package 'pg'");
     expect(up.out).toContain('npm install pg@8');
-    const status = await run('npx', ['wb-cli', 'status', `${env.name}_pg`, '--json', ...env.flags], project);
-    expect(JSON.parse(status.out.slice(status.out.indexOf('{'))).recipes[0].state).toBe('failed');
+    expect(up.out).toContain('upload refused, nothing stored (the running version stays everywhere)');
+    const list = await run('npx', ['wb-cli', 'list', '--json', ...env.flags], project);
+    expect((JSON.parse(list.out.slice(list.out.indexOf('['))) as Array<{ name: string }>).map((r) => r.name)).toEqual([env.name]);
     // The other recipe keeps syncing.
     await env.redis.hset(`${env.prefix}:6`, 'first_name', 'Ada');
     expect((await waitFor('the next row', () => env.row('6'), 30_000))['first']).toBe('Ada');

@@ -88,18 +88,18 @@ describe('a runtime starting and stopping', () => {
     const fresh = new TestEnv();
     try {
       const rt = await startRuntime(fresh.runtimeArgs());
-      expect(await fresh.redis.get(`${fresh.ns}:layout`)).toBe('1');
+      expect(await fresh.redis.get(`${fresh.ns}:layout`)).toBe('2');
       expect(await rt.stop()).toBe(0);
-      await fresh.redis.set(`${fresh.ns}:layout`, '2');
+      await fresh.redis.set(`${fresh.ns}:layout`, '3');
       const child = spawn(process.execPath, [BIN, ...fresh.runtimeArgs()], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       expect(await new Promise<number | null>((resolve) => child.on('exit', resolve))).toBe(1);
-      expect(out).toContain(`namespace '${fresh.ns}' cannot be used by this wb-runtime (key layout 1): a newer wbsync (key layout 2) serves it`);
+      expect(out).toContain(`namespace '${fresh.ns}' cannot be used by this wb-runtime (key layout 2): a newer wbsync (key layout 3) serves it`);
       const status = await fresh.cli(['status']);
       expect(status.code).toBe(1);
-      expect(status.stderr).toContain('cannot be used by this wb-cli (key layout 1)');
-      expect(await fresh.redis.get(`${fresh.ns}:layout`)).toBe('2'); // left alone
+      expect(status.stderr).toContain('cannot be used by this wb-cli (key layout 2): a newer wbsync (key layout 3) serves it');
+      expect(await fresh.redis.get(`${fresh.ns}:layout`)).toBe('3'); // left alone
     } finally {
       await fresh.close();
     }

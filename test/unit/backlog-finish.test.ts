@@ -91,6 +91,27 @@ describe('Backlog.finish', () => {
     expect(res).toStrictEqual({ lost: [0, 6] });
   });
 
+  it('writes the dead letters and acks of a partition with settle.lua, after its finish and under the same lease check', async () => {
+    const { redis, calls } = fakeRedis([[null, 1], [null, -1]]);
+    const backlog = new Backlog(redis, new Keys('wb'), 'R', 8, (p) => (p === 2 ? '4 rt-b' : ''));
+    const res = await backlog.finish({
+      entries: [{ id: '5-0', partition: 2, records: 2, synced: 0, deadLetters: 1 }],
+      dead: [{ key: 'p:9', op: 'upsert', error: 'too long', fields: { a: 'x' }, acks: [], partition: 2 }],
+      acks: [{ key: 'p:9', ack: 'k1', error: 'too long', partition: 2 }, { key: 'p:8', ack: 'k2', partition: 2 }],
+      version: '4',
+    });
+    const at = '2024-05-06T07:08:09.010Z';
+    expect(calls).toStrictEqual([
+      ['eval', expect.stringContaining("'XACK'"), 3, 'wb:backlog:{R/2}', 'wb:status:R', 'wb:lease:{R/2}', 'writers', '4 rt-b', '5-0', 2, 0, 1],
+      ['eval', expect.stringContaining("'HSET', KEYS[3]"), 3, 'wb:lease:{R/2}', 'wb:dlq:R', 'wb:dlqidx:R', '4 rt-b', 1,
+        'p:9', 6, 'key', 'p:9', 'op', 'upsert', 'error', 'too long', 'version', '4', 'fields', '{"a":"x"}', 'at', at,
+        '{p:9}k1', 'failed', 'too long', '{p:8}k2', 'done', ''],
+      ['exec'],
+    ]);
+    // Its settle answered -1: the partition's lease was gone.
+    expect(res).toStrictEqual({ lost: [2] });
+  });
+
   it('queues only what there is', async () => {
     const { redis, calls } = fakeRedis();
     await new Backlog(redis, new Keys('ns'), 'R', 8).finish({ entries: [], dead: [], acks: [{ key: 'p:1', ack: 'z' }], version: '1' });

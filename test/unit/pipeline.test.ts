@@ -100,11 +100,15 @@ class FakeBacklog {
     }
     const { entries: all, ...rest } = c;
     const entries = all.filter((e) => !this.lost.has(e.partition));
+    // Each dead letter and ack carries its entry's partition (settled under its lease): shown
+    // in `completions`; `finished` compares what they say.
     this.finished.push({
       ids: entries.map((e) => e.id),
       synced: entries.reduce((n, e) => n + e.synced, 0),
       records: entries.reduce((n, e) => n + e.records, 0),
       ...rest,
+      dead: rest.dead.map(({ partition: _, ...d }) => d),
+      acks: rest.acks.map(({ partition: _, ...a }) => a),
     });
     return { lost: [...new Set(all.map((e) => e.partition))].filter((p) => this.lost.has(p)).sort((a, b) => a - b) };
   }
@@ -142,6 +146,7 @@ function setup(opts: { parallelism?: number; batchSize?: number; gated?: boolean
 const entry = (id: string, ...records: string[][]): StreamEntry => decodeEntry([id, records.flat()]);
 const up = (key: string, age: string, ack = ''): string[] => [key, `u:1:${ack}`, 'age', age];
 const del = (key: string, ack = ''): string[] => [key, `d:0:${ack}`];
+const badOp = (key: string, ack = ''): string[] => [key, `p:1:${ack}`, 'm', "'#' op '?' is not one of =, ~, + or -"];
 const bad = (key: string, message: string): string[] => [key, 'p:1:', 'm', message];
 /** The same entry, read from backlog partition `p`. */
 const inPartition = (p: number, e: StreamEntry): StreamEntry => ({ ...e, partition: p });
@@ -231,6 +236,14 @@ describe('WritePipeline routing', () => {
       ids: ['1-0', '2-0'], synced: 3, records: 5, dead: [],
       acks: [{ key: A0, ack: 'k1' }, { key: A0, ack: 'k2' }], version: '3',
     }]);
+  });
+
+  it('gives every dead letter and ack the partition of the entry it came from', async () => {
+    const { pipeline, backlog } = setup();
+    pipeline.push([{ ...entry('1-0', up(A0, '1', 'k1')), partition: 3 }, { ...entry('1-0', badOp(B0, 'k2')), partition: 5 }]);
+    await pipeline.stop();
+    const c = backlog.completions.flatMap((x) => [...x.dead.map((d) => [d.key, d.partition]), ...x.acks.map((a) => [a.ack, a.partition])]);
+    expect(c.sort()).toStrictEqual([[B0, 5], ['k1', 3], ['k2', 5]].sort());
   });
 
   it('spreads over as many writers as it is given', async () => {

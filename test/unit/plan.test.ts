@@ -16,6 +16,7 @@ const del = (key: string, ack = ''): BacklogEntry => ({ id: next(), key, ack, op
 const wrongType = (key: string, type: string, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 't', type });
 const badOp = (key: string, message: string): BacklogEntry => ({ id: next(), key, ack: '', op: 'p', message });
 const noop = (key: string, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 'n' });
+const superseded = (key: string, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 's' });
 const stage = (key: string, fields: Record<string, string>, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 'w', fields: new Map(Object.entries(fields)) });
 const drop = (key: string, ack = ''): BacklogEntry => ({ id: next(), key, ack, op: 'x' });
 
@@ -49,6 +50,13 @@ describe('fieldsObject', () => {
 describe('planBatch (write-behind)', () => {
   it('lists mapped columns in mapping order, with nothing to do for no entries', () => {
     expect(planBatch([], reg)).toStrictEqual({ columns: COLUMNS, rows: [], rejects: [], noops: [] });
+  });
+
+  it('a superseded record after a key\'s re-read state never stands for the key: the state is written, its ack is done', () => {
+    const plan = planBatch([upsert('person:1', { first_name: 'New' }), superseded('person:1', 'a1'), superseded('person:2')], reg);
+    expect(plan.rows).toStrictEqual([{ op: 'upsert', key: 'person:1', id: '1', acks: [], values: ['New', null, null], fields: new Map([['first_name', 'New']]) }]);
+    expect(plan.noops).toStrictEqual([{ key: 'person:1', ack: 'a1' }]);
+    expect(plan.rejects).toStrictEqual([]);
   });
 
   it('maps fields to values, nulls for absent fields, ignores unmapped ones', () => {
