@@ -785,7 +785,10 @@ export class Runtime {
         }),
       };
     }));
-    const runtimes = (await liveRuntimes(this.redis, this.keys)).map((r) => ({ id: r.id, host: r.host, pid: r.pid, startedAt: r.startedAt, warning: r.warning ?? null, http: r.http ?? null }));
+    const runtimes = (await liveRuntimes(this.redis, this.keys)).map((r) => ({
+      id: r.id, host: r.host, pid: r.pid, startedAt: r.startedAt, warning: r.warning ?? null, http: r.http ?? null,
+      capture: r.capture === true, partitions: r.partitions ?? {}, rowsPerSec: r.rowsPerSec ?? 0,
+    }));
     return { namespace: this.keys.ns, at: new Date(Date.now() + this.clockOffsetMs).toISOString(), recipes, runtimes };
   }
 

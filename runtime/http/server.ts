@@ -55,7 +55,11 @@ export interface StatusReport {
     readonly overflowedAt: string | null;
     readonly history: readonly HistoryPoint[];
   }>;
-  readonly runtimes: ReadonlyArray<{ readonly id: string; readonly host: string; readonly pid: number; readonly startedAt: string; readonly warning: string | null; readonly http: string | null }>;
+  readonly runtimes: ReadonlyArray<{
+    readonly id: string; readonly host: string; readonly pid: number; readonly startedAt: string; readonly warning: string | null; readonly http: string | null;
+    /** It holds the capture lease; the backlog partitions it holds per recipe; rows it wrote per second lately. */
+    readonly capture: boolean; readonly partitions: Readonly<Record<string, readonly number[]>>; readonly rowsPerSec: number;
+  }>;
 }
 
 export interface HttpSources {

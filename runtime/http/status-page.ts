@@ -32,6 +32,10 @@ export const STATUS_PAGE = `<!doctype html>
   table { border-collapse: collapse; width: 100%; }
   td, th { text-align: left; padding: 4px 8px 4px 0; border-bottom: 1px solid #d0d7de; overflow-wrap: break-word; font-size: 13px; }
   #problem { color: var(--bad); }
+  /* On a phone the runtimes' table scrolls by itself, never the page. */
+  .scroll { overflow-x: auto; max-width: 100%; }
+  .scroll td { white-space: nowrap; }
+  .scroll td.wrap { white-space: normal; min-width: 10em; }
 </style>
 </head>
 <body>
@@ -39,7 +43,7 @@ export const STATUS_PAGE = `<!doctype html>
 <div class="sub">namespace <span id="ns">…</span> · updated <span id="at">…</span> · <span id="problem"></span></div>
 <div id="recipes"></div>
 <h2 style="font-size:17px">Runtimes</h2>
-<table><thead><tr><th>id</th><th>host</th><th>pid</th><th>since</th><th>captures</th><th>partitions</th><th>rows/s</th><th>warning</th></tr></thead><tbody id="runtimes"></tbody></table>
+<div class="scroll"><table><thead><tr><th>id</th><th>host</th><th>pid</th><th>since</th><th>captures</th><th>partitions</th><th>rows/s</th><th>warning</th></tr></thead><tbody id="runtimes"></tbody></table></div>
 <script src="/assets/uPlot.iife.min.js"></script>
 <script>
 (() => {
@@ -102,7 +106,7 @@ export const STATUS_PAGE = `<!doctype html>
     }
     const rows = document.getElementById('runtimes');
     const held = (r) => Object.entries(r.partitions || {}).filter(([, ps]) => ps.length).map(([n, ps]) => n + ': ' + ps.join(',')).join('; ');
-    rows.replaceChildren(...report.runtimes.map((r) => el('tr', {}, el('td', {}, r.id), el('td', {}, r.host), el('td', {}, r.pid), el('td', {}, new Date(r.startedAt).toLocaleString()), el('td', {}, r.capture ? 'yes' : ''), el('td', {}, held(r)), el('td', {}, r.rowsPerSec ?? ''), el('td', {}, r.warning || ''))));
+    rows.replaceChildren(...report.runtimes.map((r) => el('tr', {}, el('td', {}, r.id), el('td', {}, r.host), el('td', {}, r.pid), el('td', {}, new Date(r.startedAt).toLocaleString()), el('td', {}, r.capture ? 'yes' : ''), el('td', { class: 'wrap' }, held(r)), el('td', {}, r.rowsPerSec ?? ''), el('td', {}, r.warning || ''))));
     if (report.runtimes.length === 0) rows.append(el('tr', {}, el('td', { colspan: '8' }, 'none alive')));
     state.renders++;
   }

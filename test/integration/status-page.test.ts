@@ -67,6 +67,9 @@ describe('the status page, in a real headless browser', () => {
       expect(text).toContain('loaded');
       expect(text).toMatch(/synced\s+1,200/);
       expect(text).toContain(`rt-${env.id}`);
+      // What the runtime holds: the capture lease and every partition of the recipe.
+      const held = await page.$eval('#runtimes tr', (tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+      expect(held.slice(4, 6)).toEqual(['yes', `${env.name}: 0,1,2,3,4,5,6,7`]);
       expect(await page.$$eval('canvas', (c) => c.length)).toBeGreaterThanOrEqual(2);
       // Readable on a phone: nothing wider than the screen.
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
