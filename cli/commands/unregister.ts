@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { backlogLength, partitionCounts } from '../../runtime/backlog/streams.ts';
+import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import { execChecked } from '../../runtime/redis/exec.ts';
 import { RecipeStore } from '../../runtime/registry/store.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
@@ -22,6 +23,15 @@ export const unregister = new Command('unregister')
       if (opts.dropBacklog) {
         const [count] = await partitionCounts(redis, keys, [name], 0);
         if (!count) return say(`${name} has no backlog`);
+        // Deleted only once no runtime runs the recipe any more (its heartbeat lists none of its
+        // partitions): a worker still reading would create the streams again.
+        const deadline = Date.now() + 20_000;
+        for (;;) {
+          const running = (await liveRuntimes(redis, keys)).filter((r) => r.partitions?.[name] !== undefined).map((r) => r.id);
+          if (running.length === 0) break;
+          if (Date.now() > deadline) throw new CliError(`${name}'s backlog is kept: runtime${running.length > 1 ? 's' : ''} ${running.join(', ')} still run${running.length > 1 ? '' : 's'} it; try again once wb-cli status no longer lists it`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
         const left = await backlogLength(redis, keys, name, count);
         await execChecked(redis.multi().del(...keys.backlogs(name, count)).hdel(keys.partitions(), name).hset(keys.status(name), 'queued', 0));
         say(`dropped the backlog of ${name} (${count} partitions, ${left} entries left unwritten)`);

@@ -198,6 +198,44 @@ describe('upload with several runtimes', () => {
   });
 });
 
+describe('upload: the backlog\'s partition count', () => {
+  const env = new TestEnv();
+  let rt: RuntimeProcess;
+
+  beforeAll(async () => {
+    await env.createTable();
+    await env.tuneCredentials();
+    rt = await startRuntime(env.runtimeArgs());
+  });
+
+  afterAll(async () => {
+    await rt.stop();
+    await env.close();
+  });
+
+  it('is fixed once uploaded: a change is refused naming the current count; unregister --drop-backlog starts over', async () => {
+    await env.upload(env.writeRecipe({ version: '1' }), rt);
+    expect(await env.redis.hget(`${env.ns}:partitions`, env.name)).toBe('8');
+    const changed = await env.cli(['upload', env.writeRecipe({ version: '2', extra: 'partitions: 4,' })]);
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toContain(`upload refused: '${env.name}' has a backlog of 8 partitions; partitions: 4 would change it`);
+    expect(changed.stderr).toContain(`wb-cli unregister ${env.name} --drop-backlog`);
+    expect(JSON.parse((await env.cli(['list', '--json'])).stdout)).toMatchObject([{ name: env.name, version: '1' }]);
+    // A new version that keeps the count is fine.
+    await env.upload(env.writeRecipe({ version: '2', extra: 'partitions: 8,' }), rt);
+    const gone = await env.cli(['unregister', env.name, '--drop-backlog']);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.stdout).toContain(`dropped the backlog of ${env.name} (8 partitions`);
+    expect(await env.redis.hexists(`${env.ns}:partitions`, env.name)).toBe(0);
+    await env.upload(env.writeRecipe({ version: '3', extra: 'partitions: 4,' }), rt);
+    expect(await env.redis.hget(`${env.ns}:partitions`, env.name)).toBe('4');
+    await env.redis.hset(`${env.prefix}:1`, 'first_name', 'Ann');
+    expect(await waitFor('row 1', () => env.row('1'))).toMatchObject({ first: 'Ann' });
+    const streams = await env.redis.keys(`${env.ns}:backlog:*`);
+    expect(streams.sort()).toEqual([0, 1, 2, 3].map((p) => `${env.ns}:backlog:{${env.name}/${p}}`));
+  });
+});
+
 describe('upload: key prefixes that overlap another recipe', () => {
   const env = new TestEnv();
   const other = `${env.table}_b`;
