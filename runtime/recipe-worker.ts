@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
 import { Backlog } from './backlog/backlog.ts';
-import { entryRef, type StreamEntry } from './backlog/entry.ts';
+import type { StreamEntry } from './backlog/entry.ts';
 import { InOrder } from './backlog/in-order.ts';
 import { BacklogBound } from './capture/backlog-bound.ts';
 import { CaptureQueue, leftBehind, type CaptureResult, type ChangeKind, type Delivery, type FollowRead } from './capture/capture-queue.ts';
@@ -13,6 +13,7 @@ import { capturePattern, captureTarget, pacedTarget } from './capture/targets.ts
 import { driverFor, maxParallelism } from './connectors/drivers.ts';
 import type { DbTimeouts } from './connectors/types.ts';
 import type { Keys } from './keys.ts';
+import { ALL_PARTITIONS, type PartitionAccess } from './lease/access.ts';
 import type { PartitionOwner } from './lease/partitions.ts';
 import { deleteGoneRowsCommand } from './verify/gone-rows.ts';
 import { verifyRecipe } from './verify/verify.ts';
@@ -47,20 +48,6 @@ export interface WorkerOptions {
   readonly reader?: () => Redis;
 }
 
-/** What a worker may do with each partition of its backlog. */
-export interface PartitionAccess {
-  /** The lease value finish.lua checks for partition `p`. */
-  fence(p: number): string;
-  /** True while a write of `p` may still commit (held, deadline ahead). */
-  valid(p: number): boolean;
-  /** How long a write of `p` starting now may take (Infinity: no lease limits it). */
-  writeBudgetMs(p: number): number;
-  /** A finish found the lease of `p` gone. */
-  lostByFinish(p: number): void;
-}
-
-/** Every partition, no fence: a worker that is the only writer by construction. */
-export const ALL_PARTITIONS: PartitionAccess = { fence: () => '', valid: () => true, writeBudgetMs: () => Infinity, lostByFinish: () => undefined };
 
 /** The life of a worker: one explicit state at a time. */
 export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';

@@ -137,10 +137,14 @@ export class PartitionLeases {
   /** The partition's lease was found gone by a finish: drop it now. */
   lostByFinish(name: string, p: number): void {
     const r = this.recipes.get(name);
-    if (!r || !r.held.has(p)) return;
+    if (r && r.held.has(p)) this.drop(name, r, p, 'its next owner writes it');
+  }
+
+  /** Forgets a lease found lost and tells the worker (its queued work is dropped). */
+  private drop(name: string, r: RecipeLeases, p: number, why: string): void {
     r.held.delete(p);
     r.yielding.delete(p);
-    this.log.warn({ recipe: name, partition: p }, 'lost the lease of a partition (its next owner writes it); nothing more of it is committed here');
+    this.log.warn({ recipe: name, partition: p }, `lost the lease of a partition (${why}); nothing more of it is committed here`);
     r.owner.lost(p);
   }
 
@@ -175,10 +179,7 @@ export class PartitionLeases {
           return;
         }
         if (ok || this.recipes.get(name) !== r || r.held.get(p) !== lease) return;
-        r.held.delete(p);
-        r.yielding.delete(p);
-        this.log.warn({ recipe: name, partition: p }, 'lost the lease of a partition (it expired and another runtime may hold it); nothing more of it is committed here');
-        r.owner.lost(p);
+        this.drop(name, r, p, 'it expired and another runtime may hold it');
       }));
       for (let p = 0; p < r.partitions; p++) {
         const mine = assignedTo(name, p, ids) === this.id;

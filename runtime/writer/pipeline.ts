@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registration } from '../../recipes/options.ts';
 import type { AckOutcome, Backlog, DeadLetter } from '../backlog/backlog.ts';
 import { entryRef, type BacklogEntry, type StreamEntry } from '../backlog/entry.ts';
-import type { PartitionAccess } from '../recipe-worker.ts';
+import { ALL_PARTITIONS, type PartitionAccess } from '../lease/access.ts';
 import { GROUP } from '../keys.ts';
 import { streamIdMs } from '../redis/stream.ts';
 import { Backoff, retryForever, RetryStopped, sleep } from './backoff.ts';
@@ -114,7 +114,7 @@ export class WritePipeline {
     this.marksKey = more.marksKey ?? `wbsync-marks:${reg.name}`;
     this.metrics = more.metrics ?? NO_METRICS;
     this.redisNow = more.redisNow ?? Date.now;
-    this.access = more.access ?? { fence: () => '', valid: () => true, writeBudgetMs: () => Infinity, lostByFinish: () => undefined };
+    this.access = more.access ?? ALL_PARTITIONS;
     signal.addEventListener('abort', () => this.wake(), { once: true });
   }
 

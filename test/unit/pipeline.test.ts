@@ -7,7 +7,7 @@ import { decodeEntry, type StreamEntry } from '../../runtime/backlog/entry.ts';
 import { partitionOf, WritePipeline } from '../../runtime/writer/pipeline.ts';
 import type { RowWrite } from '../../runtime/writer/plan.ts';
 import type { TableWriter } from '../../runtime/writer/table-writer.ts';
-import type { PartitionAccess } from '../../runtime/recipe-worker.ts';
+import type { PartitionAccess } from '../../runtime/lease/access.ts';
 
 const connector = new MySqlConnector(new MySqlConnection('u', 'p', 'localhost:3306/test'), 'persons', 'id');
 const mappings = { first_name: 'first', age: 'age' };
