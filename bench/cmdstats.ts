@@ -3,10 +3,11 @@
 // node --import tsx bench/cmdstats.ts (WB_BENCH_QUIET=1 skips the command table).
 import { execSync } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, processCpuSeconds, reconciled, redisCpu, REDIS_URL, Runtime, startRedis, table, until, uploadRecipe, writeHashes } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, benchUser, count, mysqlPool, NS, processCpuSeconds, reconciled, redisCpu, REDIS_URL, Runtime, startRedis, table, until, uploadRecipe, writeHashes } from './lib.ts';
 const server = await startRedis();
 const redis = new Redis(REDIS_URL);
 const db = mysqlPool();
+await benchUser(db);
 await redis.hset(`${NS}:params`, 'BenchUser', BENCH_USER, 'BenchPassword', BENCH_PASSWORD);
 const rt = await Runtime.start();
 await table(db, 'bench_cs');

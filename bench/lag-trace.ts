@@ -1,9 +1,10 @@
 // Where light-load latency goes: a steady writer (WB_BENCH_RATE changes/s for WB_BENCH_SECONDS s; 1000 and 10)
 // against a fresh runtime; each change's delay is split at the moment capture appended it to the
-// backlog (the stream entry id's clock). Run: node --import tsx bench/lag-trace.ts
+// backlog (the stream entry id's clock). WB_BENCH_RUNTIMES runtimes (1) share the namespace.
+// Run: npm run bench:lag-trace
 import { Redis } from 'ioredis';
 import type { RowDataPacket } from 'mysql2/promise';
-import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, Runtime, startRedis, steadyWrites, table, until, uploadRecipe } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, benchUser, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, Runtime, startRedis, steadyWrites, table, until, uploadRecipe } from './lib.ts';
 
 const rate = Number(process.env['WB_BENCH_RATE'] ?? 1000);
 const secs = Number(process.env['WB_BENCH_SECONDS'] ?? 10);
@@ -11,12 +12,19 @@ const server = await startRedis();
 const redis = new Redis(REDIS_URL);
 const watcher = new Redis(REDIS_URL);
 const db = mysqlPool();
+await benchUser(db);
 await redis.hset(`${NS}:params`, 'BenchUser', BENCH_USER, 'BenchPassword', BENCH_PASSWORD);
-const rt = await Runtime.start();
+// WB_BENCH_RUNTIMES (1) runtimes share the namespace; the first one starts first and captures.
+const runtimes = Number(process.env['WB_BENCH_RUNTIMES'] ?? 1);
+const http = (i: number): string[] => (process.env['WB_BENCH_METRICS'] ? ['--http', `127.0.0.1:${9480 + i}`] : []);
+const rt = await Runtime.start(http(0));
+const others: Runtime[] = [];
+for (let i = 1; i < runtimes; i++) others.push(await Runtime.start(http(i), `bench-${i}`));
 const name = 'bench_lagtrace';
 await table(db, name, ', sent BIGINT, arrived TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)');
 await uploadRecipe('LagTrace', 'lt', name, { first_name: 'first', sent: 'sent' });
 await reconciled(redis, 'LagTrace');
+if (runtimes > 1) await new Promise((r) => setTimeout(r, 3000)); // the partitions spread first
 await redis.hset('lt:warm', 'first_name', 'w', 'sent', String(Date.now()));
 await until('warm', async () => (await count(db, name)) === 1, 30000, 20);
 const captured = new Map<string, number>();
@@ -37,15 +45,34 @@ const watch = (async () => {
   }
 })();
 const total = rate * secs;
+const dbStatus = async (): Promise<Map<string, number>> => {
+  const [r] = await db.query<RowDataPacket[]>("SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_commit', 'Com_insert', 'Com_rollback', 'Com_begin')");
+  return new Map(r.map((x) => [String(x['Variable_name']), Number(x['Value'])]));
+};
+const db0 = await dbStatus();
 await redis.config('RESETSTAT');
-const cpu0 = rt.cpuSeconds();
+await redis.config('SET', 'slowlog-log-slower-than', '5000');
+await redis.config('SET', 'latency-monitor-threshold', '10');
+await redis.slowlog('RESET');
+const cpus0 = [rt, ...others].map((r) => r.cpuSeconds());
 const redis0 = await redisCpu(redis);
 const started = Date.now();
 await steadyWrites(redis, 'lt', rate, total);
 await until('rows', async () => (await count(db, name)) === total + 1, 60000, 50);
-console.log(`runtime CPU ${(rt.cpuSeconds() - cpu0).toFixed(2)} s, Redis CPU ${((await redisCpu(redis)) - redis0).toFixed(2)} s for ${total} changes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+const cpus = [rt, ...others].map((r, i) => r.cpuSeconds() - (cpus0[i] as number));
+console.log(`runtime CPU ${cpus.reduce((a, b) => a + b, 0).toFixed(2)} s (${cpus.map((c) => c.toFixed(2)).join(' + ')}), Redis CPU ${((await redisCpu(redis)) - redis0).toFixed(2)} s for ${total} changes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 stop = true;
 await watch;
+if (process.env['WB_BENCH_METRICS']) {
+  for (let i = 0; i < runtimes; i++) {
+    const text = await (await fetch(`http://127.0.0.1:${9480 + i}/metrics`)).text();
+    console.log(`runtime ${i}:`, text.split('\n').filter((l) => /^wbsync_(db_write_seconds|sync_lag_seconds|batch_rows)_(bucket|count)/.test(l)).map((l) => l.replace(/\{recipe="LagTrace",?/, '{')).join(' '));
+  }
+}
+const db1 = await dbStatus();
+console.log(`MariaDB: ${[...db1].map(([k, v]) => `${k} ${v - (db0.get(k) ?? 0)}`).join(', ')}`);
+console.log('slowlog (>= 5 ms):', JSON.stringify(await redis.slowlog('GET', 20)).slice(0, 1500));
+console.log('latency:', JSON.stringify(await redis.call('LATENCY', 'LATEST')));
 if (process.env['WB_BENCH_CMDSTATS']) console.log((await redis.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat')).join('\n'));
 const [rows] = await db.query<RowDataPacket[]>(`SELECT id, sent, ROUND(UNIX_TIMESTAMP(arrived) * 1000) AS arrived FROM ${name} WHERE id <> 'warm'`);
 const cap: number[] = [], wr: number[] = [], all: number[] = [];
@@ -62,5 +89,5 @@ console.log('capture', fmt(cap));
 console.log('write  ', fmt(wr));
 worst.sort((a, b) => b[0] - a[0]);
 console.log('worst (total, capture, write):', JSON.stringify(worst.slice(0, 15)));
-await rt.stop();
+await Promise.all([rt, ...others].map((r) => r.stop()));
 redis.disconnect(); watcher.disconnect(); await db.end(); server.kill('SIGKILL');

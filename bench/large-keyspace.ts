@@ -4,7 +4,7 @@
 // application sees: one connection sending an HMGET every millisecond or so. Run:
 // node --import tsx bench/large-keyspace.ts (WB_BENCH_UNRELATED=<n> changes the 1,000,000).
 import { Redis } from 'ioredis';
-import { BENCH_PASSWORD, BENCH_USER, count, mysqlPool, NS, percentile, REDIS_URL, Runtime, sleep, startRedis, table, until, uploadRecipe, writeHashes } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, benchUser, count, mysqlPool, NS, percentile, REDIS_URL, Runtime, sleep, startRedis, table, until, uploadRecipe, writeHashes } from './lib.ts';
 
 const UNRELATED = Number(process.env['WB_BENCH_UNRELATED'] ?? 1_000_000);
 const RECIPE_KEYS = 1000;
@@ -25,6 +25,7 @@ try {
   }
   await writeHashes(redis, 'lk', RECIPE_KEYS);
   console.log('keys in Redis', await redis.dbsize());
+  await benchUser(db);
   await redis.hset(`${NS}:params`, 'BenchUser', BENCH_USER, 'BenchPassword', BENCH_PASSWORD);
   await table(db, 'bench_lk');
   const rt = await Runtime.start();

@@ -28,11 +28,19 @@ export async function until(what: string, check: () => Promise<boolean>, timeout
 export async function startRedis(): Promise<ChildProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'wbbench-'));
   const child = spawn('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  // A server left by a bench that died would answer in its place, with its old state.
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  process.once('exit', () => child.kill('SIGKILL'));
   const probe = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null });
   probe.on('error', () => undefined);
   await until('redis-server', async () => {
+    if (exited) throw new Error(`bench: redis-server could not start on port ${REDIS_PORT} (a server left by an earlier bench? stop it first)`);
     await probe.connect().catch(() => undefined);
-    return (await probe.ping().catch(() => '')) === 'PONG';
+    if ((await probe.ping().catch(() => '')) !== 'PONG') return false;
+    const pid = Number(/process_id:(\d+)/.exec(await probe.info('server'))?.[1]);
+    if (pid !== child.pid) throw new Error(`bench: port ${REDIS_PORT} is held by another redis-server (pid ${pid}, left by an earlier bench?): stop it first`);
+    return true;
   }, 10_000, 50);
   probe.disconnect();
   return child;
@@ -65,6 +73,7 @@ export class Runtime {
     // however a supervisor starts it (WB_BENCH_NODE_FLAGS adds flags for experiments).
     const child = spawn(process.execPath, [...(process.env['WB_BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean), ...(process.env['WB_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', `${ROOT}bench/results/prof`] : []), ...args], { cwd: ROOT, stdio: ['ignore', process.env['WB_BENCH_LOG_LEVEL'] ? 'inherit' : 'ignore', 'inherit'] });
     const rt = new Runtime(child);
+    process.once('exit', () => child.kill('SIGKILL')); // a bench that dies leaves no runtime behind
     const redis = new Redis(REDIS_URL);
     await until('runtime heartbeat', async () => (await redis.exists(`${NS}:runtime:${id}`)) === 1, 20_000, 50);
     redis.disconnect();
@@ -92,6 +101,14 @@ export class Runtime {
 
 export function mysqlPool(): Pool {
   return createPool({ ...MYSQL, connectionLimit: 3 });
+}
+
+/** The MariaDB user the bench's recipes connect as (its credentials go to the parameter store). */
+export async function benchUser(db: Pool): Promise<void> {
+  for (const host of ['%', 'localhost']) {
+    await db.query(`CREATE USER IF NOT EXISTS '${BENCH_USER}'@'${host}' IDENTIFIED BY '${BENCH_PASSWORD}'`);
+    await db.query(`GRANT ALL ON test.* TO '${BENCH_USER}'@'${host}'`);
+  }
 }
 
 export async function count(db: Pool, table: string): Promise<number> {
