@@ -31,9 +31,14 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
   }
   // ioredis is loaded here, not at start, so `wb-cli --help` and usage errors stay fast.
   const { connectRedis } = await import('../runtime/redis/connect.ts');
-  const redis = connectRedis(flags, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5000, connectionName: `wbsync-cli:${cmd.name()}` });
+  const redis = connectRedis(flags, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, sentinelRetryStrategy: () => null, connectTimeout: 5000, connectionName: `wbsync-cli:${cmd.name()}` });
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => (lastError = err)); // reported below, with where it was going
+  // A sentinel that answers but knows no such master replies with nothing: say so.
+  redis.on('sentinelError', (err: Error) => {
+    if (/invalid reply: null/.test(err.message)) lastError = new Error(`the sentinels know no master named '${flags.sentinelMaster ?? process.env['WB_SENTINEL_MASTER']}'`);
+    else lastError ??= err;
+  });
   try {
     try {
       await redis.connect();
@@ -42,6 +47,10 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
       const cause = lastError ?? err;
       throw new CliError(`cannot reach Redis at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`);
     }
+    const { refuseCluster, ClusterUnsupported } = await import('../runtime/redis/topology.ts');
+    await refuseCluster(redis, where).catch((err: unknown) => {
+      throw err instanceof ClusterUnsupported ? new CliError(err.message) : err;
+    });
     const keys = new Keys(flags.namespace);
     const { checkLayout, LayoutMismatch } = await import('../runtime/registry/layout.ts');
     // A new namespace is recorded at this layout: what the CLI stores there (an upload before any

@@ -97,6 +97,15 @@ export class RecipeWorker implements PartitionOwner {
   /** Whether captures may send follow reads: set by the read loop, which then reads on the capture connection too. */
   private followOk = false;
   private readerConn: Redis | undefined;
+  /**
+   * Per partition, the backlog's last id when Redis turned out to be another server (a failover,
+   * a restart): entries up to it may be older than rows already written (the acknowledgements
+   * and deliveries of the last moments before the switch can be lost), so they are re-read
+   * before they are written. See serverChanged.
+   */
+  private readonly heldThrough = new Map<number, string>();
+  /** The connection to Redis dropped and which server answers next is not known yet: every entry read is re-read. */
+  private inDoubt = false;
   /** Per partition: the keys of each re-read of redelivered entries, and the stream's last id before it (see supersede). */
   private readonly rereads = new Map<number, Array<{ readonly through: string; readonly keys: ReadonlySet<string> }>>();
 
@@ -162,7 +171,7 @@ export class RecipeWorker implements PartitionOwner {
   private delivery(): Delivery {
     return {
       begin: (): FollowRead | undefined => {
-        if (!this.followOk || this.reading.size === 0 || this.paused || this.abort.signal.aborted || this.pipeline.pending >= this.highWater) return undefined;
+        if (!this.followOk || this.inDoubt || this.heldThrough.size > 0 || this.reading.size === 0 || this.paused || this.abort.signal.aborted || this.pipeline.pending >= this.highWater) return undefined;
         this.followsInFlight++;
         return { ticket: this.order.take(), streams: this.backlog.streamsOf([...this.reading]), consumer: this.opts.consumer, count: CAPTURE_READ_COUNT };
       },
@@ -194,6 +203,34 @@ export class RecipeWorker implements PartitionOwner {
   /** A standing problem with this recipe's partition leases, shown in status until it is over. */
   leaseProblem(message: string | undefined): void {
     this.problems.report('leases', message);
+  }
+
+  /** The connection to Redis dropped: until the server is known again, every entry read is re-read before it is written. */
+  serverInDoubt(): void {
+    this.inDoubt = true;
+  }
+
+  /** The same server as before answers again: entries are written as captured. */
+  serverSame(): void {
+    this.inDoubt = false;
+  }
+
+  /**
+   * Another server answers than before: a replica promoted by a failover (Sentinel, Cluster) or
+   * a restart from a persistence file. Its backlog may lack the last acknowledgements and
+   * deliveries, so every entry it holds now is re-read before it is written: the pending ones are
+   * taken over again (as for a partition gained), the others when the read loop reaches them.
+   */
+  async serverChanged(): Promise<void> {
+    if (this.reg.kind !== 'writeThrough') {
+      for (const p of [...this.reading]) {
+        const top = await this.redis.xrevrange(this.backlog.streams[p] as string, '+', '-', 'COUNT', 1);
+        if (top[0]) this.heldThrough.set(p, top[0][0]);
+        this.gained(p);
+      }
+    }
+    this.inDoubt = false;
+    this.nudge();
   }
 
   /** Partition `p`'s lease is gone: its queued records are dropped (they stay pending for the next owner). */
@@ -441,9 +478,10 @@ export class RecipeWorker implements PartitionOwner {
     let entries: StreamEntry[] | undefined;
     try {
       const conn = blockMs === undefined ? this.redis : (this.readerConn ??= this.opts.reader?.() ?? this.redis.duplicate());
-      entries = (await this.backlog.read(consumer, READ_COUNT, parts, blockMs, conn)).entries;
+      const read = (await this.backlog.read(consumer, READ_COUNT, parts, blockMs, conn)).entries;
       const per = new Map<number, number>();
-      for (const e of entries) per.set(e.partition, (per.get(e.partition) ?? 0) + 1);
+      for (const e of read) per.set(e.partition, (per.get(e.partition) ?? 0) + 1);
+      entries = await this.rereadHeld(read, parts, per);
       return [...per.values()].some((n) => n >= READ_COUNT);
     } finally {
       this.order.complete(ticket, entries);
@@ -468,15 +506,7 @@ export class RecipeWorker implements PartitionOwner {
         const ticket = this.order.take();
         let fresh: StreamEntry[] | undefined;
         try {
-          // Per partition: the re-read, and how far its stream went before it (see supersede).
-          const parts = [...new Set(entries.map((e) => e.partition))];
-          const done = await Promise.all(parts.map(async (p) => {
-            const mine = entries.filter((e) => e.partition === p);
-            const { records, through } = await refreshThrough(this.redis, this.backlog.streams[p] as string, mine.flatMap((e) => e.records));
-            let at = 0;
-            return mine.map((e): StreamEntry => ({ ...e, records: records.slice(at, (at += e.records.length)), refreshedThrough: through }));
-          }));
-          fresh = done.flat();
+          fresh = await this.reread(entries);
         } finally {
           this.order.complete(ticket, fresh);
         }
@@ -485,6 +515,41 @@ export class RecipeWorker implements PartitionOwner {
       // Stopped while Redis failed: the entries stay pending for the next start.
       if (!(err instanceof RetryStopped)) throw err;
     }
+  }
+
+  /** Entries with their keys' current state, per partition with how far its stream went before the re-read (see supersede). */
+  private async reread(entries: readonly StreamEntry[]): Promise<StreamEntry[]> {
+    const parts = [...new Set(entries.map((e) => e.partition))];
+    const done = await Promise.all(parts.map(async (p) => {
+      const mine = entries.filter((e) => e.partition === p);
+      const { records, through } = await refreshThrough(this.redis, this.backlog.streams[p] as string, mine.flatMap((e) => e.records));
+      let at = 0;
+      return mine.map((e): StreamEntry => ({ ...e, records: records.slice(at, (at += e.records.length)), refreshedThrough: through }));
+    }));
+    return done.flat();
+  }
+
+  /**
+   * New entries read after Redis changed (serverChanged), or while it is in doubt: those the
+   * backlog held at the switch are re-read. A partition is past the switch once a read returns
+   * one of its entries after that point, or fewer than a full count.
+   */
+  private async rereadHeld(entries: StreamEntry[], parts: readonly number[], per: ReadonlyMap<number, number>): Promise<StreamEntry[]> {
+    if (this.reg.kind === 'writeThrough' || (!this.inDoubt && this.heldThrough.size === 0)) return entries;
+    const doubt = this.inDoubt;
+    const held = (e: StreamEntry): boolean => {
+      const through = this.heldThrough.get(e.partition);
+      return doubt || (through !== undefined && compareIds(e.id, through) <= 0);
+    };
+    const stale = entries.filter(held);
+    const fresh = stale.length ? new Map((await this.reread(stale)).map((e) => [e.id, e])) : new Map<string, StreamEntry>();
+    for (const p of parts) {
+      const through = this.heldThrough.get(p);
+      if (through === undefined) continue;
+      const past = entries.some((e) => e.partition === p && compareIds(e.id, through) > 0);
+      if (past || (per.get(p) ?? 0) < READ_COUNT) this.heldThrough.delete(p);
+    }
+    return entries.map((e) => fresh.get(e.id) ?? e);
   }
 
   /**

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
 import { classifyEvent } from './capture/capture-queue.ts';
 import { FlushWatch } from './capture/flush-notice.ts';
-import { ensureKeyspaceEvents, type KeyspaceCheck } from './capture/keyspace-config.ts';
+import { ensureKeyspaceEvents, ensureOnReplicas, type KeyspaceCheck } from './capture/keyspace-config.ts';
 import { assertDriverInstalled } from './connectors/drivers.ts';
 import type { DbTimeouts } from './connectors/types.ts';
 import { capturePattern } from './capture/targets.ts';
@@ -17,6 +17,8 @@ import { ParamStore } from './params/param-store.ts';
 import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
 import { oldestEntryMs, partitionCounts } from './backlog/streams.ts';
 import { connectRedis } from './redis/connect.ts';
+import { redisTarget, replicaFlags } from './redis/flags.ts';
+import { refuseCluster } from './redis/topology.ts';
 import { execChecked } from './redis/exec.ts';
 import { entryFields, streamIdMs } from './redis/stream.ts';
 import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
@@ -129,6 +131,9 @@ export class Runtime {
   private keyspace: KeyspaceCheck | undefined;
   private readonly patterns = new Map<string, Set<string>>();
   private channelPrefix = '';
+  private replicaProblem = '';
+  /** The run_id of the Redis server the commands connection talks to (a new one after a failover or a restart). */
+  private serverId: string | undefined;
   private me: RuntimeInfo | undefined;
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> = Promise.resolve();
@@ -205,7 +210,9 @@ export class Runtime {
         this.log.warn({ err: errorText(err) }, 'not serving /metrics, /healthz and /readyz: the default address is taken; pass --http <port> (or --http off)');
       }
     }
-    // Before anything is written: under an allkeys-* policy without --allow-eviction, refuse.
+    // Before anything is written: a Redis Cluster node is refused with what to do (not a bare
+    // MOVED), and so is an allkeys-* policy without --allow-eviction.
+    await refuseCluster(this.redis, redisTarget(this.opts.flags).describe);
     await this.policy.atStart();
     // A namespace written by another wbsync key layout is left alone, one of an older layout is
     // migrated first (registry/layout.ts).
@@ -237,9 +244,17 @@ export class Runtime {
     });
     first = false;
     // A reconnect may be to a Redis restarted with another configuration: the sync re-checks it.
+    // It may also be to another server (a failover): until that is known, entries read are
+    // re-read before they are written.
+    this.serverId = await this.readServerId();
+    this.redis.on('close', () => {
+      for (const w of this.workers.values()) w.serverInDoubt();
+    });
     let firstReady = true;
     this.redis.on('ready', () => {
-      if (!firstReady) this.requestSync();
+      if (firstReady) return;
+      this.requestSync();
+      void this.checkServer();
     });
     firstReady = false;
     this.requestSync(undefined, true);
@@ -450,6 +465,46 @@ export class Runtime {
    * recipe (status) until they are on again. Once running, notifications found off (set again
    * now, or on again after a problem) lost the changes in between: every recipe reconciles.
    */
+  private async readServerId(): Promise<string | undefined> {
+    return /run_id:(\w+)/.exec(await this.redis.info('server'))?.[1];
+  }
+
+  /**
+   * After a reconnect: the same server as before, or another (a replica promoted by a failover,
+   * a restart from a persistence file)? Another one may lack the last moments' acknowledgements
+   * and deliveries, so each recipe re-reads every entry its backlog holds before writing it; the
+   * capture's reconcile (the subscription was cut too) covers changes it never captured.
+   */
+  private async checkServer(): Promise<void> {
+    let id: string | undefined;
+    try {
+      id = await this.readServerId();
+    } catch (err) {
+      // Unknown yet: the workers stay in doubt (re-reading everything) until the next 'ready'.
+      this.log.warn({ err: errorText(err) }, 'cannot tell which Redis server answers after a reconnect; entries are re-read before they are written until it is known');
+      return;
+    }
+    const before = this.serverId;
+    this.serverId = id;
+    if (id === undefined || before === undefined || id === before) {
+      for (const w of this.workers.values()) w.serverSame();
+      return;
+    }
+    this.log.warn({ before, now: id }, 'Redis is another server than before (a failover, or a restart): every entry its backlog holds is re-read before it is written');
+    for (const w of this.workers.values()) {
+      // Until it succeeds the worker stays in doubt (re-reading every entry): safe, only slower.
+      for (let tries = 0; this.state === 'running' || this.state === 'starting'; tries++) {
+        try {
+          await w.serverChanged();
+          break;
+        } catch (err) {
+          if (tries === 0) this.log.warn({ err: errorText(err) }, 'taking up the backlog after a server change failed; retrying');
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    }
+  }
+
   private async checkKeyspaceEvents(): Promise<void> {
     const check = await ensureKeyspaceEvents(this.redis);
     const before = this.keyspace;
@@ -457,6 +512,7 @@ export class Runtime {
     const message = check.kind === 'ok' ? undefined : check.message;
     if (message !== undefined && message !== (before?.kind === 'ok' ? undefined : before?.message)) this.log.error(message);
     for (const w of this.workers.values()) w.captureProblem(check.kind === 'off' ? message : undefined);
+    if (check.kind === 'ok') await this.checkReplicas();
     if (before === undefined || this.state !== 'running') return;
     const setAgain = check.kind === 'ok' && check.setFrom !== undefined;
     const onAgain = check.kind === 'ok' && before.kind === 'off';
@@ -464,6 +520,16 @@ export class Runtime {
     const why = setAgain ? `notify-keyspace-events was '${check.kind === 'ok' ? check.setFrom : ''}' and is set again` : 'keyspace notifications are on again';
     this.log.warn(`${why}; changes meanwhile were not heard, reconciling`);
     for (const w of this.workers.values()) this.reconcileInBackground(w, 'keyspace notifications restored');
+  }
+
+  /** notify-keyspace-events on the replicas too (a promoted one must publish); a problem is logged once per message. */
+  private async checkReplicas(): Promise<void> {
+    const problems = await ensureOnReplicas(this.redis, (host, port) => connectRedis(replicaFlags(this.opts.flags, host, port), {
+      lazyConnect: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000, connectionName: `${this.clientName}:replica-config`,
+    })).catch((err: unknown) => [`replicas: ${errorText(err)}`]);
+    const text = problems.join('; ');
+    if (text && text !== this.replicaProblem) this.log.warn({ problems }, 'cannot set notify-keyspace-events on every replica: a replica promoted by a failover publishes no changes until the runtime sets it there, and they are reconciled then');
+    this.replicaProblem = text;
   }
 
   private route(pattern: string, channel: Buffer, event: Buffer): void {

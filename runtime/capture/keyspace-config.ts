@@ -43,3 +43,32 @@ export async function ensureKeyspaceEvents(redis: Redis): Promise<KeyspaceCheck>
     return { kind: 'off', message: `notify-keyspace-events is '${current}' and CONFIG SET is not allowed (${String(err)}); changes are only picked up by reconcile until an operator sets it to include ${NEEDED_FLAGS.join('')}, e.g. notify-keyspace-events ${merged}` };
   }
 }
+
+/** The replicas a master lists in INFO replication (`slaveN:ip=…,port=…`). */
+export function replicasOf(info: string): Array<{ host: string; port: number }> {
+  const out: Array<{ host: string; port: number }> = [];
+  for (const m of info.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)) out.push({ host: m[1] as string, port: Number(m[2]) });
+  return out;
+}
+
+/**
+ * Sets notify-keyspace-events on the master's replicas too: a replica promoted by a failover
+ * publishes events only if it was configured before. Returns what could not be done, per
+ * replica (an address the replica announces that is unreachable from here, CONFIG refused).
+ */
+export async function ensureOnReplicas(master: Redis, open: (host: string, port: number) => Redis): Promise<string[]> {
+  const problems: string[] = [];
+  for (const { host, port } of replicasOf(await master.info('replication'))) {
+    const conn = open(host, port);
+    conn.on('error', () => undefined);
+    try {
+      const check = await ensureKeyspaceEvents(conn);
+      if (check.kind !== 'ok') problems.push(`replica ${host}:${port}: ${check.message}`);
+    } catch (err) {
+      problems.push(`replica ${host}:${port}: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      conn.disconnect();
+    }
+  }
+  return problems;
+}

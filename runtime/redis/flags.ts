@@ -13,6 +13,11 @@ export interface RedisFlags {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly url?: string;
+  /** Redis Sentinel: its addresses (`host:port,host:port,…`), instead of a server's. */
+  readonly sentinel?: string;
+  /** The master's name at the sentinels (`sentinel monitor <name> …`). */
+  readonly sentinelMaster?: string;
+  readonly sentinelPassword?: string;
   readonly namespace: string;
 }
 
@@ -28,6 +33,9 @@ export function addRedisFlags(cmd: Command): Command {
     .option('--tls-cert <file>', 'client certificate (PEM) for TLS')
     .option('--tls-key <file>', 'client key (PEM) for TLS')
     .option('--url <url>', 'redis[s]://[user:password@]host:port[/db] instead of the flags above (or env WB_REDIS_URL)')
+    .option('--sentinel <addresses>', 'Redis Sentinel: host:port[,host:port…] of the sentinels, instead of --host/--port/--url (or env WB_SENTINEL); follows the master through failovers')
+    .option('--sentinel-master <name>', 'with --sentinel: the master\'s name at the sentinels (or env WB_SENTINEL_MASTER)')
+    .option('--sentinel-password <password>', 'with --sentinel: the sentinels\' own password, if they require one (or env WB_SENTINEL_PASSWORD); --user/--password are the master\'s')
     .option('--namespace <ns>', 'prefix of every key wbsync keeps in Redis', 'wb');
 }
 
@@ -38,6 +46,9 @@ export class FlagError extends Error {
 
 /** Turns flags (with env fallbacks) into a URL or options for ioredis; never logs the password. */
 export function redisTarget(flags: RedisFlags, env: NodeJS.ProcessEnv = process.env): { url?: string; options: RedisOptions; describe: string } {
+  const sentinel = flags.sentinel ?? (flags.url === undefined && flags.host === undefined && flags.port === undefined ? env['WB_SENTINEL'] : undefined);
+  if (sentinel !== undefined) return sentinelTarget(flags, sentinel, env);
+  if (flags.sentinelMaster !== undefined) throw new FlagError('--sentinel-master needs --sentinel <host:port,…>');
   // Explicit flags win over the environment: --url, then --host/--port, then WB_REDIS_URL.
   const url = flags.url ?? (flags.host === undefined && flags.port === undefined ? env['WB_REDIS_URL'] : undefined);
   const password = flags.password ?? env['WB_REDIS_PASSWORD'];
@@ -81,6 +92,38 @@ export function redisTarget(flags: RedisFlags, env: NodeJS.ProcessEnv = process.
   return { options, describe: `${host}:${port}` };
 }
 
+/**
+ * Redis Sentinel: ioredis asks the sentinels for the master's address, connects there (checking
+ * with ROLE that it is the master), and asks again after every disconnect; with
+ * `failoverDetector` it also listens to the sentinels' `+switch-master` and moves at once.
+ */
+function sentinelTarget(flags: RedisFlags, list: string, env: NodeJS.ProcessEnv): { options: RedisOptions; describe: string } {
+  if (flags.url !== undefined || flags.host !== undefined || flags.port !== undefined) throw new FlagError('--sentinel replaces --host, --port and --url: give one or the other');
+  const name = flags.sentinelMaster ?? env['WB_SENTINEL_MASTER'];
+  if (name === undefined || name === '') throw new FlagError('--sentinel needs --sentinel-master <name> (the name the sentinels monitor the master under)');
+  const sentinels = list.split(',').map((s) => s.trim()).filter(Boolean).map((addr) => {
+    const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(addr);
+    const port = Number(m?.[2]);
+    if (!m || !Number.isInteger(port) || port < 1 || port > 65535) throw new FlagError(`--sentinel: '${addr}' is not host:port`);
+    return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+  });
+  if (sentinels.length === 0) throw new FlagError('--sentinel needs at least one host:port');
+  const options: RedisOptions = { sentinels, name, role: 'master', failoverDetector: true };
+  const password = flags.password ?? env['WB_REDIS_PASSWORD'];
+  if (flags.user !== undefined) options.username = flags.user;
+  if (password !== undefined) options.password = password;
+  const sentinelPassword = flags.sentinelPassword ?? env['WB_SENTINEL_PASSWORD'];
+  if (sentinelPassword !== undefined) options.sentinelPassword = sentinelPassword;
+  const tls = tlsOptions(flags);
+  if (tls !== undefined) {
+    // The master, its replicas and the sentinels all speak TLS with the same files.
+    options.tls = tls;
+    options.sentinelTLS = tls;
+    options.enableTLSForSentinelMode = true;
+  }
+  return { options, describe: `master '${name}' via sentinel ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}` };
+}
+
 function tlsOptions(flags: RedisFlags): RedisOptions['tls'] {
   if (!flags.tls && !flags.tlsCa && !flags.tlsCert && !flags.tlsKey) return undefined;
   const read = (file: string | undefined, flag: string): Buffer | undefined => {
@@ -108,4 +151,19 @@ function decodeUserinfo(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** The same credentials and TLS, aimed at one server (a replica the master lists) instead of the flags' target. */
+export function replicaFlags(flags: RedisFlags, host: string, port: number, env: NodeJS.ProcessEnv = process.env): RedisFlags {
+  const { url: _url, sentinel: _sentinel, sentinelMaster: _master, sentinelPassword: _sp, ...rest } = flags;
+  const out: { -readonly [K in keyof RedisFlags]: RedisFlags[K] } = { ...rest, host, port: String(port) };
+  const url = flags.url ?? (flags.host === undefined && flags.port === undefined && flags.sentinel === undefined ? env['WB_REDIS_URL'] : undefined);
+  if (url !== undefined) {
+    // A URL's user and password still apply (the flags win, as for the URL itself).
+    const parsed = new URL(url);
+    if (out.user === undefined && parsed.username !== '') out.user = decodeUserinfo(parsed.username);
+    if (out.password === undefined && parsed.password !== '') out.password = decodeUserinfo(parsed.password);
+    if (parsed.protocol === 'rediss:') out.tls = true;
+  }
+  return out;
 }

@@ -15,12 +15,17 @@ export interface TestEnvOptions {
   readonly redis?: RedisOptions;
   /** Added to every bin invocation's flags (`--tls-ca <file>`, ...). */
   readonly flags?: readonly string[];
+  /** How the bins reach Redis instead of `--url <redisUrl>` (`--sentinel …`, say). */
+  readonly connection?: readonly string[];
+  /** The test's own connection instead of one to `redisUrl` (a Sentinel client, say). */
+  readonly client?: Redis;
 }
 
 /** One test's isolated world: its own namespace, key prefix, table and runtime id. */
 export class TestEnv {
   readonly redisUrl: string;
   private readonly extraFlags: readonly string[];
+  private readonly connection: readonly string[];
   readonly id = uid();
   readonly ns = `wbt${this.id}`;
   readonly prefix = `p${this.id}`;
@@ -33,13 +38,14 @@ export class TestEnv {
   constructor(redisUrl = REDIS_URL, opts: TestEnvOptions = {}) {
     this.redisUrl = redisUrl;
     this.extraFlags = opts.flags ?? [];
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null, ...opts.redis });
+    this.connection = opts.connection ?? ['--url', redisUrl];
+    this.redis = opts.client ?? new Redis(redisUrl, { maxRetriesPerRequest: null, ...opts.redis });
     this.redis.on('error', () => undefined); // tests that restart Redis expect errors meanwhile
   }
 
   /** Flags every bin invocation of this test uses. */
   get flags(): string[] {
-    return ['--url', this.redisUrl, '--namespace', this.ns, ...this.extraFlags];
+    return [...this.connection, '--namespace', this.ns, ...this.extraFlags];
   }
 
   runtimeArgs(extra: readonly string[] = []): string[] {

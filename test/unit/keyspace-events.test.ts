@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { describe, it, expect } from 'vitest';
 import { classifyEvent } from '../../runtime/capture/capture-queue.ts';
-import { ensureKeyspaceEvents, mergeFlags, NEEDED_FLAGS } from '../../runtime/capture/keyspace-config.ts';
+import { ensureKeyspaceEvents, mergeFlags, NEEDED_FLAGS, replicasOf } from '../../runtime/capture/keyspace-config.ts';
 
 describe('mergeFlags', () => {
   it('adds every needed flag to an empty setting', () => {
@@ -80,5 +80,13 @@ describe('ensureKeyspaceEvents', () => {
     const check = await ensureKeyspaceEvents(redis);
     expect(check.kind).toBe('unknown');
     expect(check.kind !== 'ok' && check.message).toMatch(/^cannot read notify-keyspace-events \(.*NOPERM/);
+  });
+});
+
+describe('replicasOf', () => {
+  it('lists the replicas INFO replication names, none on a replica or a lone master', () => {
+    const info = '# Replication\r\nrole:master\r\nconnected_slaves:2\r\nslave0:ip=10.0.0.2,port=6380,state=online,offset=1,lag=0\r\nslave1:ip=10.0.0.3,port=6381,state=online,offset=1,lag=1\r\nmaster_repl_offset:1\r\n';
+    expect(replicasOf(info)).toEqual([{ host: '10.0.0.2', port: 6380 }, { host: '10.0.0.3', port: 6381 }]);
+    expect(replicasOf('# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\n')).toEqual([]);
   });
 });

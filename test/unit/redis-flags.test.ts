@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { FlagError, redisTarget, type RedisFlags } from '../../runtime/redis/flags.ts';
+import { FlagError, redisTarget, replicaFlags, type RedisFlags } from '../../runtime/redis/flags.ts';
 
 // What commander yields when no connection flag is given.
 const defaults: RedisFlags = { namespace: 'wb' };
@@ -66,5 +66,38 @@ describe('redisTarget', () => {
 
   it('explicit --host/--port win over WB_REDIS_URL', () => {
     expect(redisTarget({ ...defaults, host: 'h2', port: '7000' }, { WB_REDIS_URL: 'redis://elsewhere:1' })).toEqual({ options: { host: 'h2', port: 7000 }, describe: 'h2:7000' });
+  });
+
+  it('--sentinel with --sentinel-master: the sentinels, the master name, its credentials; the password never described', () => {
+    const t = redisTarget({ ...defaults, sentinel: 's1:26379, [::1]:26380', sentinelMaster: 'main', user: 'app', password: 'pw', sentinelPassword: 'spw' }, {});
+    expect(t.url).toBeUndefined();
+    expect(t.options).toEqual({ sentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }], name: 'main', role: 'master', failoverDetector: true, username: 'app', password: 'pw', sentinelPassword: 'spw' });
+    expect(t.describe).toBe("master 'main' via sentinel s1:26379,::1:26380");
+    expect(t.describe).not.toContain('pw');
+  });
+
+  it('--sentinel from the environment, with TLS for the master and the sentinels alike', () => {
+    const t = redisTarget({ ...defaults, tls: true }, { WB_SENTINEL: 's:1', WB_SENTINEL_MASTER: 'm', WB_SENTINEL_PASSWORD: 'x' });
+    expect(t.options).toMatchObject({ sentinels: [{ host: 's', port: 1 }], name: 'm', sentinelPassword: 'x', tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true });
+    // Explicit --host wins over WB_SENTINEL, as over WB_REDIS_URL.
+    expect(redisTarget({ ...defaults, host: 'h' }, { WB_SENTINEL: 's:1' }).options).toEqual({ host: 'h', port: 6379 });
+  });
+
+  it('refuses --sentinel without a master name, with --url or --host, a bad address, and a master name alone', () => {
+    expect(() => redisTarget({ ...defaults, sentinel: 's:1' }, {})).toThrow(/--sentinel-master/);
+    expect(() => redisTarget({ ...defaults, sentinel: 's:1', sentinelMaster: 'm', url: 'redis://x:1' }, {})).toThrow(/replaces/);
+    expect(() => redisTarget({ ...defaults, sentinel: 's:1', sentinelMaster: 'm', host: 'x' }, {})).toThrow(/replaces/);
+    expect(() => redisTarget({ ...defaults, sentinel: 's', sentinelMaster: 'm' }, {})).toThrow(/'s' is not host:port/);
+    expect(() => redisTarget({ ...defaults, sentinel: 's:99999', sentinelMaster: 'm' }, {})).toThrow(FlagError);
+    expect(() => redisTarget({ ...defaults, sentinel: ' , ', sentinelMaster: 'm' }, {})).toThrow(/at least one/);
+    expect(() => redisTarget({ ...defaults, sentinelMaster: 'm' }, {})).toThrow(/needs --sentinel/);
+  });
+});
+
+describe('replicaFlags', () => {
+  it('aims the same credentials and TLS at a replica, those of a URL included', () => {
+    expect(replicaFlags({ ...defaults, url: 'rediss://me:p%40ss@h:1', tlsCa: 'ca.pem' }, 'r', 2, {})).toEqual({ namespace: 'wb', host: 'r', port: '2', user: 'me', password: 'p@ss', tls: true, tlsCa: 'ca.pem' });
+    expect(replicaFlags({ ...defaults, sentinel: 's:1', sentinelMaster: 'm', password: 'pw' }, 'r', 2, {})).toEqual({ namespace: 'wb', host: 'r', port: '2', password: 'pw' });
+    expect(replicaFlags({ ...defaults, password: 'flag' }, 'r', 2, { WB_REDIS_URL: 'redis://:url@h:1' })).toEqual({ namespace: 'wb', host: 'r', port: '2', password: 'flag' });
   });
 });

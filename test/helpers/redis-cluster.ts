@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { freePort, TestRedis } from './redis-server.ts';
+import { waitFor } from './wait.ts';
+
+const run = promisify(execFile);
+
+/**
+ * A Redis Cluster owned by one test: `masters` masters with `replicas` replicas each, on
+ * consecutive ports, created with `redis-cli --cluster create`. A node timeout of 2 s makes a
+ * killed master's replica take over within seconds.
+ */
+export class TestCluster {
+  readonly nodes: TestRedis[];
+
+  constructor(masters = 3, replicas = 1, extra: readonly string[] = []) {
+    const base = freePort();
+    this.nodes = Array.from({ length: masters * (1 + replicas) }, (_, i) => new TestRedis(base + i, [
+      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${base + i}.conf`, '--cluster-node-timeout', '2000', '--appendonly', 'no', ...extra,
+    ]));
+    this.replicas = replicas;
+  }
+
+  private readonly replicas: number;
+
+  get ports(): number[] {
+    return this.nodes.map((n) => n.port);
+  }
+
+  async start(): Promise<void> {
+    for (const n of this.nodes) await n.start();
+    await run('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(this.replicas), '--cluster-yes']);
+    for (const port of this.ports) {
+      const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+      try {
+        await waitFor(`cluster_state:ok on ${port}`, async () => (await r.call('CLUSTER', 'INFO') as string).includes('cluster_state:ok'), 30_000, 200);
+      } finally {
+        r.disconnect();
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const n of this.nodes) await n.stop();
+  }
+}

@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, TestRedis } from './redis-server.ts';
+import { waitFor } from './wait.ts';
+
+/** The name the sentinels monitor the master under. */
+export const SENTINEL_MASTER = 'wbmaster';
+
+/**
+ * A Redis Sentinel setup owned by one test: a master, one replica and three sentinels, each on a
+ * port of its own. The sentinels declare the master down after a second, so a killed master is
+ * replaced by its replica within a few seconds.
+ */
+export class TestSentinel {
+  readonly master: TestRedis;
+  readonly replica: TestRedis;
+  readonly sentinelPorts: number[];
+  private readonly sentinels: ChildProcess[] = [];
+  private readonly dir = mkdtempSync(join(tmpdir(), 'wbsync-sentinel-'));
+
+  constructor() {
+    const base = freePort();
+    // No 5 s wait before a full sync (the default for diskless replication), on either side: the
+    // replica syncs from the master now, and the master from the replica once they swap.
+    const sync = ['--repl-diskless-sync-delay', '0'];
+    this.master = new TestRedis(base, sync);
+    this.replica = new TestRedis(base + 1, [...sync, '--replicaof', '127.0.0.1', String(base)]);
+    this.sentinelPorts = [base + 2, base + 3, base + 4];
+  }
+
+  /** `--sentinel host:port,…` for the bins. */
+  get addresses(): string {
+    return this.sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',');
+  }
+
+  /** The bins' connection flags. */
+  get flags(): string[] {
+    return ['--sentinel', this.addresses, '--sentinel-master', SENTINEL_MASTER];
+  }
+
+  /** A client that follows the master through failovers, as the bins do. */
+  client(): Redis {
+    const c = new Redis({ sentinels: this.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), name: SENTINEL_MASTER, maxRetriesPerRequest: null, failoverDetector: true });
+    c.on('error', () => undefined);
+    return c;
+  }
+
+  async start(): Promise<void> {
+    await this.master.start();
+    await this.replica.start();
+    const replica = new Redis({ port: this.replica.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    try {
+      await waitFor('the replica in sync', async () => (await replica.info('replication')).includes('master_link_status:up'), 30_000, 100);
+    } finally {
+      replica.disconnect();
+    }
+    for (const port of this.sentinelPorts) {
+      const conf = join(this.dir, `sentinel-${port}.conf`);
+      writeFileSync(conf, [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${this.dir}`,
+        `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${this.master.port} 2`,
+        `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
+        `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
+        `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
+        '',
+      ].join('\n'));
+      this.sentinels.push(spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' }));
+    }
+    // Ready once every sentinel knows the replica and the two other sentinels (a failover needs
+    // a majority of them to agree).
+    const probes = this.sentinelPorts.map((port) => {
+      const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 200 });
+      r.on('error', () => undefined);
+      return r;
+    });
+    try {
+      await waitFor('sentinels know the replica and each other', async () => {
+        for (const p of probes) {
+          const replicas = (await p.call('SENTINEL', 'REPLICAS', SENTINEL_MASTER).catch(() => [])) as unknown[];
+          const others = (await p.call('SENTINEL', 'SENTINELS', SENTINEL_MASTER).catch(() => [])) as unknown[];
+          if (replicas.length < 1 || others.length < 2) return false;
+        }
+        return true;
+      }, 30_000, 200);
+    } finally {
+      for (const p of probes) p.disconnect();
+    }
+  }
+
+  /** The address the sentinels give for the master now. */
+  async masterPort(): Promise<number> {
+    const r = new Redis({ port: this.sentinelPorts[0], host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    try {
+      const [, port] = (await r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER)) as [string, string];
+      return Number(port);
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sentinels) s.kill('SIGKILL');
+    await this.master.stop();
+    await this.replica.stop();
+  }
+}
