@@ -1,10 +1,10 @@
-// Where light-load latency goes: a steady writer (WB_BENCH_RATE changes/s for WB_BENCH_SECONDS s; 1000 and 10)
+// Where light-load latency goes: a steady writer (WB_BENCH_RATE changes/s for WB_BENCH_SECONDS s; 1000 and 10; warmed up by a second of it unless WB_BENCH_COLD)
 // against a fresh runtime; each change's delay is split at the moment capture appended it to the
 // backlog (the stream entry id's clock). WB_BENCH_RUNTIMES runtimes (1) share the namespace.
 // Run: npm run bench:lag-trace
 import { Redis } from 'ioredis';
 import type { RowDataPacket } from 'mysql2/promise';
-import { BENCH_PASSWORD, BENCH_USER, benchUser, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, Runtime, startRedis, steadyWrites, table, until, uploadRecipe } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, benchUser, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, Runtime, startRedis, steadyWrites, table, until, uploadRecipe, warmUp } from './lib.ts';
 
 const rate = Number(process.env['WB_BENCH_RATE'] ?? 1000);
 const secs = Number(process.env['WB_BENCH_SECONDS'] ?? 10);
@@ -25,8 +25,7 @@ await table(db, name, ', sent BIGINT, arrived TIMESTAMP(3) NOT NULL DEFAULT CURR
 await uploadRecipe('LagTrace', 'lt', name, { first_name: 'first', sent: 'sent' });
 await reconciled(redis, 'LagTrace');
 if (runtimes > 1) await new Promise((r) => setTimeout(r, 3000)); // the partitions spread first
-await redis.hset('lt:warm', 'first_name', 'w', 'sent', String(Date.now()));
-await until('warm', async () => (await count(db, name)) === 1, 30000, 20);
+const warm = process.env['WB_BENCH_COLD'] ? 0 : await warmUp(redis, db, 'lt', name, rate);
 const captured = new Map<string, number>();
 let stop = false;
 // Every partition of the recipe's backlog (8 by default).
@@ -58,7 +57,7 @@ const cpus0 = [rt, ...others].map((r) => r.cpuSeconds());
 const redis0 = await redisCpu(redis);
 const started = Date.now();
 await steadyWrites(redis, 'lt', rate, total);
-await until('rows', async () => (await count(db, name)) === total + 1, 60000, 50);
+await until('rows', async () => (await count(db, name)) === total + warm, 60000, 50);
 const cpus = [rt, ...others].map((r, i) => r.cpuSeconds() - (cpus0[i] as number));
 console.log(`runtime CPU ${cpus.reduce((a, b) => a + b, 0).toFixed(2)} s (${cpus.map((c) => c.toFixed(2)).join(' + ')}), Redis CPU ${((await redisCpu(redis)) - redis0).toFixed(2)} s for ${total} changes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 stop = true;
@@ -74,7 +73,7 @@ console.log(`MariaDB: ${[...db1].map(([k, v]) => `${k} ${v - (db0.get(k) ?? 0)}`
 console.log('slowlog (>= 5 ms):', JSON.stringify(await redis.slowlog('GET', 20)).slice(0, 1500));
 console.log('latency:', JSON.stringify(await redis.call('LATENCY', 'LATEST')));
 if (process.env['WB_BENCH_CMDSTATS']) console.log((await redis.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat')).join('\n'));
-const [rows] = await db.query<RowDataPacket[]>(`SELECT id, sent, ROUND(UNIX_TIMESTAMP(arrived) * 1000) AS arrived FROM ${name} WHERE id <> 'warm'`);
+const [rows] = await db.query<RowDataPacket[]>(`SELECT id, sent, ROUND(UNIX_TIMESTAMP(arrived) * 1000) AS arrived FROM ${name} WHERE id NOT LIKE 'warm%'`);
 const cap: number[] = [], wr: number[] = [], all: number[] = [];
 const worst: Array<[number, number, number]> = [];
 for (const r of rows) {
@@ -87,6 +86,14 @@ const fmt = (xs: number[]) => { xs.sort((a, b) => a - b); return `p50 ${percenti
 console.log('total  ', fmt(all));
 console.log('capture', fmt(cap));
 console.log('write  ', fmt(wr));
+if (process.env['WB_BENCH_STALLS']) {
+  // When the slow ones were sent (ms from the first write), to see whether stalls are periodic.
+  const t0 = Math.min(...rows.map((r) => Number(r['sent'])));
+  const slow = rows.filter((r) => Number(r['arrived']) - Number(r['sent']) > 50).map((r) => Number(r['sent']) - t0).sort((a, b) => a - b);
+  const bursts: number[] = [];
+  for (const t of slow) if (bursts.length === 0 || t - (bursts[bursts.length - 1] as number) > 300) bursts.push(t);
+  console.log('slow (> 50 ms) changes sent at (ms, first of each burst):', bursts.join(' '));
+}
 worst.sort((a, b) => b[0] - a[0]);
 console.log('worst (total, capture, write):', JSON.stringify(worst.slice(0, 15)));
 await Promise.all([rt, ...others].map((r) => r.stop()));

@@ -172,14 +172,27 @@ export async function writeHashes(redis: Redis, prefix: string, n: number, from 
  * A steady writer: `total` changes at `rate` per second to `{prefix}:{i}`, each carrying its send
  * time in the mapped field `sent`, so the table can measure lag against its own clock.
  */
-export async function steadyWrites(redis: Redis, prefix: string, rate: number, total: number): Promise<void> {
+/**
+ * Warms a lag measurement up: one second of the same steady load on keys `<prefix>:warm<n>`,
+ * all arrived before it returns. Every runtime's writers have then connected and described the
+ * table, and its code is compiled, so the figures that follow describe the steady state (a
+ * single warm row left the first second's connects and compiles inside the measurement, on
+ * every runtime but the one that wrote it). The measurement leaves out ids `warm…`.
+ */
+export async function warmUp(redis: Redis, db: Pool, prefix: string, tableName: string, rate: number): Promise<number> {
+  await steadyWrites(redis, prefix, rate, rate, 'warm');
+  await until('warm-up rows', async () => (await count(db, tableName)) === rate, 60_000, 20);
+  return rate;
+}
+
+export async function steadyWrites(redis: Redis, prefix: string, rate: number, total: number, idPrefix = ''): Promise<void> {
   const started = Date.now();
   let sent = 0;
   while (sent < total) {
     const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
     if (due > sent) {
       const p = redis.pipeline();
-      for (; sent < due; sent++) p.hset(`${prefix}:${sent}`, 'first_name', 'x', 'sent', String(Date.now()));
+      for (; sent < due; sent++) p.hset(`${prefix}:${idPrefix}${sent}`, 'first_name', 'x', 'sent', String(Date.now()));
       await p.exec();
     }
     await sleep(1);

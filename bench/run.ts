@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
-import { BENCH_PASSWORD, BENCH_USER, benchUser, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, ROOT, Runtime, sleep, startRedis, steadyWrites, table, unregisterRecipe, until, uploadRecipe, writeHashes } from './lib.ts';
+import { BENCH_PASSWORD, BENCH_USER, benchUser, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, ROOT, Runtime, sleep, startRedis, steadyWrites, table, unregisterRecipe, until, uploadRecipe, warmUp, writeHashes } from './lib.ts';
 import { cliStartup, type CliStartup } from './cli-startup.ts';
 import { referenceLoad } from './reference-loader.ts';
 import { severalRuntimes, type SeveralRuntimes } from './runtimes.ts';
@@ -62,13 +62,12 @@ async function lag(redis: Redis, db: Pool, rate: number): Promise<void> {
   await table(db, name, ', sent BIGINT, arrived TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)');
   await uploadRecipe(`BenchLag${rate}`, `lag${rate}`, name, { ...MAPPINGS, sent: 'sent' });
   await reconciled(redis, `BenchLag${rate}`);
-  // Warm up (first connection, JIT) so the figures describe the steady state.
-  await redis.hset(`lag${rate}:warm`, 'first_name', 'w', 'sent', String(Date.now()));
-  await until('warm-up row', async () => (await count(db, name)) === 1, 30_000, 20);
+  // Warm up (connections, JIT) so the figures describe the steady state.
+  const warm = await warmUp(redis, db, `lag${rate}`, name, rate);
   const total = rate * LAG_SECONDS;
   await steadyWrites(redis, `lag${rate}`, rate, total);
-  await until('lag rows', async () => (await count(db, name)) === total + 1, 60_000, 50);
-  const [rows] = await db.query<RowDataPacket[]>(`SELECT ROUND(UNIX_TIMESTAMP(arrived) * 1000) - sent AS lag FROM ${name} WHERE id <> 'warm'`);
+  await until('lag rows', async () => (await count(db, name)) === total + warm, 60_000, 50);
+  const [rows] = await db.query<RowDataPacket[]>(`SELECT ROUND(UNIX_TIMESTAMP(arrived) * 1000) - sent AS lag FROM ${name} WHERE id NOT LIKE 'warm%'`);
   const lags = rows.map((r) => Number(r['lag'])).sort((a, b) => a - b);
   const figures = { rate, changes: total, p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags[lags.length - 1] };
   results[`lag${rate}`] = figures;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { GROUP, type Keys } from '../keys.ts';
@@ -9,6 +10,17 @@ import { backlogLength } from './streams.ts';
 const DEAD_LETTER = readFileSync(new URL('./dead-letter.lua', import.meta.url), 'utf8');
 const FINISH = readFileSync(new URL('./finish.lua', import.meta.url), 'utf8');
 const SETTLE = readFileSync(new URL('./settle.lua', import.meta.url), 'utf8');
+const FINISH_SHA = createHash('sha1').update(FINISH).digest('hex');
+const SETTLE_SHA = createHash('sha1').update(SETTLE).digest('hex');
+
+/**
+ * Sockets on which a finish's EXEC ran the scripts' text (EVAL), so Redis has them cached: later
+ * finishes there send only their SHA1 (EVALSHA), a fraction of the bytes and of Redis's work per
+ * batch. A new socket (a reconnect, a restarted Redis) sends the text again; a NOSCRIPT (the
+ * cache flushed under a live connection) forgets the socket, and the retried finish sends the
+ * text. As ioredis does for its own defined commands, without `SCRIPT LOAD` (not in the ACL).
+ */
+const scriptsOn = new WeakMap<object, Set<string>>();
 
 /** Queues one dead letter on `tx`, replacing the key's previous one (dead-letter.lua). */
 export function addDeadLetter(tx: ChainableCommander, keys: Keys, recipe: string, key: string, fields: readonly string[]): void {
@@ -185,6 +197,13 @@ export class Backlog {
    */
   async finish(c: Completion): Promise<FinishResult> {
     const tx = this.redis.multi();
+    const socket = (this.redis as unknown as { stream?: object }).stream;
+    const cached = (socket !== undefined ? scriptsOn.get(socket) : undefined) ?? new Set<string>();
+    const sent: string[] = [];
+    const script = (lua: string, sha: string): [string, string] => {
+      sent.push(sha);
+      return cached.has(sha) ? ['EVALSHA', sha] : ['EVAL', lua];
+    };
     const at = new Date().toISOString();
     const letter = (d: DeadLetter): string[] => ['key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at];
     // finish.lua counts an entry only if this call acknowledges it: a finish whose reply was
@@ -196,13 +215,13 @@ export class Backlog {
       const lease = this.keys.lease(this.recipe, p);
       const mine = c.entries.filter((e) => e.partition === p);
       if (mine.length) {
-        tx.eval(FINISH, 3, this.streams[p] as string, this.keys.status(this.recipe), lease, GROUP, this.fence(p), ...mine.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
+        tx.call(...script(FINISH, FINISH_SHA), 3, this.streams[p] as string, this.keys.status(this.recipe), lease, GROUP, this.fence(p), ...mine.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
         checked.push({ p, at: n++ });
       }
       const dead = c.dead.filter((d) => d.partition === p);
       const acks = c.acks.filter((a) => a.partition === p);
       if (dead.length || acks.length) {
-        tx.eval(SETTLE, 3, lease, this.keys.deadLetters(this.recipe), this.keys.deadLetterIndex(this.recipe), this.fence(p), dead.length,
+        tx.call(...script(SETTLE, SETTLE_SHA), 3, lease, this.keys.deadLetters(this.recipe), this.keys.deadLetterIndex(this.recipe), this.fence(p), dead.length,
           ...dead.flatMap((d) => { const f = letter(d); return [d.key, f.length / 2, ...f]; }),
           ...acks.flatMap((a) => [`{${a.key}}${a.ack}`, a.error === undefined ? 'done' : 'failed', a.error ?? '']));
         checked.push({ p, at: n++ });
@@ -217,7 +236,14 @@ export class Backlog {
       tx.expire(stream, ACK_TTL_S);
     }
     // A command refused inside the transaction throws: the caller retries, nothing passes for done.
-    const res = await execChecked(tx);
+    let res: Awaited<ReturnType<typeof execChecked>>;
+    try {
+      res = await execChecked(tx);
+    } catch (err) {
+      if (socket !== undefined && /NOSCRIPT/.test(String(err))) scriptsOn.delete(socket);
+      throw err;
+    }
+    if (socket !== undefined && sent.some((sha) => !cached.has(sha))) scriptsOn.set(socket, new Set([...cached, ...sent]));
     return { lost: [...new Set(checked.filter((x) => Number(res?.[x.at]?.[1]) === -1).map((x) => x.p))] };
   }
 

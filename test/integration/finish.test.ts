@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Backlog, type Completion } from '../../runtime/backlog/backlog.ts';
 import { GROUP, Keys } from '../../runtime/keys.ts';
 import { REDIS_URL } from '../helpers/env.ts';
+import { freePort, TestRedis } from '../helpers/redis-server.ts';
 import { uid } from '../helpers/wait.ts';
 
 /** An entry of a backlog partition. */
@@ -160,5 +161,44 @@ describe('Backlog.claimAll against Redis', () => {
       claimed.push(...entries.map((e) => `${e.partition}/${e.id}`));
     }, () => false);
     expect(claimed).toStrictEqual(idle.map((id) => `2/${id}`));
+  });
+});
+
+// The finish scripts' text goes once per connection; then only their SHA1. On a private server:
+// the test flushes its script cache, which must not touch the machine's Redis.
+describe('Backlog.finish sends its scripts by SHA1 once cached', () => {
+  const server = new TestRedis(freePort());
+  let redis: Redis;
+  afterAll(async () => {
+    redis?.disconnect();
+    await server.stop();
+  });
+
+  it('EVAL on a new connection, EVALSHA after it; a flushed script cache costs one failed finish, whose retry counts once', async () => {
+    await server.start();
+    redis = new Redis(server.url);
+    const keys = new Keys('wbt');
+    const backlog = new Backlog(redis, keys, 'Sha', 1);
+    await backlog.ensureGroup();
+    const stream = backlog.streams[0] as string;
+    const finishOne = async (): Promise<void> => {
+      const id = (await redis.xadd(stream, '*', 'k:1', 'u:0:')) as string;
+      await backlog.read('c1', 10, [0]);
+      await backlog.finish({ entries: [{ id, partition: 0, records: 1, synced: 1, deadLetters: 0 }], dead: [], acks: [], version: '1' });
+    };
+    const calls = async (cmd: string): Promise<number> => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(await redis.info('commandstats'))?.[1] ?? 0);
+    await finishOne();
+    expect([await calls('eval'), await calls('evalsha')]).toStrictEqual([1, 0]);
+    await finishOne();
+    await finishOne();
+    expect([await calls('eval'), await calls('evalsha')]).toStrictEqual([1, 2]);
+    await redis.script('FLUSH');
+    const id = (await redis.xadd(stream, '*', 'k:2', 'u:0:')) as string;
+    await backlog.read('c1', 10, [0]);
+    const done = { entries: [{ id, partition: 0, records: 1, synced: 1, deadLetters: 0 }], dead: [], acks: [], version: '1' };
+    await expect(backlog.finish(done)).rejects.toThrow(/NOSCRIPT/);
+    await backlog.finish(done);
+    expect(await redis.hget(keys.status('Sha'), 'synced')).toBe('4');
+    expect(await redis.xlen(stream)).toBe(0);
   });
 });
