@@ -458,13 +458,6 @@ export class Runtime {
     await beat(this.redis, this.keys, info, this.leaseOpts.ttlMs);
   }
 
-  /**
-   * Checks (and sets) notify-keyspace-events: at start, after the subscription reconnects and at
-   * every sync, since an operator or a restarted server may turn notifications off at any time.
-   * Logged when the finding changes; notifications known to be off show as an error on every
-   * recipe (status) until they are on again. Once running, notifications found off (set again
-   * now, or on again after a problem) lost the changes in between: every recipe reconciles.
-   */
   private async readServerId(): Promise<string | undefined> {
     return /run_id:(\w+)/.exec(await this.redis.info('server'))?.[1];
   }
@@ -505,6 +498,13 @@ export class Runtime {
     }
   }
 
+  /**
+   * Checks (and sets) notify-keyspace-events: at start, after the subscription reconnects and at
+   * every sync, since an operator or a restarted server may turn notifications off at any time.
+   * Logged when the finding changes; notifications known to be off show as an error on every
+   * recipe (status) until they are on again. Once running, notifications found off (set again
+   * now, or on again after a problem) lost the changes in between: every recipe reconciles.
+   */
   private async checkKeyspaceEvents(): Promise<void> {
     const check = await ensureKeyspaceEvents(this.redis);
     const before = this.keyspace;
