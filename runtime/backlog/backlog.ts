@@ -200,9 +200,10 @@ export class Backlog {
     const socket = (this.redis as unknown as { stream?: object }).stream;
     const cached = (socket !== undefined ? scriptsOn.get(socket) : undefined) ?? new Set<string>();
     const sent: string[] = [];
-    const script = (lua: string, sha: string): [string, string] => {
+    const script = (lua: string, sha: string, ...args: Array<string | number>): void => {
       sent.push(sha);
-      return cached.has(sha) ? ['EVALSHA', sha] : ['EVAL', lua];
+      if (cached.has(sha)) tx.evalsha(sha, 3, ...args);
+      else tx.eval(lua, 3, ...args);
     };
     const at = new Date().toISOString();
     const letter = (d: DeadLetter): string[] => ['key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at];
@@ -215,13 +216,13 @@ export class Backlog {
       const lease = this.keys.lease(this.recipe, p);
       const mine = c.entries.filter((e) => e.partition === p);
       if (mine.length) {
-        tx.call(...script(FINISH, FINISH_SHA), 3, this.streams[p] as string, this.keys.status(this.recipe), lease, GROUP, this.fence(p), ...mine.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
+        script(FINISH, FINISH_SHA, this.streams[p] as string, this.keys.status(this.recipe), lease, GROUP, this.fence(p), ...mine.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
         checked.push({ p, at: n++ });
       }
       const dead = c.dead.filter((d) => d.partition === p);
       const acks = c.acks.filter((a) => a.partition === p);
       if (dead.length || acks.length) {
-        tx.call(...script(SETTLE, SETTLE_SHA), 3, lease, this.keys.deadLetters(this.recipe), this.keys.deadLetterIndex(this.recipe), this.fence(p), dead.length,
+        script(SETTLE, SETTLE_SHA, lease, this.keys.deadLetters(this.recipe), this.keys.deadLetterIndex(this.recipe), this.fence(p), dead.length,
           ...dead.flatMap((d) => { const f = letter(d); return [d.key, f.length / 2, ...f]; }),
           ...acks.flatMap((a) => [`{${a.key}}${a.ack}`, a.error === undefined ? 'done' : 'failed', a.error ?? '']));
         checked.push({ p, at: n++ });
