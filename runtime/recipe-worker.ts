@@ -130,7 +130,7 @@ export class RecipeWorker implements PartitionOwner {
     }, undefined, this.delivery());
     const partitions = Math.min(reg.parallelism, maxParallelism(reg.connector));
     // Each writer, the pipeline and capture report their own standing problem (see ProblemBoard).
-    this.problems = new ProblemBoard(redis, keys.status(reg.name), log, this.abort.signal);
+    this.problems = new ProblemBoard(redis, keys.status(reg.name), { id: opts.consumer, heartbeats: keys.runtime('') }, log, this.abort.signal);
     this.writers = Array.from({ length: partitions }, (_, i) =>
       new TableWriter(driverFor(reg.connector), Object.values(reg.mappings), Object.keys(reg.mappings), log, this.problems.reporter(`writer ${i}`), this.abort.signal, opts.retry, {
         keyMatch: reg.keyMatch,
@@ -362,7 +362,9 @@ export class RecipeWorker implements PartitionOwner {
     const status = this.keys.status(this.reg.name);
     // A sweep that a stop (or a version replacement) cut short is taken up again.
     const [unfinished, scope, overflowedAt] = await this.redis.hmget(status, 'sweeping', 'reconciledScope', 'overflowedAt');
-    await this.redis.hset(status, { version: this.reg.version, state: 'loaded', runtime: this.opts.consumer, error: '', reconciling: '', sweeping: '' });
+    await this.redis.hset(status, { version: this.reg.version, state: 'loaded', runtime: this.opts.consumer, reconciling: '', sweeping: '' });
+    // No problem of this runtime yet: what an earlier run of it left goes, the others' stay.
+    this.problems.publish();
     if (unfinished && scope === this.sweep.scope) this.sweep.request(unfinished);
     if (overflowedAt) this.bound.restore(overflowedAt);
     this.loop = this.run();

@@ -1,19 +1,28 @@
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { execChecked } from '../redis/exec.ts';
 import { sleep } from './backoff.ts';
 import { errorText, type ProblemReporter } from './table-writer.ts';
 
 /** How long a status write that failed waits before it is tried again. */
 const RETRY_MS = 1000;
 
+const SCRIPT = readFileSync(new URL('./problems.lua', import.meta.url), 'utf8');
+
+/** Whose problems a board holds: a runtime (its id) of a namespace (its heartbeat keys' prefix). */
+export interface ProblemOwner {
+  readonly id: string;
+  readonly heartbeats: string;
+}
+
 /**
- * The problems of one recipe that stand right now, by source (each writer partition, the
- * pipeline, the keyspace-notification check), mirrored into the recipe's status hash: `error`
- * holds every current problem (the same text once) and is empty once none is left; `lastError`,
- * `lastErrorAt` and `failures` record each report. Sources are kept apart so that one writer's
- * recovery cannot clear another's failure, nor a failure linger after every source has
- * recovered. Status writes run one at a time with the latest state, and one that fails is tried
+ * The problems of one recipe that stand right now in one runtime, by source (each writer
+ * partition, the pipeline, the keyspace-notification check), mirrored into the recipe's status
+ * hash: the runtime's `error@<id>` holds every current problem (the same text once) and goes
+ * once none is left, and `error` joins those of every live runtime (problems.lua); `lastError`,
+ * `lastErrorAt` and `failures` record each report. Sources, and runtimes, are kept apart so
+ * that one writer's recovery cannot clear another's failure, nor a failure linger after every
+ * source has recovered. Status writes run one at a time with the latest state, and one that fails is tried
  * again (after a stop, once more): a recovery is never lost to a Redis hiccup.
  */
 export class ProblemBoard {
@@ -22,6 +31,7 @@ export class ProblemBoard {
   private readonly log: Logger;
   private readonly signal: AbortSignal;
   private readonly retryMs: number;
+  private readonly owner: ProblemOwner;
   /** Current problem per source, in the order they began. */
   private readonly current = new Map<string, string>();
   /** Reports not written yet. */
@@ -30,8 +40,9 @@ export class ProblemBoard {
   private dirty = false;
   private flushing: Promise<void> | undefined;
 
-  constructor(redis: Redis, key: string, log: Logger, signal: AbortSignal, retryMs = RETRY_MS) {
+  constructor(redis: Redis, key: string, owner: ProblemOwner, log: Logger, signal: AbortSignal, retryMs = RETRY_MS) {
     this.redis = redis;
+    this.owner = owner;
     this.key = key;
     this.log = log;
     this.signal = signal;
@@ -57,7 +68,18 @@ export class ProblemBoard {
     });
   }
 
-  /** What the status hash's `error` says: every standing problem, or '' when there is none. */
+  /**
+   * Writes this runtime's state of the recipe at once (none, at a worker's start): a field left
+   * by an earlier run of the same id goes, and `error` is made again from the live runtimes'.
+   */
+  publish(): void {
+    this.dirty = true;
+    this.flushing ??= this.flush().finally(() => {
+      this.flushing = undefined;
+    });
+  }
+
+  /** This runtime's problems as its `error@<id>` says: every standing problem, or '' when there is none. */
   get error(): string {
     return [...new Set(this.current.values())].join('; ');
   }
@@ -81,11 +103,8 @@ export class ProblemBoard {
       const last = this.last;
       this.failures = 0;
       this.last = undefined;
-      const tx = this.redis.multi().hset(this.key, { error: this.error });
-      if (last) tx.hset(this.key, { lastError: last.message, lastErrorAt: last.at });
-      if (failures) tx.hincrby(this.key, 'failures', failures);
       try {
-        await execChecked(tx);
+        await this.redis.eval(SCRIPT, 1, this.key, this.owner.id, this.error, last?.message ?? '', last?.at ?? '', failures, this.owner.heartbeats);
         failedOnce = false;
       } catch (err) {
         // Put back what was not written; a newer report's `last` wins.

@@ -1,93 +1,130 @@
 import { format } from 'mysql2';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { mysqlStatementLimit, mysqlStatements } from '../../runtime/connectors/mysql/statements.ts';
 import type { ConnectorDriver, ConnectorSession, FailureKind, StatementLimit, WriteBatch } from '../../runtime/connectors/types.ts';
 import { fitToLimit } from '../../runtime/writer/fit.ts';
 import type { RowWrite } from '../../runtime/writer/plan.ts';
 import { ProblemBoard } from '../../runtime/writer/problems.ts';
 import { TableWriter } from '../../runtime/writer/table-writer.ts';
+import { REDIS_URL } from '../helpers/env.ts';
+import { uid } from '../helpers/wait.ts';
 
 const log = pino({ level: 'silent' });
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
 
-/** A Redis whose MULTI records each transaction's commands; exec() fails while `down` is set. */
-function statusRedis() {
-  const hash: Record<string, string> = {};
-  const state = { down: false, execs: 0 };
-  const redis = {
-    multi: () => {
-      const queued: Array<() => void> = [];
-      const tx = {
-        hset: (_key: string, fields: Record<string, string>) => (queued.push(() => Object.assign(hash, fields)), tx),
-        hincrby: (_key: string, field: string, n: number) => (queued.push(() => { hash[field] = String(Number(hash[field] ?? 0) + n); }), tx),
-        exec: async () => {
-          state.execs++;
-          if (state.down) throw new Error('Connection is closed.');
-          for (const q of queued) q();
-          return queued.map(() => [null, 1]);
-        },
-      };
-      return tx;
-    },
-  } as unknown as Redis;
-  return { redis, hash, state };
+const real = new Redis(REDIS_URL);
+const ns = `wbt${uid()}`;
+afterAll(async () => {
+  const keys = await real.keys(`${ns}:*`);
+  if (keys.length) await real.del(...keys);
+  real.disconnect();
+});
+
+/**
+ * The real Redis behind a switch: while `down` is set, every script call fails as on a cut
+ * connection. `hash()` reads the status hash; runtime `id`'s heartbeat is set (alive).
+ */
+async function statusRedis(id = 'rt-a') {
+  const key = `${ns}:status:${uid()}`;
+  const state = { down: false, calls: 0 };
+  const redis = new Proxy(real, {
+    get: (target, name, receiver) => name === 'eval'
+      ? (...args: unknown[]) => {
+        state.calls++;
+        return state.down ? Promise.reject(new Error('Connection is closed.')) : (target.eval as (...a: unknown[]) => Promise<unknown>)(...args);
+      }
+      : Reflect.get(target, name, receiver) as unknown,
+  }) as Redis;
+  await real.set(`${ns}:runtime:${id}`, '{}', 'PX', 60_000);
+  const owner = { id, heartbeats: `${ns}:runtime:` };
+  return { redis, key, owner, state, hash: () => real.hgetall(key) };
 }
 
 describe('ProblemBoard: the status error of a recipe', () => {
   it("keeps one source's failure when another recovers, and clears once every source has", async () => {
-    const { redis, hash } = statusRedis();
-    const board = new ProblemBoard(redis, 'wb:status:R', log, new AbortController().signal, 1);
+    const { redis, key, owner, hash } = await statusRedis();
+    const board = new ProblemBoard(redis, key, owner, log, new AbortController().signal, 1);
     const w0 = board.reporter('writer 0');
     const w1 = board.reporter('writer 1');
     w0('db: write failed: write ECONNRESET');
     w1('db: connect failed: ECONNREFUSED');
     await board.settled();
-    expect(hash['error']).toBe('db: write failed: write ECONNRESET; db: connect failed: ECONNREFUSED');
+    expect((await hash())['error']).toBe('db: write failed: write ECONNRESET; db: connect failed: ECONNREFUSED');
     w1(undefined);
     await board.settled();
-    expect(hash['error']).toBe('db: write failed: write ECONNRESET');
+    expect((await hash())['error']).toBe('db: write failed: write ECONNRESET');
     w0(undefined);
     await board.settled();
-    expect(hash).toMatchObject({ error: '', lastError: 'db: connect failed: ECONNREFUSED', failures: '2' });
+    expect(await hash()).toStrictEqual({ error: '', lastError: 'db: connect failed: ECONNREFUSED', lastErrorAt: expect.any(String), failures: '2' });
   });
 
   it('shows the same problem of two sources once, and ignores the end of a problem never reported', async () => {
-    const { redis, hash, state } = statusRedis();
-    const board = new ProblemBoard(redis, 'k', log, new AbortController().signal, 1);
+    const { redis, key, owner, hash, state } = await statusRedis();
+    const board = new ProblemBoard(redis, key, owner, log, new AbortController().signal, 1);
     board.report('capture', undefined);
     await board.settled();
-    expect(state.execs).toBe(0);
+    expect(state.calls).toBe(0);
     board.report('writer 0', 'same');
     board.report('writer 1', 'same');
     await board.settled();
-    expect(hash['error']).toBe('same');
+    expect((await hash())['error']).toBe('same');
   });
 
-  it("tells a writer's problem from capture's", () => {
-    const { redis } = statusRedis();
-    const board = new ProblemBoard(redis, 'k', log, new AbortController().signal, 1);
+  it("tells a writer's problem from capture's", async () => {
+    const { redis, key, owner } = await statusRedis();
+    const board = new ProblemBoard(redis, key, owner, log, new AbortController().signal, 1);
     board.report('capture', 'notify-keyspace-events is off');
     expect(board.failingBesides('capture')).toBe(false);
     board.report('writer 1', 'db: connect failed');
     expect(board.failingBesides('capture')).toBe(true);
     board.report('writer 1', undefined);
     expect(board.failingBesides('capture')).toBe(false);
+    await board.settled();
   });
 
   it('writes a recovery that failed to reach Redis again, so status does not keep a stale error', async () => {
-    const { redis, hash, state } = statusRedis();
-    const board = new ProblemBoard(redis, 'k', log, new AbortController().signal, 1);
+    const { redis, key, owner, hash, state } = await statusRedis();
+    const board = new ProblemBoard(redis, key, owner, log, new AbortController().signal, 1);
     board.report('writer 0', 'db: write failed: write ECONNRESET');
     await board.settled();
     state.down = true;
     board.report('writer 0', undefined);
     await settle();
-    expect(hash['error']).toBe('db: write failed: write ECONNRESET');
+    expect((await hash())['error']).toBe('db: write failed: write ECONNRESET');
     state.down = false;
     await board.settled();
-    expect(hash).toMatchObject({ error: '', failures: '1' });
+    expect(await hash()).toMatchObject({ error: '', failures: '1' });
+  });
+
+  it("keeps each runtime's problems apart: one's recovery leaves another's failure; a dead runtime's goes", async () => {
+    const a = await statusRedis('rt-a');
+    const b = await statusRedis('rt-b');
+    const boardA = new ProblemBoard(a.redis, a.key, a.owner, log, new AbortController().signal, 1);
+    const boardB = new ProblemBoard(b.redis, a.key, b.owner, log, new AbortController().signal, 1);
+    boardA.report('writer 0', 'db: connect failed: ECONNREFUSED');
+    await boardA.settled();
+    boardB.report('writer 0', 'db: write failed: timeout');
+    await boardB.settled();
+    expect((await a.hash())['error']).toBe('db: connect failed: ECONNREFUSED; db: write failed: timeout');
+    boardB.report('writer 0', undefined);
+    await boardB.settled();
+    expect(await a.hash()).toMatchObject({ error: 'db: connect failed: ECONNREFUSED', 'error@rt-a': 'db: connect failed: ECONNREFUSED', failures: '2' });
+    expect((await a.hash())['error@rt-b']).toBeUndefined();
+    // rt-a dies (its heartbeat expires): the next write of anyone's state drops its problem.
+    await real.del(`${ns}:runtime:rt-a`);
+    boardB.publish();
+    await boardB.settled();
+    expect(await a.hash()).toMatchObject({ error: '' });
+    expect((await a.hash())['error@rt-a']).toBeUndefined();
+    // Same text from two runtimes: shown once.
+    await real.set(`${ns}:runtime:rt-a`, '{}', 'PX', 60_000);
+    boardA.report('writer 0', undefined);
+    boardA.report('capture', 'notify-keyspace-events is off');
+    boardB.report('capture', 'notify-keyspace-events is off');
+    await Promise.all([boardA.settled(), boardB.settled()]);
+    expect((await a.hash())['error']).toBe('notify-keyspace-events is off');
   });
 });
 
