@@ -91,6 +91,7 @@ describe('Redis Sentinel', () => {
   const sentinel = new TestSentinel();
   let env: TestEnv;
   let rt: RuntimeProcess | undefined;
+  let rt2: RuntimeProcess | undefined;
 
   beforeAll(async () => {
     await sentinel.start();
@@ -99,6 +100,7 @@ describe('Redis Sentinel', () => {
 
   afterAll(async () => {
     await rt?.stop();
+    await rt2?.stop();
     await env?.db.query(`DROP TABLE IF EXISTS \`${env.table}\``);
     env?.redis.disconnect();
     await env?.db.end();
@@ -124,7 +126,14 @@ describe('Redis Sentinel', () => {
     expect(bad.stderr).toMatch(/nope|sentinel/i);
   }, 90_000);
 
-  it('the master killed under load: capture and writes follow the promoted replica; the table ends equal to it, nothing confirmed regresses', async () => {
+  it('the master killed under load with two runtimes sharing the recipe: capture and writes follow the promoted replica; the table ends equal to it, nothing confirmed regresses', async () => {
+    // A second runtime: the partitions spread over both, and both must follow the new master.
+    rt2 = await startRuntime([...env.flags, '--id', `rt2-${env.id}`, '--claim-idle-ms', '3000']);
+    await waitFor('partitions on both runtimes', async () => {
+      const res = await env.cli(['status', '--json']);
+      const runtimes = (JSON.parse(res.stdout) as { runtimes: Array<{ partitions?: Record<string, number[]> }> }).runtimes;
+      return runtimes.length === 2 && runtimes.every((r) => (r.partitions?.[env.name]?.length ?? 0) > 0);
+    }, 40_000, 500);
     const before = await sentinel.masterPort();
     expect(before).toBe(sentinel.master.port);
     const clients = Array.from({ length: 4 }, () => sentinel.client());
@@ -139,7 +148,7 @@ describe('Redis Sentinel', () => {
       await sentinel.master.start();
       const promotedWrites = load.writes;
       await waitFor('writes go on on the promoted master', async () => load.writes > promotedWrites + 1000, 60_000);
-      expect(rt?.hasLog((r) => String(r['msg']).includes('another server than before'))).toBe(true);
+      for (const r of [rt, rt2]) expect(r?.hasLog((l) => String(l['msg']).includes('another server than before'))).toBe(true);
     } finally {
       await load.stop();
       for (const c of clients) c.disconnect();
@@ -153,6 +162,9 @@ describe('Redis Sentinel', () => {
     } finally {
       await poller.stop();
     }
+    // Both runtimes still serve the namespace, each holding partitions of the recipe.
+    const after = JSON.parse((await env.cli(['status', '--json'])).stdout) as { runtimes: Array<{ partitions?: Record<string, number[]> }> };
+    expect(after.runtimes.map((r) => r.partitions?.[env.name]?.length ?? 0).sort()).toStrictEqual([4, 4]);
     expect(poller.polls).toBeGreaterThan(10);
     expect(poller.regressions).toEqual([]);
     expect(load.acked.size).toBeGreaterThan(100);
