@@ -6,6 +6,7 @@ import { describeOverlap, findOverlaps, type PrefixClaim } from '../../runtime/r
 import { backlogLength, oldestEntryMs, partitionCounts } from '../../runtime/backlog/streams.ts';
 import { RecipeStore, type RecipeMeta } from '../../runtime/registry/store.ts';
 import { deleteGoneRowsCommand } from '../../runtime/verify/gone-rows.ts';
+import { redisTarget } from '../../runtime/redis/flags.ts';
 import { withRedis } from '../context.ts';
 import { CliError, printTable } from '../output.ts';
 import { registeredClaims } from '../recipe-loader.ts';
@@ -18,6 +19,14 @@ import { registeredClaims } from '../recipe-loader.ts';
 async function oldestAgeMs(redis: Redis, keys: Keys, name: string, partitions: number): Promise<number | null> {
   const [first, [sec, micros]] = await Promise.all([oldestEntryMs(redis, keys, name, partitions), redis.time()]);
   return first === undefined ? null : Math.max(0, Number(sec) * 1000 + Math.floor(Number(micros) / 1000) - first);
+}
+
+/** The Redis server this status was read from: its address, role and run_id (a failover changes them). */
+async function serverStatus(redis: Redis, target: string): Promise<{ target: string; address: string; role: string; runId: string }> {
+  const [server, replication] = await Promise.all([redis.info('server'), redis.info('replication')]);
+  const socket = (redis as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+  const field = (info: string, name: string): string => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+  return { target, address: socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : target, role: field(replication, 'role'), runId: field(server, 'run_id') };
 }
 
 async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta, claims: readonly PrefixClaim[]) {
@@ -63,8 +72,9 @@ export const status = new Command('status')
   .option('--check', 'exit 1 when no runtime is alive or a recipe is failed, failing, stalled or paused (for cron jobs and monitors)')
   .option('--stalled-after <seconds>', 'with --check: a recipe whose oldest unwritten change is older than this is stalled', seconds, 60)
   .action(async (name: string | undefined, opts: StatusOptions, cmd: Command) => {
-    await withRedis(cmd, async ({ redis, keys, limits }) => {
-      const gather = async (): Promise<{ recipes: RecipeStatus[]; runtimes: Runtime[] }> => {
+    await withRedis(cmd, async ({ redis, keys, limits, flags }) => {
+      const target = redisTarget(flags).describe;
+      const gather = async (): Promise<{ recipes: RecipeStatus[]; runtimes: Runtime[]; redis: ServerStatus }> => {
         const all = await new RecipeStore(redis, keys).list();
         const claims = await registeredClaims(redis, keys, all, limits);
         let metas = all;
@@ -72,7 +82,7 @@ export const status = new Command('status')
           metas = metas.filter((m) => m.name === name);
           if (metas.length === 0) throw new CliError(`no recipe named '${name}' is registered; wb-cli list shows the registered ones`);
         }
-        return { recipes: await Promise.all(metas.map((m) => recipeStatus(redis, keys, m, claims))), runtimes: await liveRuntimes(redis, keys) };
+        return { recipes: await Promise.all(metas.map((m) => recipeStatus(redis, keys, m, claims))), runtimes: await liveRuntimes(redis, keys), redis: await serverStatus(redis, target) };
       };
       if (opts.watch) {
         const tty = process.stdout.isTTY === true;
@@ -81,15 +91,15 @@ export const status = new Command('status')
           if (tty && !opts.json) process.stdout.write('\x1b[H\x1b[2J'); // home, clear: a redraw in place
           if (opts.json) process.stdout.write(`${JSON.stringify(now)}\n`);
           else {
-            print(now.recipes, now.runtimes, keys.ns);
+            print(now.recipes, now.runtimes, keys.ns, now.redis);
             process.stdout.write(`\n${new Date().toISOString()}  (every 1 s; Ctrl-C to stop)\n${tty ? '' : '\n'}`);
           }
           await new Promise((r) => setTimeout(r, 1000));
         }
       }
-      const { recipes, runtimes } = await gather();
-      if (opts.json) process.stdout.write(`${JSON.stringify({ recipes, runtimes }, null, 2)}\n`);
-      else print(recipes, runtimes, keys.ns);
+      const { recipes, runtimes, redis: server } = await gather();
+      if (opts.json) process.stdout.write(`${JSON.stringify({ recipes, runtimes, redis: server }, null, 2)}\n`);
+      else print(recipes, runtimes, keys.ns, server);
       if (opts.check) {
         const problems = checkProblems(recipes, runtimes, opts.stalledAfter * 1000);
         if (problems.length) throw new CliError(`check failed:\n${problems.map((p) => `  ${p}`).join('\n')}`);
@@ -115,7 +125,9 @@ export function checkProblems(recipes: readonly RecipeStatus[], runtimes: readon
   return problems;
 }
 
-function print(recipes: readonly RecipeStatus[], runtimes: readonly Runtime[], ns: string): void {
+type ServerStatus = Awaited<ReturnType<typeof serverStatus>>;
+
+function print(recipes: readonly RecipeStatus[], runtimes: readonly Runtime[], ns: string, server: ServerStatus): void {
   // `overflowed` joins the state: the recipe runs, but is not capturing until it catches up.
   const rows = recipes.map((r) => ({ ...r, state: r.overflowedAt ? `${r.state}, overflowed` : r.state, oldest: r.oldestPendingMs === null ? '' : `${(r.oldestPendingMs / 1000).toFixed(1)}s`, error: r.error ?? (r.lastError ? `(last: ${r.lastErrorAt}) ${r.lastError}` : '') }));
   printTable(rows, ['name', 'version', 'state', 'backlog', 'oldest', 'synced', 'failures', 'deadLetters', 'error'], false);
@@ -128,7 +140,8 @@ function print(recipes: readonly RecipeStatus[], runtimes: readonly Runtime[], n
   for (const r of recipes) {
     if (r.goneRows) process.stdout.write(`\nNOTE ${r.name}: ${r.goneRows} rows whose key is gone are kept (found ${r.goneRowsAt}); \`${deleteGoneRowsCommand(r.name, ns)}\` deletes them\n`);
   }
-  process.stdout.write(`\nruntimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host}${r.http ? `, http://${r.http}/` : ''})`).join(', ') : 'none'}\n`);
+  process.stdout.write(`\nredis: ${server.address}${server.role ? ` (${server.role})` : ''}${server.target !== server.address ? `, reached as ${server.target}` : ''}\n`);
+  process.stdout.write(`runtimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host}${r.http ? `, http://${r.http}/` : ''})`).join(', ') : 'none'}\n`);
   if (runtimes.length === 0) return;
   // What each one holds: the capture lease, and per recipe the backlog partitions it writes.
   process.stdout.write('\n');

@@ -163,8 +163,11 @@ describe('Redis Sentinel', () => {
       await poller.stop();
     }
     // Both runtimes still serve the namespace, each holding partitions of the recipe.
-    const after = JSON.parse((await env.cli(['status', '--json'])).stdout) as { runtimes: Array<{ partitions?: Record<string, number[]> }> };
+    const after = JSON.parse((await env.cli(['status', '--json'])).stdout) as { runtimes: Array<{ partitions?: Record<string, number[]> }>; redis: { address: string; role: string } };
     expect(after.runtimes.map((r) => r.partitions?.[env.name]?.length ?? 0).sort()).toStrictEqual([4, 4]);
+    // status says which server it read: the promoted replica, reached through the sentinels.
+    expect(after.redis).toMatchObject({ address: `127.0.0.1:${sentinel.replica.port}`, role: 'master' });
+    expect((await env.cli(['status'])).stdout).toContain(`redis: 127.0.0.1:${sentinel.replica.port} (master), reached as master 'wbmaster' via sentinel ${sentinel.addresses}`);
     expect(poller.polls).toBeGreaterThan(10);
     expect(poller.regressions).toEqual([]);
     expect(load.acked.size).toBeGreaterThan(100);
