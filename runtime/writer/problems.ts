@@ -22,8 +22,8 @@ export interface ProblemOwner {
  * once none is left, and `error` joins those of every live runtime (problems.lua); `lastError`,
  * `lastErrorAt` and `failures` record each report. Sources, and runtimes, are kept apart so
  * that one writer's recovery cannot clear another's failure, nor a failure linger after every
- * source has recovered. Status writes run one at a time with the latest state, and one that fails is tried
- * again (after a stop, once more): a recovery is never lost to a Redis hiccup.
+ * source has recovered. Status writes run one at a time with the latest state, and one that
+ * fails is tried again (after a stop, once more): a recovery is never lost to a Redis hiccup.
  */
 export class ProblemBoard {
   private readonly redis: Redis;
@@ -62,10 +62,7 @@ export class ProblemBoard {
       this.failures++;
       this.last = { message, at: new Date().toISOString() };
     }
-    this.dirty = true;
-    this.flushing ??= this.flush().finally(() => {
-      this.flushing = undefined;
-    });
+    this.publish();
   }
 
   /**
