@@ -18,7 +18,7 @@ import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
 import { oldestEntryMs, partitionCounts } from './backlog/streams.ts';
 import { connectRedis } from './redis/connect.ts';
 import { redisTarget, replicaFlags } from './redis/flags.ts';
-import { refuseCluster } from './redis/topology.ts';
+import { refuseCluster, serverIdentity } from './redis/topology.ts';
 import { execChecked } from './redis/exec.ts';
 import { entryFields, streamIdMs } from './redis/stream.ts';
 import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
@@ -459,7 +459,7 @@ export class Runtime {
   }
 
   private async readServerId(): Promise<string | undefined> {
-    return /run_id:(\w+)/.exec(await this.redis.info('server'))?.[1];
+    return (await serverIdentity(this.redis)).runId || undefined;
   }
 
   /**

@@ -7,6 +7,7 @@ import { backlogLength, oldestEntryMs, partitionCounts } from '../../runtime/bac
 import { RecipeStore, type RecipeMeta } from '../../runtime/registry/store.ts';
 import { deleteGoneRowsCommand } from '../../runtime/verify/gone-rows.ts';
 import { redisTarget } from '../../runtime/redis/flags.ts';
+import { serverIdentity } from '../../runtime/redis/topology.ts';
 import { withRedis } from '../context.ts';
 import { CliError, printTable } from '../output.ts';
 import { registeredClaims } from '../recipe-loader.ts';
@@ -23,10 +24,9 @@ async function oldestAgeMs(redis: Redis, keys: Keys, name: string, partitions: n
 
 /** The Redis server this status was read from: its address, role and run_id (a failover changes them). */
 async function serverStatus(redis: Redis, target: string): Promise<{ target: string; address: string; role: string; runId: string }> {
-  const [server, replication] = await Promise.all([redis.info('server'), redis.info('replication')]);
+  const { runId, role } = await serverIdentity(redis);
   const socket = (redis as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
-  const field = (info: string, name: string): string => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
-  return { target, address: socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : target, role: field(replication, 'role'), runId: field(server, 'run_id') };
+  return { target, address: socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : target, role, runId };
 }
 
 async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta, claims: readonly PrefixClaim[]) {

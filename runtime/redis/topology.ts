@@ -16,3 +16,14 @@ export async function refuseCluster(redis: Redis, where: string): Promise<void> 
   if (!/^cluster_enabled:1/m.test(info)) return;
   throw new ClusterUnsupported(`Redis at ${where} is a node of a Redis Cluster, which wbsync does not run on yet (capturing on every master is being built): point --host/--port or --url at a single server, or use Redis Sentinel (--sentinel, --sentinel-master)`);
 }
+
+/** One field of an INFO section ('' when absent). */
+function infoField(info: string, name: string): string {
+  return new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+}
+
+/** Which server answers: its run_id (another one after a failover or a restart) and its role. */
+export async function serverIdentity(redis: Redis): Promise<{ runId: string; role: string }> {
+  const [server, replication] = await Promise.all([redis.info('server'), redis.info('replication')]);
+  return { runId: infoField(server, 'run_id'), role: infoField(replication, 'role') };
+}

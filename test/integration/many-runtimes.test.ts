@@ -2,13 +2,13 @@
 // captures, and kill -9, SIGSTOP, a rolling restart and a join under load lose nothing and never
 // let a row go back to an older state (a counter per key that only grows, polled from the table
 // throughout). Every fault ends with `wb-cli verify` clean and the table equal to Redis, key by key.
-import type { RowDataPacket } from 'mysql2/promise';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { diffTable } from '../helpers/compare.ts';
 import { MYSQL, TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import { RegressionPoller } from '../helpers/regression.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -58,37 +58,11 @@ class CounterLoad {
   }
 }
 
-/** Reads the table over and over; records every row whose counter went down since it was last read. */
-class RegressionPoller {
-  readonly regressions: string[] = [];
-  polls = 0;
-  private readonly seen = new Map<string, number>();
-  private stopped = false;
-  private readonly done: Promise<void>;
-
-  constructor(env: TestEnv) {
-    running.add(this);
-    this.done = (async () => {
-      while (!this.stopped) {
-        const [rows] = await env.db.query<RowDataPacket[]>(`SELECT id, age FROM \`${env.table}\``);
-        for (const r of rows) {
-          const id = String(r['id']);
-          const age = Number(r['age']);
-          const before = this.seen.get(id);
-          if (before !== undefined && age < before) this.regressions.push(`${id}: ${before} -> ${age}`);
-          this.seen.set(id, Math.max(age, before ?? age));
-        }
-        this.polls++;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    running.delete(this);
-    this.stopped = true;
-    await this.done;
-  }
+/** A regression poller that a test failing midway leaves stopped for the next one (see afterEach). */
+function startPoller(env: TestEnv): RegressionPoller {
+  const p = new RegressionPoller(env);
+  running.add(p);
+  return p;
 }
 
 describe('several runtimes share a namespace', () => {
@@ -200,7 +174,7 @@ export default writeBehind({ name: '${env.name}', version: '1', connector: new M
     const table = (await env.cli(['status'])).stdout;
     expect(table).toMatch(/RUNTIME\s+CAPTURE\s+PARTITIONS\s+ROWS\/S/);
     for (const [id, ps] of held) expect(table).toMatch(new RegExp(`^${id}\\s+(yes|-)\\s+${env.name}: ${ps.join(',')}\\s+\\d+$`, 'm'));
-    const poller = new RegressionPoller(env);
+    const poller = startPoller(env);
     const load = new CounterLoad(env, 20_000, 2000);
     await waitFor('20,000 keys written', () => load.writes >= 20_000, 60_000, 100);
     await load.stop();
@@ -212,7 +186,7 @@ export default writeBehind({ name: '${env.name}', version: '1', connector: new M
   }, 180_000);
 
   it('kill -9 of one of three under load: its partitions resume elsewhere within TTL + 5 s, no row regresses', async () => {
-    const poller = new RegressionPoller(env);
+    const poller = startPoller(env);
     const load = new CounterLoad(env, 2000, 1000);
     await new Promise((r) => setTimeout(r, 2000));
     const victim = [...(await status())].find((r) => !r.capture && (r.partitions?.[env.name]?.length ?? 0) > 0)?.id ?? 'c';
@@ -236,7 +210,7 @@ export default writeBehind({ name: '${env.name}', version: '1', connector: new M
 
   for (const frozenDb of [false, true]) {
     it(`SIGSTOP of a partition owner past its lease TTL under load${frozenDb ? ', its database frozen meanwhile' : ''}, then SIGCONT: it commits nothing after its deadline, says it lost its leases, no row regresses`, async () => {
-      const poller = new RegressionPoller(env);
+      const poller = startPoller(env);
       const load = new CounterLoad(env, 2000, 1000);
       await new Promise((r) => setTimeout(r, 1000));
       const victim = [...(await status())].find((r) => !r.capture && (r.partitions?.[env.name]?.length ?? 0) > 0)?.id as string;
@@ -284,7 +258,7 @@ export default writeBehind({ name: '${env.name}', version: '1', connector: new M
   }
 
   it('a rolling restart of all three under load (SIGTERM, start again, one at a time) loses nothing; each handover takes under 2 s', async () => {
-    const poller = new RegressionPoller(env);
+    const poller = startPoller(env);
     const load = new CounterLoad(env, 2000, 1000);
     for (const id of [...runtimes.keys()]) {
       const rt = runtimes.get(id) as RuntimeProcess;

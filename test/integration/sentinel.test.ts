@@ -3,13 +3,13 @@
 // replica has it: WAIT 1 100) and the replica is promoted: capture and writes follow the new
 // master, and the table ends equal to it, key by key, without a row ever going back below a value
 // the new master holds.
-import type { RowDataPacket } from 'mysql2/promise';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diffTable } from '../helpers/compare.ts';
 import { TestEnv } from '../helpers/env.ts';
 import { cli, startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
 import { TestSentinel } from '../helpers/redis-sentinel.ts';
+import { RegressionPoller } from '../helpers/regression.ts';
 import { expectVerifyClean } from '../helpers/verify.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -44,41 +44,6 @@ class AckedCounterLoad {
         }
       }
     })).then(() => undefined);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-}
-
-/**
- * Polls the table; a row whose counter went down to below the value a replica had confirmed for
- * it is a regression (a lower value that was never confirmed may be a write the failover lost).
- */
-class AckedRegressionPoller {
-  readonly regressions: string[] = [];
-  polls = 0;
-  private readonly seen = new Map<string, number>();
-  private stopped = false;
-  private readonly done: Promise<void>;
-
-  constructor(env: TestEnv, load: AckedCounterLoad) {
-    this.done = (async () => {
-      while (!this.stopped) {
-        const [rows] = await env.db.query<RowDataPacket[]>(`SELECT id, age FROM \`${env.table}\``);
-        for (const r of rows) {
-          const id = String(r['id']);
-          const age = Number(r['age']);
-          const before = this.seen.get(id);
-          const acked = load.acked.get(id) ?? 0;
-          if (before !== undefined && age < before && age < acked) this.regressions.push(`${id}: ${before} -> ${age} (confirmed ${acked})`);
-          this.seen.set(id, age);
-        }
-        this.polls++;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
   }
 
   async stop(): Promise<void> {
@@ -138,7 +103,7 @@ describe('Redis Sentinel', () => {
     expect(before).toBe(sentinel.master.port);
     const clients = Array.from({ length: 4 }, () => sentinel.client());
     const load = new AckedCounterLoad(clients, env.prefix, 500);
-    const poller = new AckedRegressionPoller(env, load);
+    const poller = new RegressionPoller(env, (id) => load.acked.get(id) ?? 0);
     try {
       await waitFor('load under way', async () => load.writes > 1500, 30_000);
       await sentinel.master.kill9();

@@ -5,21 +5,25 @@ import { TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-describe('upload: versions and broken recipes', () => {
+/** A describe's own world: a table, the credentials and a runtime, from beforeAll to afterAll. */
+function withRuntime(): { env: TestEnv; rt: () => RuntimeProcess } {
   const env = new TestEnv();
   let rt: RuntimeProcess;
-  const listed = async () => JSON.parse((await env.cli(['list', '--json'])).stdout) as Array<{ name: string; version: string }>;
-
   beforeAll(async () => {
     await env.createTable();
     await env.tuneCredentials();
     rt = await startRuntime(env.runtimeArgs());
   });
-
   afterAll(async () => {
     await rt.stop();
     await env.close();
   });
+  return { env, rt: () => rt };
+}
+
+describe('upload: versions and broken recipes', () => {
+  const { env, rt: runtime } = withRuntime();
+  const listed = async () => JSON.parse((await env.cli(['list', '--json'])).stdout) as Array<{ name: string; version: string }>;
 
   it('v1 registers and syncs with its mappings', async () => {
     const up = await env.cli(['upload', env.writeRecipe({ version: '1', mappings: { first_name: 'first' } })]);
@@ -109,7 +113,7 @@ describe('upload: versions and broken recipes', () => {
     const res = await env.cli(['unregister', env.name]);
     expect(res.code).toBe(0);
     expect(await listed()).toEqual([]);
-    await waitFor('runtime dropped the recipe', () => rt.hasLog((r) => r['msg'] === 'recipe unregistered'));
+    await waitFor('runtime dropped the recipe', () => runtime().hasLog((r) => r['msg'] === 'recipe unregistered'));
     expect((await env.cli(['unregister', env.name])).code).toBe(1);
   });
 });
@@ -199,22 +203,10 @@ describe('upload with several runtimes', () => {
 });
 
 describe('upload: the backlog\'s partition count', () => {
-  const env = new TestEnv();
-  let rt: RuntimeProcess;
-
-  beforeAll(async () => {
-    await env.createTable();
-    await env.tuneCredentials();
-    rt = await startRuntime(env.runtimeArgs());
-  });
-
-  afterAll(async () => {
-    await rt.stop();
-    await env.close();
-  });
+  const { env, rt: runtime } = withRuntime();
 
   it('is fixed once uploaded: a change is refused naming the current count; unregister --drop-backlog starts over', async () => {
-    await env.upload(env.writeRecipe({ version: '1' }), rt);
+    await env.upload(env.writeRecipe({ version: '1' }), runtime());
     expect(await env.redis.hget(`${env.ns}:partitions`, env.name)).toBe('8');
     const changed = await env.cli(['upload', env.writeRecipe({ version: '2', extra: 'partitions: 4,' })]);
     expect(changed.code).toBe(1);
@@ -222,12 +214,12 @@ describe('upload: the backlog\'s partition count', () => {
     expect(changed.stderr).toContain(`wb-cli unregister ${env.name} --drop-backlog`);
     expect(JSON.parse((await env.cli(['list', '--json'])).stdout)).toMatchObject([{ name: env.name, version: '1' }]);
     // A new version that keeps the count is fine.
-    await env.upload(env.writeRecipe({ version: '2', extra: 'partitions: 8,' }), rt);
+    await env.upload(env.writeRecipe({ version: '2', extra: 'partitions: 8,' }), runtime());
     const gone = await env.cli(['unregister', env.name, '--drop-backlog']);
     expect(gone.code, gone.stderr).toBe(0);
     expect(gone.stdout).toContain(`dropped the backlog of ${env.name} (8 partitions`);
     expect(await env.redis.hexists(`${env.ns}:partitions`, env.name)).toBe(0);
-    await env.upload(env.writeRecipe({ version: '3', extra: 'partitions: 4,' }), rt);
+    await env.upload(env.writeRecipe({ version: '3', extra: 'partitions: 4,' }), runtime());
     expect(await env.redis.hget(`${env.ns}:partitions`, env.name)).toBe('4');
     await env.redis.hset(`${env.prefix}:1`, 'first_name', 'Ann');
     expect(await waitFor('row 1', () => env.row('1'))).toMatchObject({ first: 'Ann' });
