@@ -50,9 +50,17 @@ function shown(v: string): string {
   return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
 }
 
+/**
+ * How a dead letter names a malformed entry: ids are per stream, so two partitions' streams can
+ * hold the same id (entries added in the same millisecond), and a dead letter is kept per name.
+ */
+export function entryName(e: { readonly id: string; readonly partition: number }): string {
+  return `backlog entry ${e.id} of partition ${e.partition}`;
+}
+
 /** The records decoded before value `at`, and why decoding stopped there. */
 function malformed(id: string, partition: number, raw: readonly string[], records: BacklogEntry[], at: number, why: string): StreamEntry {
-  return { id, partition, records, malformed: `backlog entry ${id}, value ${at + 1} of ${raw.length}: ${why}; ${raw.length - at} values not synced` };
+  return { id, partition, records, malformed: `${entryName({ id, partition })}, value ${at + 1} of ${raw.length}: ${why}; ${raw.length - at} values not synced` };
 }
 
 /**

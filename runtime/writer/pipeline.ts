@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../../recipes/options.ts';
 import type { AckOutcome, Backlog, DeadLetter } from '../backlog/backlog.ts';
-import { entryRef, type BacklogEntry, type StreamEntry } from '../backlog/entry.ts';
+import { entryName, entryRef, type BacklogEntry, type StreamEntry } from '../backlog/entry.ts';
 import { ALL_PARTITIONS, type PartitionAccess } from '../lease/access.ts';
 import { GROUP } from '../keys.ts';
 import { streamIdMs } from '../redis/stream.ts';
@@ -180,8 +180,8 @@ export class WritePipeline {
       if (e.malformed !== undefined) {
         // What could not be decoded goes to the dead letters with the entry's id, acknowledged
         // with the entry: never retried (it would never decode), never dropped unseen.
-        tracker.dead.push({ key: `backlog entry ${e.id}`, op: 'malformed', error: e.malformed, acks: [] });
-        this.log.warn({ entry: e.id, error: e.malformed }, 'dead-lettered');
+        tracker.dead.push({ key: entryName(e), op: 'malformed', error: e.malformed, acks: [] });
+        this.log.warn({ entry: e.id, partition: e.partition, error: e.malformed }, 'dead-lettered');
       }
       if (e.records.length === 0) this.ready.push(tracker);
       for (const record of e.records) {

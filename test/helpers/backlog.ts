@@ -42,10 +42,11 @@ export async function backlogPending(env: Pick<TestEnv, 'ns' | 'redis' | 'name'>
 
 /**
  * Appends a hand-made entry for `key` (fields as capture writes them: key, header, pairs...) to
- * the stream of `key`'s partition, as capture would have; returns that stream and the entry's id.
+ * the stream of `key`'s partition, as capture would have (with the id `entryId`, by default a new
+ * one); returns that stream and the entry's id.
  */
-export async function addBacklogEntry(env: Pick<TestEnv, 'ns' | 'redis' | 'name'>, key: string, fields: readonly string[], name = env.name, partitions = PARTITIONS): Promise<{ stream: string; id: string }> {
+export async function addBacklogEntry(env: Pick<TestEnv, 'ns' | 'redis' | 'name'>, key: string, fields: readonly string[], name = env.name, partitions = PARTITIONS, entryId = '*'): Promise<{ stream: string; id: string }> {
   const stream = backlogStreamOf(env, key, name, partitions);
-  const id = (await env.redis.xadd(stream, '*', ...fields)) as string;
+  const id = (await env.redis.xadd(stream, entryId, ...fields)) as string;
   return { stream, id };
 }

@@ -1,6 +1,6 @@
 // No work held forever, no failure hidden (issue #11): against real Redis and MariaDB,
-// - a backlog entry that cannot be decoded (written by hand) is dead-lettered with its reason and
-//   id, leaves the stream, and counts in status;
+// - a backlog entry that cannot be decoded (written by hand) is dead-lettered with its reason, id
+//   and partition (two partitions' entries may share an id), leaves the stream, and counts in status;
 // - a value larger than MariaDB's max_allowed_packet is dead-lettered for its size (the server
 //   would reset the connection at every try), other changes sync, and status shows no error;
 // - keyspace notifications off and not settable (CONFIG SET refused) show as every recipe's error
@@ -8,7 +8,8 @@
 import { Redis } from 'ioredis';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addBacklogEntry, backlogLength } from '../helpers/backlog.ts';
+import { partitionOf } from '../../runtime/backlog/partition.ts';
+import { addBacklogEntry, backlogLength, PARTITIONS } from '../helpers/backlog.ts';
 import { TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
 import { freePort, TestRedis } from '../helpers/redis-server.ts';
@@ -45,17 +46,23 @@ describe('a malformed backlog entry', () => {
     await env.close();
   });
 
-  it('is dead-lettered with its reason and id, not kept in the stream, and counted; its good records sync', async () => {
-    // Each in the partition stream of its (first) key, where capture would have put it.
-    const { id: bad } = await addBacklogEntry(env, `${env.prefix}:1`, [`${env.prefix}:1`, 'u:1:', 'first_name', 'Ann', `${env.prefix}:2`, 'z:0:']);
-    const { id: garbage } = await addBacklogEntry(env, 'hello', ['hello', 'world']);
+  it('is dead-lettered with its reason, id and partition (entries of two partitions may share an id), not kept in the stream, and counted; its good records sync', async () => {
+    // Each in the partition stream of its (first) key, where capture would have put it, and with
+    // the same id: ids are per stream, so two partitions can hold one (added in the same ms).
+    const good = `${env.prefix}:1`;
+    const other = ['hello', 'world', 'garbage', 'x'].find((k) => partitionOf(k, PARTITIONS) !== partitionOf(good, PARTITIONS)) as string;
+    const id = `${Date.now()}-0`;
+    await addBacklogEntry(env, good, [good, 'u:1:', 'first_name', 'Ann', `${env.prefix}:2`, 'z:0:'], env.name, PARTITIONS, id);
+    await addBacklogEntry(env, other, [other, 'world'], env.name, PARTITIONS, id);
     const letters = await waitFor('2 dead letters', async () => {
       const all = await deadLetters(env);
       return all.length === 2 ? all : undefined;
     });
     const byKey = Object.fromEntries(letters.map((l) => [l['key'], l]));
-    expect(byKey[`backlog entry ${bad}`]).toMatchObject({ op: 'malformed', error: `backlog entry ${bad}, value 5 of 6: key "${env.prefix}:2" has an unknown op "z"; 2 values not synced` });
-    expect(byKey[`backlog entry ${garbage}`]).toMatchObject({ op: 'malformed', error: `backlog entry ${garbage}, value 1 of 2: key "hello" has no record header (op:pairs:ack) but "world"; 2 values not synced` });
+    const bad = `backlog entry ${id} of partition ${partitionOf(good, PARTITIONS)}`;
+    const garbage = `backlog entry ${id} of partition ${partitionOf(other, PARTITIONS)}`;
+    expect(byKey[bad]).toMatchObject({ op: 'malformed', error: `${bad}, value 5 of 6: key "${env.prefix}:2" has an unknown op "z"; 2 values not synced` });
+    expect(byKey[garbage]).toMatchObject({ op: 'malformed', error: `${garbage}, value 1 of 2: key "${other}" has no record header (op:pairs:ack) but "world"; 2 values not synced` });
     expect(await waitFor('row 1', () => env.row('1'))).toMatchObject({ first: 'Ann' });
     await waitFor('the streams empty', async () => (await backlogLength(env)) === 0);
     expect(await status(env)).toMatchObject({ deadLettered: 2, deadLetters: 2 });

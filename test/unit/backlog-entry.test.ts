@@ -120,7 +120,7 @@ describe('decodeEntry: nothing to decode', () => {
 
   it('says why a lone key is malformed', () => {
     expect(decodeEntry(['4-2', ['person:1']], 5)).toStrictEqual({
-      id: '4-2', partition: 5, records: [], malformed: 'backlog entry 4-2, value 1 of 1: key "person:1" has no record header; 1 values not synced',
+      id: '4-2', partition: 5, records: [], malformed: 'backlog entry 4-2 of partition 5, value 1 of 1: key "person:1" has no record header; 1 values not synced',
     });
   });
 
@@ -136,7 +136,7 @@ describe('decodeEntry: nothing to decode', () => {
     ['a header with text before it', ['person:1', ' d:0:']],
     ['more pairs declared than present', ['person:1', 'u:2:', 'age', '30', 'first_name']],
   ] as const)('has no records for %s, and says why (never an entry acknowledged unseen)', (_, raw) => {
-    expect(decodeEntry(['4-0', [...raw]])).toStrictEqual({ id: '4-0', partition: 0, records: [], malformed: expect.stringMatching(/^backlog entry 4-0, value 1 of \d+: .+; \d+ values not synced$/) });
+    expect(decodeEntry(['4-0', [...raw]])).toStrictEqual({ id: '4-0', partition: 0, records: [], malformed: expect.stringMatching(/^backlog entry 4-0 of partition 0, value 1 of \d+: .+; \d+ values not synced$/) });
   });
 
   it.each([
@@ -144,7 +144,7 @@ describe('decodeEntry: nothing to decode', () => {
     ['a header without a count', ['person:1', 'u::'], 'key "person:1" has no record header (op:pairs:ack) but "u::"'],
     ['more pairs declared than present', ['person:1', 'u:2:', 'age', '30', 'first_name'], 'key "person:1" announces 2 field pairs, the entry has 1 left'],
   ] as const)('names the reason for %s', (_, raw, why) => {
-    expect(decodeEntry(['4-0', [...raw]]).malformed).toBe(`backlog entry 4-0, value 1 of ${raw.length}: ${why}; ${raw.length} values not synced`);
+    expect(decodeEntry(['4-0', [...raw]]).malformed).toBe(`backlog entry 4-0 of partition 0, value 1 of ${raw.length}: ${why}; ${raw.length} values not synced`);
   });
 
   it('shortens a long value quoted in the reason', () => {
@@ -170,7 +170,7 @@ describe('decodeEntry: a malformed record stops decoding', () => {
   ] as const)('keeping the records before %s, and saying where it stopped', (_, tail) => {
     const raw = [...good, ...tail];
     expect(decodeEntry(['5-5', raw], 1)).toStrictEqual({
-      id: '5-5', partition: 1, records: kept, malformed: expect.stringMatching(new RegExp(`^backlog entry 5-5, value 7 of ${raw.length}: key "person:3" .+; ${tail.length} values not synced$`)),
+      id: '5-5', partition: 1, records: kept, malformed: expect.stringMatching(new RegExp(`^backlog entry 5-5 of partition 1, value 7 of ${raw.length}: key "person:3" .+; ${tail.length} values not synced$`)),
     });
   });
 

@@ -204,7 +204,7 @@ describe('Backlog reads', () => {
           { id: '1-0', key: 'person:2', ack: '', op: 'd' },
         ] },
         { id: '2-0', partition: 0, records: [] },
-        { id: '3-0', partition: 0, records: [], malformed: 'backlog entry 3-0, value 1 of 1: key "bad" has no record header; 1 values not synced' },
+        { id: '3-0', partition: 0, records: [], malformed: 'backlog entry 3-0 of partition 0, value 1 of 1: key "bad" has no record header; 1 values not synced' },
       ],
     });
   });

@@ -551,8 +551,8 @@ describe('WritePipeline and a malformed backlog entry', () => {
     expect(backlog.finished.flatMap((c) => c.ids).sort()).toStrictEqual(['9-1', '9-2']);
     expect(backlog.finished.reduce((n, c) => n + c.synced, 0)).toBe(1);
     expect(backlog.finished.flatMap((c) => c.dead)).toStrictEqual([
-      { key: 'backlog entry 9-2', op: 'malformed', error: 'backlog entry 9-2, value 1 of 1: key "garbage" has no record header; 1 values not synced', acks: [] },
-      { key: 'backlog entry 9-1', op: 'malformed', error: 'backlog entry 9-1, value 5 of 6: key "person:2" has an unknown op "z"; 2 values not synced', acks: [] },
+      { key: 'backlog entry 9-2 of partition 0', op: 'malformed', error: 'backlog entry 9-2 of partition 0, value 1 of 1: key "garbage" has no record header; 1 values not synced', acks: [] },
+      { key: 'backlog entry 9-1 of partition 0', op: 'malformed', error: 'backlog entry 9-1 of partition 0, value 5 of 6: key "person:2" has an unknown op "z"; 2 values not synced', acks: [] },
     ]);
   });
 });
