@@ -61,14 +61,16 @@ export interface CaptureResult {
    * untouched (items from there on may be untouched too).
    */
   readonly refusedAt?: number;
+  /** Keys (staging keys for write-through) the scripts found on another node of a cluster: not captured. */
+  readonly elsewhere?: readonly string[];
 }
 
 /** What a recipe's capture needs to snapshot keys into its backlog. */
 export interface CaptureTarget {
   readonly script: Script;
-  /** Keys the script needs before the changed keys (the backlog stream, ...). */
+  /** The script's keys (the backlog streams, ...): all of one slot on a cluster. */
   readonly keys: readonly string[];
-  /** Arguments before the per-key ones. */
+  /** Arguments before the per-item ones (each changed key, its partner if any, and why). */
   readonly args: readonly string[];
   /** Write-through passes each staging key's target key too. */
   readonly partner?: (key: string) => string;
@@ -79,10 +81,12 @@ export interface CaptureTarget {
 }
 
 /**
- * Runs the target's script with its keys and arguments followed by the keys (`keys[i]`, then
- * `partner(keys[i])` when given) and the argument of each item, in chunks: one atomic call per
- * chunk, all chunks sent in one write (Redis runs them in order, with no round trip between
- * them), then `read`, if given: on the same connection, so it sees every entry the calls added.
+ * Runs the target's script with its keys and arguments followed, per item, by the changed key
+ * (`keys[i]`), `partner(keys[i])` when given, and the item's argument, in chunks: one atomic
+ * call per chunk, all chunks sent in one write (Redis runs them in order, with no round trip
+ * between them), then `read`, if given: on the same connection, so it sees every entry the calls
+ * added. The changed keys are arguments, not declared keys: on a cluster a script's declared keys
+ * must share one slot.
  */
 export async function runPerKey(
   redis: Redis, target: CaptureTarget, keys: readonly string[], args: readonly string[], read?: FollowRead,
@@ -91,19 +95,17 @@ export async function runPerKey(
   if (typeof (redis as unknown as Record<string, unknown>)[script.name] !== 'function') redis.defineCommand(script.name, { lua: script.lua });
   const batch = redis.pipeline();
   const run = (batch as unknown as Record<string, (...a: Array<string | number>) => unknown>)[script.name] as (...a: Array<string | number>) => unknown;
-  const perItem = partner ? 2 : 1;
   const starts: number[] = [];
   for (let i = 0; i < keys.length; i += CHUNK) {
     const n = Math.min(CHUNK, keys.length - i);
     // One flat argument list per call: no array per key on this hot path.
-    const callArgs: Array<string | number> = [fixedKeys.length + n * perItem, ...fixedKeys];
+    const callArgs: Array<string | number> = [fixedKeys.length, ...fixedKeys, ...fixedArgs];
     for (let j = i; j < i + n; j++) {
       const k = keys[j] as string;
       callArgs.push(k);
       if (partner) callArgs.push(partner(k));
+      callArgs.push(args[j] as string);
     }
-    callArgs.push(...fixedArgs);
-    for (let j = i; j < i + n; j++) callArgs.push(args[j] as string);
     run.apply(batch, callArgs);
     starts.push(i);
   }
@@ -113,13 +115,18 @@ export async function runPerKey(
   let added = 0;
   let error: Error | undefined;
   let refusedAt: number | undefined;
+  let elsewhere: string[] | undefined;
   for (let i = 0; i < calls; i++) {
     const [err, n] = results[i] ?? [new Error('no reply'), 0];
     if (err) error ??= err;
     else if (Array.isArray(n)) {
-      // {added, handled}: the call stopped at the bound after `handled` keys (two per item with a partner).
-      added += Number(n[0]);
-      refusedAt ??= (starts[i] as number) + Number(n[1]) / perItem;
+      // {added, handled, elsewhere...}: the call stopped at the bound after `handled` items, or
+      // found some keys on another node.
+      const [got, handled, ...away] = n as [number, number, ...string[]];
+      added += Number(got);
+      const start = starts[i] as number;
+      if (Number(handled) < Math.min(CHUNK, keys.length - start)) refusedAt ??= start + Number(handled);
+      if (away.length) (elsewhere ??= []).push(...away.map(String));
     } else added += Number(n);
   }
   let entries: ReadReply | undefined;
@@ -135,7 +142,12 @@ export async function runPerKey(
       }
     }
   }
-  return { added, entries, delivered, full, ...(error ? { error } : {}), ...(refusedAt === undefined ? {} : { refusedAt }) };
+  return { added, entries, delivered, full, ...(error ? { error } : {}), ...(refusedAt === undefined ? {} : { refusedAt }), ...(elsewhere ? { elsewhere } : {}) };
+}
+
+/** Keys a capture found on another node of a cluster: not captured here. */
+function elsewhereError(keys: readonly string[]): Error {
+  return new Error(`${keys.length} keys are not on this Redis node (a cluster moved their slots), e.g. '${keys[0] ?? ''}'; not captured here`);
 }
 
 /**
@@ -148,6 +160,7 @@ export async function snapshotKeys(redis: Redis, target: CaptureTarget, keys: re
   for (let from = 0; from < keys.length; ) {
     const res = await runPerKey(redis, target, from ? keys.slice(from) : keys, from ? why.slice(from) : why);
     if (res.error) throw res.error;
+    if (res.elsewhere) throw elsewhereError(res.elsewhere);
     added += res.added;
     if (res.refusedAt === undefined) break;
     if (!target.room) throw new Error(`the backlog is full: ${keys.length - from - res.refusedAt} keys were not snapshotted`);
@@ -274,6 +287,8 @@ export class CaptureQueue {
           this.delivery?.end(read, res);
         }
         if (res.error) throw res.error;
+        // Only on a cluster whose slots moved: retried (captured where the key lives).
+        if (res.elsewhere) throw elsewhereError(res.elsewhere);
         this.log.trace({ keys: keys.length, delivered: res.delivered, ms: +(performance.now() - started).toFixed(1) }, 'captured');
       } catch (err) {
         // Keep the keys (newer events win, counts add up) and retry; a reconnect also reconciles.

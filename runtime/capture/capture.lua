@@ -7,12 +7,16 @@
   KEYS[1]      the recipe's echo hash: key -> "<count>:<until-ms>", events our own HDEL/DEL will cause
   KEYS[2]      the recipe's status hash: field `queued` counts records not yet written
   KEYS[3..P+2] the backlog's partition streams (P = ARGV[3])
-  KEYS[P+3..n] keys that changed
   ARGV[1]      the most records the backlog may hold ('0': no bound); see Bound below
   ARGV[2]      '1' when expiry and eviction delete the row, '0' when they keep it
   ARGV[3]      P, the number of partitions
-  ARGV[4..]    per changed key, in order: why ('c' changed, 'x' expired or evicted, 'r' reconcile) then the number
-               of events coalesced, e.g. 'c3'
+  ARGV[4..]    per changed key, in order: the key, then why ('c' changed, 'x' expired or evicted,
+               'r' reconcile) and the number of events coalesced, e.g. 'c3'
+
+  The changed keys are arguments, not KEYS: on a Redis Cluster every declared key must hash to
+  one slot (the backlog's), and a script may still read undeclared keys of its own node. A key
+  that is not on this node (a cluster moved its slot) is reported, never taken for a delete:
+  see Returns.
 
   A key's record goes to the stream of its partition (partition_of, from partition.lua), so a
   key's records stay in order in one stream.
@@ -25,8 +29,11 @@
   Returns the number of records appended.
 
   Bound: a key adds at most one record, so the script stops before the key that would take
-  `queued` past ARGV[1], leaving it and the keys after it untouched (not even read), and returns
-  {added, handled}: the records appended and how many keys it took, in order.
+  `queued` past ARGV[1], leaving it and the keys after it untouched (not even read).
+
+  Returns the number of records appended; or, when it stopped at the bound or some keys were not
+  on this node, {added, handled, elsewhere...}: the records appended, how many keys it took, in
+  order, and the keys among those that live on another node.
 ]]
 local echoes = KEYS[1]
 local expiryDeletes = ARGV[2] == '1'
@@ -120,10 +127,18 @@ local function dropHashField(key)
   expectEchoes(key, redis.call('EXISTS', key) == 1 and 1 or 2)
 end
 
--- The hash as a flat list, or nil when the key is gone, or the type name when it is not a hash.
+-- Keys of this call that live on another node of a cluster: reported, not captured.
+local elsewhere = {}
+
+-- The hash as a flat list, or nil when the key is gone, or the type name when it is not a hash,
+-- or nil, nil when the key is not on this node.
 local function read(key)
   local h = redis.pcall('HGETALL', key)
-  if h['err'] then return nil, redis.call('TYPE', key)['ok'] end
+  if h['err'] then
+    local t = redis.pcall('TYPE', key)
+    if t['err'] then return nil, nil end
+    return nil, t['ok']
+  end
   if #h == 0 then return nil, 'none' end
   return h, 'hash'
 end
@@ -145,8 +160,12 @@ local function upsertOrDelete(key, why, ackId)
 end
 
 local function capture(key, why, n)
-  if why ~= 'r' and isEcho(key, n) then return end
   local h, t = read(key)
+  if not t then
+    elsewhere[#elsewhere + 1] = key
+    return
+  end
+  if why ~= 'r' and isEcho(key, n) then return end
   if not h then
     if t == 'none' then
       if why == 'c' or (why == 'x' and expiryDeletes) then record(key, 'd', '', {}) end
@@ -187,8 +206,8 @@ local function capture(key, why, n)
 end
 
 -- Records the backlog may still take: one HGET per call, and an XLEN only when near the bound.
-local first = P + 3
-local room, nkeys = math.huge, #KEYS - first + 1
+local first = 4
+local room, nkeys = math.huge, (#ARGV - first + 1) / 2
 local bound = tonumber(ARGV[1]) or 0
 if bound > 0 then
   room = bound - (tonumber(redis.call('HGET', KEYS[2], 'queued')) or 0)
@@ -206,17 +225,17 @@ end
 local sub, byte = string.sub, string.byte
 local WHY = { [99] = 'c', [120] = 'x', [114] = 'r' }
 local handled = nkeys
-for i = first, #KEYS do
+for i = first, #ARGV, 2 do
   if added >= room then
-    handled = i - first
+    handled = (i - first) / 2
     break
   end
-  local arg = ARGV[i - first + 4]
+  local arg = ARGV[i + 1]
   local why = WHY[byte(arg, 1)] or sub(arg, 1, 1)
   -- The event count matters only to echo tracking: parsed only when there are echoes.
-  capture(KEYS[i], why, haveEchoes and (tonumber(sub(arg, 2)) or 1) or 1)
+  capture(ARGV[i], why, haveEchoes and (tonumber(sub(arg, 2)) or 1) or 1)
 end
 for p = 1, P do flush(p) end
 if added > 0 then redis.call('HINCRBY', KEYS[2], 'queued', added) end
-if handled < nkeys then return { added, handled } end
+if handled < nkeys or #elsewhere > 0 then return { added, handled, unpack(elsewhere) } end
 return added

@@ -4,12 +4,16 @@
 
   KEYS[1]      the recipe's status hash: field `queued` counts records not yet written
   KEYS[2..P+1] the backlog's partition streams (P = ARGV[2])
-  KEYS[P+2..n] pairs: a staging key (`__{person:1}`), then its target key (`person:1`)
   ARGV[1]      the most records the backlog may hold ('0': no bound), as in capture.lua: the
-               script stops before the pair that would pass it, leaving that staging key and the
-               ones after it in place, and returns {added, handled} (handled counts keys, two per pair)
+               script stops before the staging key that would pass it, leaving it and the ones
+               after it in place
   ARGV[2]      P, the number of partitions
-  ARGV[3..]    per pair: why it changed (unused: a staging key is always taken as it is now)
+  ARGV[3..]    per staged change: a staging key (`__{person:1}`), its target key (`person:1`,
+               the same slot) and why it changed (unused: a staging key is always taken as it
+               is now); arguments, not KEYS, as in capture.lua
+
+  Returns the number of records appended, or {added, handled, elsewhere...} as capture.lua does
+  (handled counts staging keys; elsewhere lists the staging keys not on this node).
 
   Records go to the partition of their target key (partition_of, from partition.lua).
   A staging hash is removed and its fields recorded under the target key:
@@ -51,12 +55,13 @@ end
 
 -- notUtf8 comes from utf8.lua, prepended by loadScript.
 
-local first = P + 2
-local room, nkeys = math.huge, #KEYS - first + 1
+local first = 3
+local room, nkeys = math.huge, (#ARGV - first + 1) / 3
+local elsewhere = {}
 local bound = tonumber(ARGV[1]) or 0
 if bound > 0 then
   room = bound - (tonumber(redis.call('HGET', KEYS[1], 'queued')) or 0)
-  if room < nkeys / 2 then
+  if room < nkeys then
     local len = 0
     for p = 1, P do len = len + redis.call('XLEN', KEYS[1 + p]) end
     if len == 0 then
@@ -67,14 +72,17 @@ if bound > 0 then
 end
 
 local handled = nkeys
-for i = first, #KEYS, 2 do
+for i = first, #ARGV, 3 do
   if added >= room then
-    handled = i - first
+    handled = (i - first) / 3
     break
   end
-  local staging, target = KEYS[i], KEYS[i + 1]
-  local t = redis.call('TYPE', staging)['ok']
-  if t == 'hash' then
+  local staging, target = ARGV[i], ARGV[i + 1]
+  local t = redis.pcall('TYPE', staging)
+  t = t['ok']
+  if not t then
+    elsewhere[#elsewhere + 1] = staging
+  elseif t == 'hash' then
     local h = redis.call('HGETALL', staging)
     redis.call('DEL', staging)
     local fields, op = {}, nil
@@ -108,5 +116,5 @@ for i = first, #KEYS, 2 do
 end
 for p = 1, P do flush(p) end
 if added > 0 then redis.call('HINCRBY', KEYS[1], 'queued', added) end
-if handled < nkeys then return { added, handled } end
+if handled < nkeys or #elsewhere > 0 then return { added, handled, unpack(elsewhere) } end
 return added

@@ -6,6 +6,14 @@ import { CaptureQueue, leftBehind, loadScript, runPerKey, snapshotKeys, type Cap
 
 /** As captureTarget lays them out for two partitions: the echo and status hashes, then the partition streams. */
 const FIXED_KEYS = ['e', 'st', 's0', 's1'];
+/** capture.lua's arguments before the items: the bound, the expiry rule, the partition count. */
+const FIXED_ARGS = ['0', '0', '2'];
+
+/** The changed keys of a capture call: its arguments after the fixed ones, `width` per item (key, partner?, why). */
+function changedKeys(numKeys: number, args: readonly string[], width = 2): string[] {
+  const items = args.slice(numKeys + FIXED_ARGS.length);
+  return items.filter((_, i) => i % width === 0);
+}
 
 /**
  * A Redis stand-in that records the keys of every capture call (sent in a pipeline) and every
@@ -25,7 +33,8 @@ function fakeRedis(opts: { failures?: number; reply?: ReadReply } = {}): { redis
       const replies: Array<[Error | null, unknown]> = [];
       return {
         [script]: (numKeys: number, ...args: string[]) => {
-          const keys = args.slice(FIXED_KEYS.length, numKeys); // after the echoes and status keys and the streams
+          expect(args.slice(0, numKeys)).toStrictEqual(FIXED_KEYS); // the changed keys are arguments
+          const keys = changedKeys(numKeys, args);
           calls.push(keys);
           replies.push(failures-- > 0 ? [new Error('OOM'), null] : [null, keys.length]);
         },
@@ -40,7 +49,7 @@ function fakeRedis(opts: { failures?: number; reply?: ReadReply } = {}): { redis
   return { redis: fake as unknown as Redis, calls, reads };
 }
 
-const target: CaptureTarget = { script: loadScript('capture'), keys: FIXED_KEYS, args: ['0', '0', '2'], accepts: () => true };
+const target: CaptureTarget = { script: loadScript('capture'), keys: FIXED_KEYS, args: FIXED_ARGS, accepts: () => true };
 const silent = pino({ level: 'silent' });
 
 describe('CaptureQueue', () => {
@@ -120,7 +129,7 @@ describe('CaptureQueue delivery', () => {
  * A Redis stand-in whose capture script takes keys while the backlog has room (one record each)
  * and then stops, answering {added, handled} as capture.lua does at its bound.
  */
-function boundedRedis(room: { left: number }): { redis: Redis; calls: string[][] } {
+function boundedRedis(room: { left: number }, width = 2): { redis: Redis; calls: string[][] } {
   const calls: string[][] = [];
   let script = '';
   const fake: Record<string, unknown> = {
@@ -132,7 +141,7 @@ function boundedRedis(room: { left: number }): { redis: Redis; calls: string[][]
       const replies: Array<[null, unknown]> = [];
       return {
         [script]: (numKeys: number, ...args: string[]) => {
-          const keys = args.slice(FIXED_KEYS.length, numKeys);
+          const keys = changedKeys(numKeys, args, width);
           calls.push(keys);
           const took = Math.max(0, Math.min(room.left, keys.length));
           room.left -= took;
@@ -156,7 +165,7 @@ describe('the backlog bound', () => {
   });
 
   it('runPerKey counts items, not keys, when each key has a partner', async () => {
-    const { redis } = boundedRedis({ left: 6 }); // the fake counts keys: 3 pairs
+    const { redis } = boundedRedis({ left: 3 }, 3); // key, partner, why per item
     const res = await runPerKey(redis, { ...target, partner: (k) => `t${k}` }, ['a', 'b', 'c', 'd'], ['c', 'c', 'c', 'c']);
     expect(res.refusedAt).toBe(3);
   });

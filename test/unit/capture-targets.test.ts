@@ -36,11 +36,11 @@ describe('loadScript', () => {
     expect(capture).toContain("KEYS[1]      the recipe's echo hash");
     expect(capture).toContain("KEYS[2]      the recipe's status hash: field `queued` counts records not yet written");
     expect(capture).toContain("KEYS[3..P+2] the backlog's partition streams");
-    expect(capture).toContain('for i = first, #KEYS do');
+    expect(capture).toContain('for i = first, #ARGV, 2 do');
     expect(stage).toContain("KEYS[1]      the recipe's status hash: field `queued` counts records not yet written");
     expect(stage).toContain("KEYS[2..P+1] the backlog's partition streams");
     expect(stage).toContain("record(target, 'w', ackId, fields)");
-    expect(stage).toContain('for i = first, #KEYS, 2 do');
+    expect(stage).toContain('for i = first, #ARGV, 3 do');
     expect(stage).not.toContain('echo');
   });
 

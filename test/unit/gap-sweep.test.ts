@@ -42,12 +42,15 @@ function fakeRedis(present: Set<string>, back = new Set<string>(), opts: { flush
       const p: Record<string, unknown> = {
         exists: (k: string) => replies.push([null, present.has(k) ? 1 : 0]),
         [script]: (numKeys: number, ...args: string[]) => {
-          // After the bound, the expiry flag and the partition count P; the echoes and status keys and the P streams before the keys.
+          // The echoes and status keys and the P streams are the declared keys; then the bound,
+          // the expiry flag and P, then per changed key: the key and why.
           const expiryDeletes = args[numKeys + 1] as string;
           const partitions = Number(args[numKeys + 2]);
+          expect(numKeys).toBe(2 + partitions);
           expect(args.slice(2, 2 + partitions)).toStrictEqual(Array.from({ length: partitions }, (_, p) => `wb:backlog:{P/${p}}`));
-          const keys = args.slice(2 + partitions, numKeys);
-          scripts.push({ keys, expiryDeletes, why: args.slice(numKeys + 3) });
+          const items = args.slice(numKeys + 3);
+          const keys = items.filter((_, i) => i % 2 === 0);
+          scripts.push({ keys, expiryDeletes, why: items.filter((_, i) => i % 2 === 1) });
           replies.push([null, keys.filter((k) => back.has(k) || present.has(k) || expiryDeletes === '1').length]);
         },
         exec: async () => replies,
