@@ -815,7 +815,7 @@ export class Runtime {
     const names = [...this.workers.keys()];
     if (names.length === 0) return;
     const read = this.redis.pipeline();
-    for (const n of names) read.hget(this.keys.status(n), 'queued');
+    for (const n of names) read.hget(this.keys.counters(n), 'queued');
     const queued = ((await read.exec()) ?? []).map(([, v]) => v as string | null);
     const p = this.redis.pipeline();
     names.forEach((name, i) => {

@@ -33,7 +33,7 @@ export const unregister = new Command('unregister')
           await new Promise((r) => setTimeout(r, 250));
         }
         const left = await backlogLength(redis, keys, name, count);
-        await execChecked(redis.multi().del(...keys.backlogs(name, count)).hdel(keys.partitions(), name).hset(keys.status(name), 'queued', 0));
+        await execChecked(redis.multi().del(...keys.backlogs(name, count)).hdel(keys.partitions(), name).hset(keys.counters(name), 'queued', 0));
         say(`dropped the backlog of ${name} (${count} partitions, ${left} entries left unwritten)`);
       }
     });

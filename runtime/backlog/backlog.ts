@@ -216,7 +216,7 @@ export class Backlog {
       const lease = this.keys.lease(this.recipe, p);
       const mine = c.entries.filter((e) => e.partition === p);
       if (mine.length) {
-        script(FINISH, FINISH_SHA, this.streams[p] as string, this.keys.status(this.recipe), lease, GROUP, this.fence(p), ...mine.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
+        script(FINISH, FINISH_SHA, this.streams[p] as string, this.keys.counters(this.recipe), lease, GROUP, this.fence(p), ...mine.flatMap((e) => [e.id, e.records, e.synced, e.deadLetters]));
         checked.push({ p, at: n++ });
       }
       const dead = c.dead.filter((d) => d.partition === p);
@@ -252,7 +252,7 @@ export class Backlog {
   async deadLetter(key: string, op: string, error: string, version: string): Promise<void> {
     const tx = this.redis.multi();
     addDeadLetter(tx, this.keys, this.recipe, key, ['key', key, 'op', op, 'error', error, 'version', version, 'fields', '{}', 'at', new Date().toISOString()]);
-    await execChecked(tx.hincrby(this.keys.status(this.recipe), 'deadLetters', 1));
+    await execChecked(tx.hincrby(this.keys.counters(this.recipe), 'deadLetters', 1));
   }
 
   /** Entries waiting in every partition: not yet delivered plus delivered and unacknowledged. */

@@ -5,7 +5,7 @@
   and `queued` is lowered by those records alone and never below zero.
 
   KEYS[1]   a backlog partition's stream
-  KEYS[2]   the recipe's status hash
+  KEYS[2]   the recipe's counters (Keys.counters)
   KEYS[3]   the partition's lease key
   ARGV[1]   the consumer group
   ARGV[2]   the lease's value while the caller holds it ("<token> <runtime>"); '' for none

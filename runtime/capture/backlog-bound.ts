@@ -146,7 +146,7 @@ export class BacklogBound {
 
   private async depth(): Promise<Depth> {
     const { redis, keys, reg } = this.o;
-    const [queued, entries] = await Promise.all([redis.hget(keys.status(reg.name), 'queued'), backlogLength(redis, keys, reg.name, reg.partitions)]);
+    const [queued, entries] = await Promise.all([redis.hget(keys.counters(reg.name), 'queued'), backlogLength(redis, keys, reg.name, reg.partitions)]);
     return { queued: Number(queued ?? 0), entries };
   }
 }

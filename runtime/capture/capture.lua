@@ -5,7 +5,7 @@
   partition, not per change.
 
   KEYS[1]      the recipe's echo hash: key -> "<count>:<until-ms>", events our own HDEL/DEL will cause
-  KEYS[2]      the recipe's status hash: field `queued` counts records not yet written
+  KEYS[2]      the recipe's counters (Keys.counters): field `queued` counts records not yet written
   KEYS[3..P+2] the backlog's partition streams (P = ARGV[3])
   ARGV[1]      the most records the backlog may hold ('0': no bound); see Bound below
   ARGV[2]      '1' when expiry and eviction delete the row, '0' when they keep it

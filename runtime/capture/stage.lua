@@ -2,7 +2,7 @@
   Takes staged write-through changes into a recipe's backlog, atomically per call; all records
   of a call go into one stream entry (see capture.lua for the record layout).
 
-  KEYS[1]      the recipe's status hash: field `queued` counts records not yet written
+  KEYS[1]      the recipe's counters (Keys.counters): field `queued` counts records not yet written
   KEYS[2..P+1] the backlog's partition streams (P = ARGV[2])
   ARGV[1]      the most records the backlog may hold ('0': no bound), as in capture.lua: the
                script stops before the staging key that would pass it, leaving it and the ones

@@ -27,9 +27,9 @@ export function captureTarget(reg: Registration, keys: Keys): CaptureTarget {
   const bound = String(reg.maxBacklog);
   const streams = keys.backlogs(reg.name, reg.partitions);
   if (reg.kind === 'writeThrough') {
-    return { script: STAGE, keys: [keys.status(reg.name), ...streams], args: [bound, String(reg.partitions)], partner: (k) => targetOfStaging(reg, k) ?? k, accepts: (k) => targetOfStaging(reg, k) !== undefined };
+    return { script: STAGE, keys: [keys.counters(reg.name), ...streams], args: [bound, String(reg.partitions)], partner: (k) => targetOfStaging(reg, k) ?? k, accepts: (k) => targetOfStaging(reg, k) !== undefined };
   }
-  return { script: CAPTURE, keys: [keys.echoes(reg.name), keys.status(reg.name), ...streams], args: [bound, reg.onExpire === 'delete' ? '1' : '0', String(reg.partitions)], accepts: () => true };
+  return { script: CAPTURE, keys: [keys.echoes(reg.name), keys.counters(reg.name), ...streams], args: [bound, reg.onExpire === 'delete' ? '1' : '0', String(reg.partitions)], accepts: () => true };
 }
 
 /**
@@ -47,5 +47,5 @@ export function pacedTarget(target: CaptureTarget, bound: number, room: () => Pr
  */
 export function resyncTarget(keys: Keys, name: string, partitions: number): CaptureTarget {
   // No bound: an operator's command, whose keys are counted, not a capture that could run away.
-  return { script: CAPTURE, keys: [keys.echoes(name), keys.status(name), ...keys.backlogs(name, partitions)], args: ['0', '0', String(partitions)], accepts: () => true };
+  return { script: CAPTURE, keys: [keys.echoes(name), keys.counters(name), ...keys.backlogs(name, partitions)], args: ['0', '0', String(partitions)], accepts: () => true };
 }

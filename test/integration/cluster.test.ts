@@ -114,7 +114,7 @@ describe('capture on a master of a cluster', () => {
   it('snapshots keys of any slot of its master into the shard\'s streams, and reports a key of another master instead of deleting it', async () => {
     const a = masters[0] as ClusterMaster;
     const tag = tagIn(a.slots);
-    const keys = new Keys(`wb:{${tag}}`);
+    const keys = new Keys('wb', { cluster: true }).shard(tag);
     const reg = { kind: 'writeBehind', name: 'R', partitions: 4, maxBacklog: 0, onExpire: 'keep', keysPrefix: 'c', stagingPrefix: '__' } as unknown as Registration;
     const target = captureTarget(reg, keys);
     // Every declared key in the tag's slot, on this master.
@@ -130,13 +130,13 @@ describe('capture on a master of a cluster', () => {
     expect(res.added).toBe(4);
     const got = await records(keys.backlogs('R', 4));
     expect(got.sort((x, y) => x.key.localeCompare(y.key))).toStrictEqual([...local.map((k) => ({ key: k, op: 'u' })), { key: gone, op: 'd' }].sort((x, y) => x.key.localeCompare(y.key)));
-    expect(await node.hget(keys.status('R'), 'queued')).toBe('4');
+    expect(await node.hget(keys.counters('R'), 'queued')).toBe('4');
   });
 
   it('takes write-through staging keys of its master, and reports one of another master untouched', async () => {
     const a = masters[0] as ClusterMaster;
     const tag = tagIn(a.slots);
-    const keys = new Keys(`wbt:{${tag}}`);
+    const keys = new Keys('wbt', { cluster: true }).shard(tag);
     const reg = { kind: 'writeThrough', name: 'T', partitions: 2, maxBacklog: 0, onExpire: 'keep', keysPrefix: 'w', stagingPrefix: '__' } as unknown as Registration;
     const target = captureTarget(reg, keys);
     expect(new Set(target.keys.map(slotOf))).toStrictEqual(new Set([slotOf(`{${tag}}`)]));

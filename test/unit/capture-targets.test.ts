@@ -34,10 +34,10 @@ describe('loadScript', () => {
     const capture = loadScript('capture').lua;
     const stage = loadScript('stage').lua;
     expect(capture).toContain("KEYS[1]      the recipe's echo hash");
-    expect(capture).toContain("KEYS[2]      the recipe's status hash: field `queued` counts records not yet written");
+    expect(capture).toContain("KEYS[2]      the recipe's counters (Keys.counters): field `queued` counts records not yet written");
     expect(capture).toContain("KEYS[3..P+2] the backlog's partition streams");
     expect(capture).toContain('for i = first, #ARGV, 2 do');
-    expect(stage).toContain("KEYS[1]      the recipe's status hash: field `queued` counts records not yet written");
+    expect(stage).toContain("KEYS[1]      the recipe's counters (Keys.counters): field `queued` counts records not yet written");
     expect(stage).toContain("KEYS[2..P+1] the backlog's partition streams");
     expect(stage).toContain("record(target, 'w', ackId, fields)");
     expect(stage).toContain('for i = first, #ARGV, 3 do');
