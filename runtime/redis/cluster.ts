@@ -6,29 +6,43 @@ export function slotOf(key: string): number {
   return calculateSlot(key);
 }
 
-/** A master of a Redis Cluster, as CLUSTER SLOTS lists it. */
-export interface ClusterMaster {
+/** A node of a Redis Cluster as CLUSTER SLOTS names it. */
+export interface ClusterNode {
   readonly id: string;
   readonly host: string;
   readonly port: number;
-  /** The slot ranges it serves, inclusive: [[from, to], ...]. */
-  readonly slots: ReadonlyArray<readonly [number, number]>;
 }
 
-/** CLUSTER SLOTS: per range, its first and last slot, then its master and replicas as [host, port, id, ...]. */
-type SlotsReply = Array<[number, number, [string, number, string?, ...unknown[]], ...unknown[]]>;
+/** A master of a Redis Cluster with the slot ranges it serves (inclusive: [[from, to], ...]) and its replicas. */
+export interface ClusterMaster extends ClusterNode {
+  readonly slots: ReadonlyArray<readonly [number, number]>;
+  readonly replicas: readonly ClusterNode[];
+}
 
-/** The masters of the cluster `node` belongs to, with their slots (CLUSTER SLOTS, which managed clusters allow). */
-export async function clusterMasters(node: Redis): Promise<ClusterMaster[]> {
-  const reply = (await node.call('CLUSTER', 'SLOTS')) as SlotsReply;
-  const byId = new Map<string, { id: string; host: string; port: number; slots: Array<[number, number]> }>();
-  for (const [from, to, master] of reply) {
-    const [host, port, id = `${host}:${port}`] = master;
-    const m = byId.get(id) ?? { id, host, port: Number(port), slots: [] as Array<[number, number]> };
-    m.slots.push([Number(from), Number(to)]);
-    byId.set(id, m);
+/** CLUSTER SLOTS: per range, its first and last slot, its master, then its replicas, each [host, port, id, ...]. */
+export type SlotsReply = Array<[number, number, ...Array<[string, number, string?, ...unknown[]]>]>;
+
+/** The masters of a CLUSTER SLOTS reply with their slots and replicas, in slot order. */
+export function mastersOf(reply: SlotsReply): ClusterMaster[] {
+  const byId = new Map<string, { id: string; host: string; port: number; slots: Array<[number, number]>; replicas: Map<string, ClusterNode> }>();
+  const node = (n: [string, number, string?, ...unknown[]]): ClusterNode => ({ id: n[2] ?? `${n[0]}:${n[1]}`, host: n[0], port: Number(n[1]) });
+  for (const [from, to, ...nodes] of reply) {
+    const [master, ...replicas] = nodes;
+    if (!master) continue;
+    const m = node(master);
+    const entry = byId.get(m.id) ?? { ...m, slots: [] as Array<[number, number]>, replicas: new Map<string, ClusterNode>() };
+    entry.slots.push([Number(from), Number(to)]);
+    for (const r of replicas) entry.replicas.set(node(r).id, node(r));
+    byId.set(m.id, entry);
   }
-  return [...byId.values()].sort((a, b) => (a.slots[0]?.[0] ?? 0) - (b.slots[0]?.[0] ?? 0));
+  return [...byId.values()]
+    .map((m) => ({ id: m.id, host: m.host, port: m.port, slots: m.slots.sort((a, b) => a[0] - b[0]), replicas: [...m.replicas.values()] }))
+    .sort((a, b) => (a.slots[0]?.[0] ?? 0) - (b.slots[0]?.[0] ?? 0));
+}
+
+/** The masters of the cluster `node` belongs to (CLUSTER SLOTS, which managed clusters allow). */
+export async function clusterMasters(node: Redis): Promise<ClusterMaster[]> {
+  return mastersOf((await node.call('CLUSTER', 'SLOTS')) as SlotsReply);
 }
 
 /** Whether `slot` lies in one of `ranges`. */

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort, TestRedis } from './redis-server.ts';
+import { TestRedis } from './redis-server.ts';
 import { waitFor } from './wait.ts';
 
 const run = promisify(execFile);
@@ -15,7 +15,9 @@ export class TestCluster {
   readonly nodes: TestRedis[];
 
   constructor(masters = 3, replicas = 1, extra: readonly string[] = []) {
-    const base = freePort();
+    // Each node also listens on its port + 10000 (the cluster bus): kept below Linux's ephemeral
+    // range (32768 and up), where this suite's outgoing sockets could hold it and fail the node.
+    const base = 20_000 + Math.floor(Math.random() * 2_700);
     this.nodes = Array.from({ length: masters * (1 + replicas) }, (_, i) => new TestRedis(base + i, [
       '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${base + i}.conf`, '--cluster-node-timeout', '2000', '--appendonly', 'no', ...extra,
     ]));

@@ -66,7 +66,8 @@ export class TestRedis {
 
   async kill9(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // Gone already (killed before: its exit code stays null, its signal is set).
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;

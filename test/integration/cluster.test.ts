@@ -7,15 +7,20 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Registration } from '../../recipes/options.ts';
 import { decodeEntry } from '../../runtime/backlog/entry.ts';
 import { runPerKey } from '../../runtime/capture/capture-queue.ts';
 import { captureTarget } from '../../runtime/capture/targets.ts';
 import { Keys } from '../../runtime/keys.ts';
+import { mergeFlags } from '../../runtime/capture/keyspace-config.ts';
+import { MasterSubscriptions } from '../../runtime/capture/master-subscriptions.ts';
 import { clusterMasters, inRanges, slotOf, tagIn, type ClusterMaster } from '../../runtime/redis/cluster.ts';
 import { cli } from '../helpers/processes.ts';
 import { TestCluster } from '../helpers/redis-cluster.ts';
+import type { TestRedis } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -59,6 +64,61 @@ describe('Redis Cluster', () => {
     expect(rt.stdout + rt.stderr).toContain('is a node of a Redis Cluster');
     expect(rt.stdout + rt.stderr).not.toContain('MOVED');
   }, 60_000);
+
+  it('subscribes on every master, sets keyspace events on every node, and follows a failover to the promoted replica', async () => {
+    const open = (host: string, port: number): Redis => new Redis({ host, port, maxRetriesPerRequest: null });
+    for (const port of cluster.ports) {
+      const r = open('127.0.0.1', port);
+      await r.config('SET', 'notify-keyspace-events', '');
+      r.disconnect();
+    }
+    const events: Array<{ master: string; key: string }> = [];
+    const listening: Array<{ master: ClusterMaster; why: string }> = [];
+    const subs = new MasterSubscriptions({
+      seeds: [{ host: '127.0.0.1', port: cluster.ports[4] as number }], // a replica will do
+      open, log: pino({ level: 'silent' }), refreshMs: 500,
+      onEvent: (master, _pattern, channel) => events.push({ master: master.id, key: channel.toString().slice('__keyspace@0__:'.length) }),
+      onListening: (master, why) => listening.push({ master, why }),
+    });
+    const all = new Cluster([{ host: '127.0.0.1', port: cluster.ports[0] as number }]);
+    try {
+      await subs.start();
+      await subs.psubscribe('__keyspace@0__:m:*');
+      expect(subs.masters).toHaveLength(3);
+      expect(listening.map((l) => l.why)).toStrictEqual(['new', 'new', 'new']);
+      expect(subs.problems).toStrictEqual([]);
+      // Every node, replicas included, publishes what capture needs (a replica the cluster lists
+      // only once it has synced is set at the next reading of the topology).
+      for (const port of cluster.ports) {
+        const r = open('127.0.0.1', port);
+        try {
+          await waitFor(`notify-keyspace-events on ${port}`, async () => mergeFlags(((await r.config('GET', 'notify-keyspace-events')) as string[])[1] ?? '') === undefined, 10_000);
+        } finally {
+          r.disconnect();
+        }
+      }
+      const keys = Array.from({ length: 300 }, (_, i) => `m:${i}`);
+      for (const k of keys) await all.hset(k, 'v', '1');
+      await waitFor('an event of every key', () => new Set(events.map((e) => e.key)).size === keys.length);
+      // Each from the master that owns its slot, so from all three.
+      const owner = (key: string): string | undefined => subs.masters.find((m) => inRanges(slotOf(key), m.slots))?.id;
+      expect(events.every((e) => e.master === owner(e.key))).toBe(true);
+      expect(new Set(events.map((e) => e.master)).size).toBe(3);
+
+      // kill -9 the master of m:0: its replica is promoted and listened to, and its keys' events come from it.
+      const dead = subs.masters.find((m) => inRanges(slotOf('m:0'), m.slots)) as ClusterMaster;
+      await (cluster.nodes.find((n) => n.port === dead.port) as TestRedis).kill9();
+      const promoted = await waitFor('the promoted replica listened to', () => listening.find((l) => l.why === 'new' && l.master.id !== dead.id && JSON.stringify(l.master.slots) === JSON.stringify(dead.slots))?.master, 30_000);
+      expect(dead.replicas.map((r) => r.id)).toContain(promoted.id);
+      expect(subs.masters.map((m) => m.id)).not.toContain(dead.id);
+      events.length = 0;
+      await waitFor('a write to the failed-over slots', async () => (await all.hset('m:0', 'v', '2').then(() => true, () => false)), 30_000);
+      await waitFor('its event from the promoted master', () => events.some((e) => e.key === 'm:0' && e.master === promoted.id));
+    } finally {
+      subs.stop();
+      all.disconnect();
+    }
+  }, 90_000);
 });
 
 describe('capture on a master of a cluster', () => {
