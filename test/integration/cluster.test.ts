@@ -193,6 +193,50 @@ describe('capture on a master of a cluster', () => {
     expect(await node.hget(keys.counters('R'), 'queued')).toBe('4');
   });
 
+  it("never takes a key MIGRATE moved away for a delete: the source reports it, its new master captures it", async () => {
+    const [a, b] = masters as [ClusterMaster, ClusterMaster];
+    const onA = new Keys('wbm', { cluster: true }).shard(tagIn(a.slots));
+    const reg = { kind: 'writeBehind', name: 'M', partitions: 2, maxBacklog: 0, onExpire: 'keep', keysPrefix: 'mv', stagingPrefix: '__' } as unknown as Registration;
+    // Two keys of one slot of A (a hash tag in the id): one moves first, the other not yet.
+    const [tagged] = keysWhere('mv', 1, (slot) => inRanges(slot, a.slots) && slot !== slotOf(`{${tagIn(a.slots)}}`));
+    const moved = `mv:{${tagged}}1`;
+    const stays = `mv:{${tagged}}2`;
+    const slot = slotOf(moved);
+    expect(slotOf(stays)).toBe(slot);
+    await all.hset(moved, 'name', 'moved');
+    await all.hset(stays, 'name', 'stays');
+    const toB = new Redis({ host: b.host, port: b.port });
+    try {
+      // A slot move by hand, as redis-cli --cluster reshard does it: importing, migrating, MIGRATE (the source publishes `del`).
+      await toB.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', a.id);
+      await node.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', b.id);
+      await node.call('MIGRATE', b.host, b.port, '', 0, 5000, 'KEYS', moved);
+      const target = captureTarget(reg, onA);
+      // Mid-move: the migrated key answers ASK on the source, the other is still there.
+      let res = await runPerKey(node, target, [moved, stays], ['c1', 'c1']);
+      expect(res.error).toBeUndefined();
+      expect(res.elsewhere).toStrictEqual([moved]);
+      expect(await records(onA.backlogs('M', 2))).toStrictEqual([{ key: stays, op: 'u' }]);
+      await node.call('MIGRATE', b.host, b.port, '', 0, 5000, 'KEYS', stays);
+      for (const n of [toB, node]) await n.call('CLUSTER', 'SETSLOT', slot, 'NODE', b.id);
+      // Moved: both answer MOVED on the source; neither is a delete there.
+      res = await runPerKey(node, target, [moved, stays], ['c1', 'c1']);
+      expect(res.elsewhere).toStrictEqual([moved, stays]);
+      expect(res.added).toBe(0);
+      // On the new master, under its own shard tag, they are captured as they are.
+      const onB = new Keys('wbm', { cluster: true }).shard(tagIn(b.slots));
+      res = await runPerKey(toB, captureTarget(reg, onB), [moved, stays], ['c1', 'c1']);
+      expect(res.elsewhere).toBeUndefined();
+      const got: Array<{ key: string; op: string }> = [];
+      for (const [p, st] of onB.backlogs('M', 2).entries()) {
+        for (const e of (await toB.xrange(st, '-', '+')) as Array<[string, string[]]>) got.push(...decodeEntry(e, p).records.map((r) => ({ key: r.key, op: r.op })));
+      }
+      expect(got.sort((x, y) => x.key.localeCompare(y.key))).toStrictEqual([{ key: moved, op: 'u' }, { key: stays, op: 'u' }].sort((x, y) => x.key.localeCompare(y.key)));
+    } finally {
+      toB.disconnect();
+    }
+  });
+
   it('takes write-through staging keys of its master, and reports one of another master untouched', async () => {
     const a = masters[0] as ClusterMaster;
     const tag = tagIn(a.slots);
