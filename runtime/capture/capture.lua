@@ -26,7 +26,6 @@
     <key> t:1:<ack> t <type>                not a hash: reported
     <key> p:1: m <message>                  an unknown `#` op: reported
   `# +` and `# -` change Redis only: no record, and the ack is written at once.
-  Returns the number of records appended.
 
   Bound: a key adds at most one record, so the script stops before the key that would take
   `queued` past ARGV[1], leaving it and the keys after it untouched (not even read).
