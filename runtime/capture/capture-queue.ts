@@ -78,6 +78,8 @@ export interface CaptureTarget {
   readonly accepts: (key: string) => boolean;
   /** How `snapshotKeys` waits when the script stops at the bound, before it goes on (see pacedTarget). */
   readonly room?: () => Promise<void>;
+  /** On a cluster: captures keys the script found on another node where they live (see cluster-capture.ts). */
+  readonly elsewhere?: (keys: readonly string[], kinds: readonly ChangeKind[]) => void;
 }
 
 /**
@@ -145,9 +147,14 @@ export async function runPerKey(
   return { added, entries, delivered, full, ...(error ? { error } : {}), ...(refusedAt === undefined ? {} : { refusedAt }), ...(elsewhere ? { elsewhere } : {}) };
 }
 
-/** Keys a capture found on another node of a cluster: not captured here. */
-function elsewhereError(keys: readonly string[]): Error {
-  return new Error(`${keys.length} keys are not on this Redis node (a cluster moved their slots), e.g. '${keys[0] ?? ''}'; not captured here`);
+/**
+ * Keys a capture found on another node of a cluster go to the target's `elsewhere`, with the
+ * kind of their last event; without one, the call fails (and is retried).
+ */
+function handOver(target: CaptureTarget, away: readonly string[], keys: readonly string[], why: readonly string[]): void {
+  if (!target.elsewhere) throw new Error(`${away.length} keys are not on this Redis node (a cluster moved their slots), e.g. '${away[0] ?? ''}'; not captured here`);
+  const kindOf = new Map(keys.map((k, i) => [k, (why[i] as string)[0] as ChangeKind]));
+  target.elsewhere(away, away.map((k) => kindOf.get(k) ?? 'c'));
 }
 
 /**
@@ -160,7 +167,7 @@ export async function snapshotKeys(redis: Redis, target: CaptureTarget, keys: re
   for (let from = 0; from < keys.length; ) {
     const res = await runPerKey(redis, target, from ? keys.slice(from) : keys, from ? why.slice(from) : why);
     if (res.error) throw res.error;
-    if (res.elsewhere) throw elsewhereError(res.elsewhere);
+    if (res.elsewhere) handOver(target, res.elsewhere, keys, why);
     added += res.added;
     if (res.refusedAt === undefined) break;
     if (!target.room) throw new Error(`the backlog is full: ${keys.length - from - res.refusedAt} keys were not snapshotted`);
@@ -254,6 +261,16 @@ export class CaptureQueue {
     }
   }
 
+  /**
+   * Stops at once, dropping what is pending: its connection is gone (a cluster master removed,
+   * its slots moved), and a reconcile where the keys live now takes them.
+   */
+  abandon(): void {
+    this.closed = true;
+    this.pending.clear();
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+
   /** Resolves when nothing is pending or in flight. */
   flushed(): Promise<void> {
     if (!this.running && this.pending.size === 0) return Promise.resolve();
@@ -287,8 +304,8 @@ export class CaptureQueue {
           this.delivery?.end(read, res);
         }
         if (res.error) throw res.error;
-        // Only on a cluster whose slots moved: retried (captured where the key lives).
-        if (res.elsewhere) throw elsewhereError(res.elsewhere);
+        // Only on a cluster whose slots moved: handed to where the keys live, or retried.
+        if (res.elsewhere) handOver(this.target, res.elsewhere, keys, why);
         this.log.trace({ keys: keys.length, delivered: res.delivered, ms: +(performance.now() - started).toFixed(1) }, 'captured');
       } catch (err) {
         // Keep the keys (newer events win, counts add up) and retry; a reconnect also reconciles.

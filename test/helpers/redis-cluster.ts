@@ -19,7 +19,10 @@ export class TestCluster {
     // range (32768 and up), where this suite's outgoing sockets could hold it and fail the node.
     const base = 20_000 + Math.floor(Math.random() * 2_700);
     this.nodes = Array.from({ length: masters * (1 + replicas) }, (_, i) => new TestRedis(base + i, [
-      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${base + i}.conf`, '--cluster-node-timeout', '2000', '--appendonly', 'no', ...extra,
+      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${base + i}.conf`, '--cluster-node-timeout', '2000', '--appendonly', 'no',
+      // Replicas sync at once (not after diskless replication's 5 s wait): a replica that never
+      // synced is never promoted.
+      '--repl-diskless-sync-delay', '0', ...extra,
     ]));
     this.replicas = replicas;
   }
@@ -37,6 +40,11 @@ export class TestCluster {
       const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
       try {
         await waitFor(`cluster_state:ok on ${port}`, async () => (await r.call('CLUSTER', 'INFO') as string).includes('cluster_state:ok'), 30_000, 200);
+        // A replica counts once it has synced with its master.
+        await waitFor(`node ${port} in sync`, async () => {
+          const info = await r.info('replication');
+          return info.includes('role:master') || info.includes('master_link_status:up');
+        }, 30_000, 100);
       } finally {
         r.disconnect();
       }

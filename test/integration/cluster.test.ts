@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Registration } from '../../recipes/options.ts';
 import { decodeEntry } from '../../runtime/backlog/entry.ts';
 import { runPerKey } from '../../runtime/capture/capture-queue.ts';
-import { captureTarget } from '../../runtime/capture/targets.ts';
+import { ClusterCapture } from '../../runtime/capture/cluster-capture.ts';
+import { capturePattern, captureTarget } from '../../runtime/capture/targets.ts';
 import { Keys } from '../../runtime/keys.ts';
 import { mergeFlags } from '../../runtime/capture/keyspace-config.ts';
 import { MasterSubscriptions } from '../../runtime/capture/master-subscriptions.ts';
@@ -258,4 +259,118 @@ describe('capture on a master of a cluster', () => {
     expect(await all.exists(staging(local as string))).toBe(0); // taken
     expect(await all.hget(staging(remote as string), 'name')).toBe('R'); // untouched
   });
+});
+
+describe('ClusterCapture: capture on every master of a cluster', () => {
+  const cluster = new TestCluster(3, 1);
+  const ns = 'wbcc';
+  const reg = { kind: 'writeBehind', name: 'C', partitions: 2, maxBacklog: 0, onExpire: 'keep', keysPrefix: 'cc', stagingPrefix: '__' } as unknown as Registration;
+  let all: Cluster;
+  let capture: ClusterCapture;
+
+  beforeAll(async () => {
+    await cluster.start();
+    all = new Cluster([{ host: '127.0.0.1', port: cluster.ports[0] as number }]);
+  }, 60_000);
+
+  afterAll(async () => {
+    capture?.stop();
+    all?.disconnect();
+    await cluster.stop();
+  });
+
+  const open = (host: string, port: number): Redis => new Redis({ host, port, maxRetriesPerRequest: null });
+
+  /** Every record in every backlog stream of the namespace, found by scanning every master: key -> ops in stream order, and where. */
+  async function backlog(): Promise<Map<string, Array<{ op: string; master: string }>>> {
+    const out = new Map<string, Array<{ op: string; master: string }>>();
+    // From the first node that answers (one may have been killed).
+    let masters: ClusterMaster[] | undefined;
+    for (const port of cluster.ports) {
+      const seed = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+      seed.on('error', () => undefined);
+      masters = await seed.connect().then(() => clusterMasters(seed), () => undefined).finally(() => seed.disconnect());
+      if (masters) break;
+    }
+    if (!masters) throw new Error('no node of the cluster answered');
+    for (const m of masters) {
+      const conn = open(m.host, m.port);
+      try {
+        const streams: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, found] = await conn.scan(cursor, 'MATCH', `${ns}:{*}:backlog:*`, 'COUNT', 1000);
+          cursor = next;
+          streams.push(...found);
+        } while (cursor !== '0');
+        for (const s of streams) {
+          for (const e of (await conn.xrange(s, '-', '+')) as Array<[string, string[]]>) {
+            for (const r of decodeEntry(e).records) out.set(r.key, [...(out.get(r.key) ?? []), { op: r.op, master: m.id }]);
+          }
+        }
+      } finally {
+        conn.disconnect();
+      }
+    }
+    return out;
+  }
+
+  it('reconciles every master at start, captures every change on the master that owns it, follows a failover and a slot move', async () => {
+    const before = Array.from({ length: 100 }, (_, i) => `cc:old${i}`);
+    for (const k of before) await all.hset(k, 'v', '0');
+    capture = new ClusterCapture({
+      seeds: [{ host: '127.0.0.1', port: cluster.ports[2] as number }], open, keys: new Keys(ns, { cluster: true }), log: pino({ level: 'silent' }), refreshMs: 500,
+      recipes: [{ name: 'C', pattern: capturePattern(reg), target: (shard) => captureTarget(reg, shard) }],
+    });
+    await capture.start();
+    await capture.flushed();
+    const after = Array.from({ length: 300 }, (_, i) => `cc:new${i}`);
+    for (const k of after) await all.hset(k, 'v', '1');
+    let seen = await waitFor('every key captured', async () => {
+      const b = await backlog();
+      return [...before, ...after].every((k) => b.has(k)) ? b : undefined;
+    });
+    // On the master that owns the key's slot, as upserts; from all three masters.
+    const owners = capture.shards;
+    expect(owners).toHaveLength(3);
+    const ownerOf = (key: string): string | undefined => owners.find((o) => inRanges(slotOf(key), o.master.slots))?.master.id;
+    for (const k of [...before, ...after]) expect(seen.get(k)?.every((r) => r.op === 'u' && r.master === ownerOf(k)), k).toBe(true);
+    expect(new Set([...seen.values()].flat().map((r) => r.master)).size).toBe(3);
+
+    // kill -9 a master: its promoted replica is listened to, reconciled, and captures its keys' changes.
+    const c = owners[2]?.master as ClusterMaster;
+    await (cluster.nodes.find((n) => n.port === c.port) as TestRedis).kill9();
+    const promoted = await waitFor('the promoted replica captured for', () => capture.shards.find((o) => o.master.id !== c.id && JSON.stringify(o.master.slots) === JSON.stringify(c.slots))?.master, 30_000);
+    const onC = after.find((k) => inRanges(slotOf(k), c.slots)) as string;
+    await waitFor('a write to the failed-over slots', async () => (await all.hset(onC, 'v', '3').then(() => true, () => false)), 30_000);
+    await waitFor('captured on the promoted master', async () => (await backlog()).get(onC)?.some((r) => r.master === promoted.id), 20_000);
+
+    // A slot moved from A to B by hand: the source's `del` is no delete; the key's next change is captured on B.
+    const [a, b] = capture.shards.map((o) => o.master).filter((m) => m.id !== c.id && m.id !== promoted.id) as [ClusterMaster, ClusterMaster];
+    const moved = after.find((k) => inRanges(slotOf(k), a.slots) && slotOf(k) !== slotOf(`{${tagIn(a.slots)}}`)) as string;
+    const slot = slotOf(moved);
+    const src = open(a.host, a.port);
+    const dst = open(b.host, b.port);
+    try {
+      const inSlot = (await src.call('CLUSTER', 'GETKEYSINSLOT', slot, 1000)) as string[];
+      await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', a.id);
+      await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', b.id);
+      await src.call('MIGRATE', b.host, b.port, '', 0, 5000, 'KEYS', ...inSlot);
+      for (const n of [dst, src]) await n.call('CLUSTER', 'SETSLOT', slot, 'NODE', b.id);
+      await waitFor('the move captured on the new master', async () => {
+        const got = await backlog();
+        return got.get(moved)?.some((r) => r.master === b.id);
+      }, 20_000);
+      await all.hset(moved, 'v', '2');
+      seen = await waitFor('its next change captured on the new master', async () => {
+        const got = await backlog();
+        return (got.get(moved)?.filter((r) => r.master === b.id).length ?? 0) >= 2 ? got : undefined;
+      }, 20_000);
+      // Never a delete, anywhere, for any key that only moved.
+      for (const k of inSlot) expect(seen.get(k)?.some((r) => r.op === 'd'), k).toBe(false);
+    } finally {
+      src.disconnect();
+      dst.disconnect();
+    }
+  }, 120_000);
 });
