@@ -3,7 +3,10 @@
 // than failing with a bare `MOVED …` or writing part of their keys.
 // What is built already is tested here on a real cluster: the capture scripts run on a master
 // with their declared keys in one slot of it (a shard's hash tag), read the changed keys of any
-// slot of that master, and report, never delete, a key that lives on another master.
+// slot of that master, and report, never delete, a key that lives on another master (or that
+// MIGRATE moved away: the `del` a resharding publishes on the source); the listener subscribes
+// on every master and follows a failover; and ClusterCapture puts every change in its master's
+// shard streams, through a reconcile at start, a kill -9 failover and a slot moved by hand.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
