@@ -10,21 +10,25 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
+import { createPool, type RowDataPacket } from 'mysql2/promise';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Registration } from '../../recipes/options.ts';
+import { MySqlConnection, MySqlConnector } from '../../recipes/connectors/mysql.ts';
+import { compileWriteBehind, type Registration } from '../../recipes/options.ts';
 import { decodeEntry } from '../../runtime/backlog/entry.ts';
 import { runPerKey } from '../../runtime/capture/capture-queue.ts';
 import { ClusterCapture } from '../../runtime/capture/cluster-capture.ts';
 import { capturePattern, captureTarget } from '../../runtime/capture/targets.ts';
 import { Keys } from '../../runtime/keys.ts';
+import { RecipeWorker } from '../../runtime/recipe-worker.ts';
 import { mergeFlags } from '../../runtime/capture/keyspace-config.ts';
 import { MasterSubscriptions } from '../../runtime/capture/master-subscriptions.ts';
 import { clusterMasters, inRanges, slotOf, tagIn, type ClusterMaster } from '../../runtime/redis/cluster.ts';
 import { cli } from '../helpers/processes.ts';
 import { TestCluster } from '../helpers/redis-cluster.ts';
 import type { TestRedis } from '../helpers/redis-server.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { uid, waitFor } from '../helpers/wait.ts';
+import { MYSQL } from '../helpers/env.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -238,6 +242,45 @@ describe('capture on a master of a cluster', () => {
       expect(got.sort((x, y) => x.key.localeCompare(y.key))).toStrictEqual([{ key: moved, op: 'u' }, { key: stays, op: 'u' }].sort((x, y) => x.key.localeCompare(y.key)));
     } finally {
       toB.disconnect();
+    }
+  });
+
+  it("writes each master's changes to MariaDB through a recipe worker of its shard: rows equal Redis key by key, a delete included", async () => {
+    const db = createPool({ ...MYSQL, connectionLimit: 2 });
+    const table = `t_cluster_${uid()}`;
+    await db.query(`CREATE TABLE ${table} (id VARCHAR(64) COLLATE utf8mb4_nopad_bin PRIMARY KEY, name VARCHAR(64))`);
+    const reg = compileWriteBehind({ name: 'W', version: '1', keysPrefix: 'wk', mappings: { name: 'name' }, connector: new MySqlConnector(new MySqlConnection('root', '', '127.0.0.1:3306/test'), table, 'id') });
+    const log = pino({ level: 'silent' });
+    // One worker per master's shard, over the cluster client (routed by the shard's slot).
+    const workers = masters.map((m) => ({ m, worker: new RecipeWorker(reg, all as unknown as Redis, new Keys('wbw', { cluster: true }).shard(tagIn(m.slots)), log, { consumer: 'w1', retry: { minMs: 10, maxMs: 200 }, claimIdleMs: 5000 }) }));
+    const workerOf = (key: string): RecipeWorker => (workers.find(({ m }) => inRanges(slotOf(key), m.slots)) as { worker: RecipeWorker }).worker;
+    try {
+      for (const { worker } of workers) await worker.start();
+      const keys = masters.flatMap((m) => keysWhere('wk', 20, (slot) => inRanges(slot, m.slots)).filter((k) => inRanges(slotOf(k), m.slots)));
+      for (const k of keys) {
+        await all.hset(k, 'name', `n-${k}`);
+        workerOf(k).onChange(k, 'c');
+      }
+      const gone = keys[0] as string;
+      await all.del(gone);
+      workerOf(gone).onChange(gone, 'c');
+      const rows = async (): Promise<Map<string, string>> => new Map(((await db.query<RowDataPacket[]>(`SELECT id, name FROM ${table}`))[0]).map((r) => [`wk:${r['id']}`, String(r['name'])]));
+      const got = await waitFor('every row', async () => {
+        const r = await rows();
+        return r.size === keys.length - 1 && !r.has(gone) ? r : undefined;
+      });
+      // Key by key, against the cluster itself.
+      for (const k of keys.slice(1)) expect(got.get(k), k).toBe(await all.hget(k, 'name'));
+      // Each shard counted its own.
+      for (const { m } of workers) {
+        const counters = await all.hgetall(new Keys('wbw', { cluster: true }).shard(tagIn(m.slots)).counters('W'));
+        expect(Number(counters['synced']), m.id).toBe(keys.filter((k) => inRanges(slotOf(k), m.slots)).length + (inRanges(slotOf(gone), m.slots) ? 1 : 0));
+        expect(counters['queued']).toBe('0');
+      }
+    } finally {
+      for (const { worker } of workers) await worker.stop();
+      await db.query(`DROP TABLE IF EXISTS ${table}`);
+      await db.end();
     }
   });
 
