@@ -46,6 +46,8 @@ export interface WorkerOptions {
   readonly capturing?: () => boolean;
   /** A connection of the worker's own for blocking reads while it does not capture (created when first needed). */
   readonly reader?: () => Redis;
+  /** The other recipes writing this recipe's table: its sweep then deletes nothing (their rows are not its keys). */
+  readonly tableSharedWith?: () => readonly string[];
 }
 
 
@@ -151,6 +153,7 @@ export class RecipeWorker implements PartitionOwner {
       connect: () => driverFor(reg.connector).connect(reg.connector.table, opts.db),
       queued: () => this.nudge(),
       room: () => this.bound.room(),
+      ...(opts.tableSharedWith ? { sharedWith: opts.tableSharedWith } : {}),
     });
     this.bound = new BacklogBound({
       reg, redis, keys, log, signal: this.abort.signal,

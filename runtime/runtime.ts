@@ -751,6 +751,8 @@ export class Runtime {
     const more: Partial<WorkerOptions> = {
       access: { fence: (p) => this.leases.fence(name, p), valid: (p) => this.leases.valid(name, p), writeBudgetMs: (p) => this.leases.writeBudgetMs(name, p), lostByFinish: (p) => this.leases.lostByFinish(name, p) },
       capturing: () => this.capturing,
+      // Other recipes loaded here that write the same table (accepted with upload --force).
+      tableSharedWith: () => [...this.workers.values()].filter((w) => w.reg.name !== name && w.reg.connector.describe() === reg.connector.describe()).map((w) => w.reg.name),
       reader: () => connectRedis(this.opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:reader` }),
     };
     const worker = new RecipeWorker(reg, this.redis, this.keys, this.log.child({ recipe: reg.name, version: reg.version }), { ...options, ...more });

@@ -22,7 +22,7 @@ function seconds(value: string): number {
 export const upload = new Command('upload')
   .description('bundle a recipe, validate it, store it, and wait until every running runtime has loaded it')
   .argument('<file>', 'recipe module (.ts or .js) whose default export is writeBehind({...}) or an array of them')
-  .option('--force', 'replace a registered recipe even if its version is not higher, and accept a keysPrefix that overlaps another recipe\'s on the same table')
+  .option('--force', 'replace a registered recipe even if its version is not higher, and accept a table another recipe writes too')
   .option('--timeout <seconds>', "how long to wait for the runtimes' verdicts", seconds, 10)
   .option('--check', 'check the recipe against its live table first (see wb-cli check) and refuse it on a problem')
   .option('--wait', "after the runtime loads it, wait until the recipe's existing keys are all queued (its first reconcile), with progress on a terminal")
@@ -37,7 +37,7 @@ export const upload = new Command('upload')
       const overlaps = findOverlaps(regs.map(claimOf), await registeredClaims(redis, keys, undefined, limits));
       const clashes = overlaps.filter((o) => o.sameTable);
       if (clashes.length && !opts.force) {
-        throw new CliError(`upload refused: ${clashes.map(describeOverlap).join('\n')}\ngive the recipes disjoint prefixes, or upload with --force if both are meant to write these keys`);
+        throw new CliError(`upload refused: ${clashes.map(describeOverlap).join('\n')}\ngive each recipe a table of its own (and disjoint prefixes), or upload with --force if both are meant to write this table`);
       }
       warnOverlaps(overlaps);
       if (opts.check && !(await checkRegistrations(regs))) throw new CliError('upload refused: the check found problems (see above)');
@@ -85,7 +85,8 @@ export const upload = new Command('upload')
 
 /**
  * Two recipes may mean to write the same keys to two tables (two databases, say): that is a
- * warning, kept in `wb-cli status`. Into the same table it is a mistake, refused without --force.
+ * warning, kept in `wb-cli status`. Two recipes writing one table is a mistake, refused without
+ * --force: their rows mix in one key column.
  */
 function warnOverlaps(overlaps: readonly Overlap[]): void {
   for (const o of overlaps) process.stderr.write(`wb-cli: warning: ${describeOverlap(o)}${o.sameTable ? ' (accepted with --force)' : ''}\n`);

@@ -37,6 +37,11 @@ export interface GapSweepOptions {
   readonly queued: () => void;
   /** Waits until the backlog is below half its bound again (candidates never overflow it). */
   readonly room: () => Promise<void>;
+  /**
+   * Other recipes writing the same table (upload --force accepts it): their rows are not this
+   * recipe's keys gone, so the sweep then only counts.
+   */
+  readonly sharedWith?: () => readonly string[];
 }
 
 interface Progress {
@@ -124,7 +129,8 @@ export class GapSweep {
     const started = Date.now();
     await redis.hset(status, 'sweeping', reason);
     const flushKeptAt = await redis.hget(status, 'flushKeptAt');
-    const deleting = reg.onExpire === 'delete' && !flushKeptAt;
+    const shared = this.o.sharedWith?.() ?? [];
+    const deleting = reg.onExpire === 'delete' && !flushKeptAt && shared.length === 0;
     log.info({ reason, deleting }, 'sweeping the table for rows whose key is gone');
     const p: Progress = { after: undefined, rows: 0, candidates: 0, kept: 0, flushed: false };
     const backoff = new Backoff(this.o.retry.minMs, this.o.retry.maxMs);
@@ -153,9 +159,11 @@ export class GapSweep {
     const deletes = deleting ? p.candidates : 0;
     log.info({ reason, rows: p.rows, gone: p.candidates, deletes, kept: p.kept, ms: Date.now() - started }, 'swept');
     if (p.kept > 0) {
-      const why = flushKeptAt
-        ? `Redis lost its keys at ${flushKeptAt} and onFlush: 'keep' keeps their rows, which a sweep cannot tell from deleted keys`
-        : `onExpire: '${reg.onExpire}'; their keys may have expired`;
+      const why = shared.length
+        ? `the table is written by ${shared.map((n) => `'${n}'`).join(', ')} too, whose rows a sweep cannot tell from this recipe's deleted keys`
+        : flushKeptAt
+          ? `Redis lost its keys at ${flushKeptAt} and onFlush: 'keep' keeps their rows, which a sweep cannot tell from deleted keys`
+          : `onExpire: '${reg.onExpire}'; their keys may have expired`;
       log.warn({ goneRows: p.kept }, `${p.kept} rows whose key is gone are kept (${why}); \`${deleteGoneRowsCommand(reg.name, keys.ns)}\` deletes them`);
     }
   }

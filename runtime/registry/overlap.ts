@@ -12,10 +12,14 @@ export function claimOf(reg: Registration): PrefixClaim {
   return { name: reg.name, keysPrefix: reg.keysPrefix, target: reg.connector.describe() };
 }
 
-/** Two recipes whose prefixes cover a common key; `sameTable` when they also write to one table. */
+/**
+ * Two recipes whose prefixes cover a common key (`sharedKeys`), or that write to one table
+ * (`sameTable`), or both.
+ */
 export interface Overlap {
   readonly a: PrefixClaim;
   readonly b: PrefixClaim;
+  readonly sharedKeys: boolean;
   readonly sameTable: boolean;
 }
 
@@ -29,8 +33,10 @@ export function prefixesOverlap(a: string, b: string): boolean {
 }
 
 /**
- * The overlaps of `incoming` claims with each other and with `stored` ones. A stored claim with
- * the name of an incoming one is being replaced and is left out.
+ * The overlaps of `incoming` claims with each other and with `stored` ones: prefixes that cover
+ * a common key, and one table written by two recipes whatever their prefixes (ids of both share
+ * its key column, and each recipe would take the other's rows for rows of its own whose key is
+ * gone). A stored claim with the name of an incoming one is being replaced and is left out.
  */
 export function findOverlaps(incoming: readonly PrefixClaim[], stored: readonly PrefixClaim[]): Overlap[] {
   const names = new Set(incoming.map((c) => c.name));
@@ -38,7 +44,9 @@ export function findOverlaps(incoming: readonly PrefixClaim[], stored: readonly 
   const found: Overlap[] = [];
   for (const [i, a] of incoming.entries()) {
     for (const b of [...incoming.slice(i + 1), ...others]) {
-      if (prefixesOverlap(a.keysPrefix, b.keysPrefix)) found.push({ a, b, sameTable: a.target === b.target });
+      const sharedKeys = prefixesOverlap(a.keysPrefix, b.keysPrefix);
+      const sameTable = a.target === b.target;
+      if (sharedKeys || sameTable) found.push({ a, b, sharedKeys, sameTable });
     }
   }
   return found;
@@ -52,6 +60,11 @@ function sharedKey(a: string, b: string): string {
 /** One line about an overlap, from `a`'s side. */
 export function describeOverlap(o: Overlap): string {
   const { a, b } = o;
+  if (!o.sharedKeys) {
+    return `'${a.name}' (keysPrefix '${a.keysPrefix}') and '${b.name}' (keysPrefix '${b.keysPrefix}') both write to ${a.target}: ` +
+      `ids of both share its key column (${a.keysPrefix}:1 and ${b.keysPrefix}:1 are one row), and each would take the other's rows for its own whose key is gone ` +
+      '(the sweep after a gap deletes them with onExpire: \'delete\', verify --delete-extra too)';
+  }
   const head = `'${a.name}' (keysPrefix '${a.keysPrefix}') overlaps '${b.name}' (keysPrefix '${b.keysPrefix}')`;
   const key = sharedKey(a.keysPrefix, b.keysPrefix);
   return o.sameTable

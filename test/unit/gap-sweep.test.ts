@@ -76,9 +76,9 @@ function fakeSession(fail: (call: number) => boolean = () => false, gate?: Promi
   return { session, afters };
 }
 
-function sweepOf(reg: Registration, redis: Redis, connect: () => Promise<ConnectorSession>, abort = new AbortController()) {
+function sweepOf(reg: Registration, redis: Redis, connect: () => Promise<ConnectorSession>, abort = new AbortController(), sharedWith?: () => readonly string[]) {
   let queued = 0;
-  const sweep = new GapSweep({ reg, redis, keys: new Keys('wb'), log, signal: abort.signal, retry: { minMs: 1, maxMs: 5 }, connect, queued: () => queued++, room: async () => undefined });
+  const sweep = new GapSweep({ reg, redis, keys: new Keys('wb'), log, signal: abort.signal, retry: { minMs: 1, maxMs: 5 }, connect, queued: () => queued++, room: async () => undefined, ...(sharedWith ? { sharedWith } : {}) });
   return { sweep, abort, queued: () => queued };
 }
 
@@ -124,6 +124,17 @@ describe('GapSweep', () => {
     expect(scripts.every((s) => s.expiryDeletes === '1' && s.why.every((w) => w === 'x0'))).toBe(true);
     expect(queued()).toBe(scripts.length);
     expect(Object.fromEntries(status)).toMatchObject({ sweeping: '', goneRows: '0' });
+  });
+
+  it("with onExpire: 'delete' on a table another recipe writes too, deletes nothing: it counts the rows whose key is gone", async () => {
+    // Found from the outside: the other recipe's rows are not this recipe's keys gone.
+    const { redis, status, scripts } = fakeRedis(goneEvery7th());
+    const { sweep } = sweepOf(writeBehind({ name: 'P', ...options, onExpire: 'delete' }), redis, async () => fakeSession().session, undefined, () => ['Other']);
+    sweep.request('start-up');
+    await sweep.settled();
+    expect(scripts.length).toBeGreaterThan(0);
+    expect(scripts.every((s) => s.expiryDeletes === '0')).toBe(true);
+    expect(status.get('goneRows')).toBe(String(Math.ceil(1200 / 7)));
   });
 
   it("with onExpire: 'keep' counts the keys still gone, not those that came back", async () => {

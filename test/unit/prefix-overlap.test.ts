@@ -3,6 +3,7 @@ import { describeOverlap, findOverlaps, prefixesOverlap, type PrefixClaim } from
 
 const T1 = 'mysql 127.0.0.1:3306/test table persons';
 const T2 = 'mysql 127.0.0.1:3306/test table vips';
+const T3 = 'mysql 127.0.0.1:3306/test table orders';
 const claim = (name: string, keysPrefix: string, target = T1): PrefixClaim => ({ name, keysPrefix, target });
 
 describe('prefixesOverlap', () => {
@@ -18,7 +19,7 @@ describe('prefixesOverlap', () => {
 
 describe('findOverlaps', () => {
   it('compares the incoming claims with the stored ones and with each other, not with their own stored version', () => {
-    const stored = [claim('A', 'person'), claim('B', 'order'), claim('C', 'person:vip', T2)];
+    const stored = [claim('A', 'person'), claim('B', 'order', T3), claim('C', 'person:vip', T2)];
     const found = findOverlaps([claim('A', 'person'), claim('D', 'person:vip:gold', T2)], stored);
     expect(found.map((o) => [o.a.name, o.b.name, o.sameTable])).toEqual([
       ['A', 'D', false],
@@ -27,8 +28,17 @@ describe('findOverlaps', () => {
     ]);
   });
 
-  it('finds nothing for disjoint prefixes', () => {
-    expect(findOverlaps([claim('A', 'person')], [claim('B', 'personal'), claim('C', 'order')])).toEqual([]);
+  it('finds nothing for disjoint prefixes on tables of their own', () => {
+    expect(findOverlaps([claim('A', 'person')], [claim('B', 'personal', T2), claim('C', 'order', T3)])).toEqual([]);
+  });
+
+  it('finds two recipes writing one table whatever their prefixes: their rows would mix in its key column', () => {
+    const [o] = findOverlaps([claim('B', 'order')], [claim('A', 'person')]);
+    expect(o).toMatchObject({ sharedKeys: false, sameTable: true });
+    expect(describeOverlap(o!)).toBe(
+      `'B' (keysPrefix 'order') and 'A' (keysPrefix 'person') both write to ${T1}: ids of both share its key column (order:1 and person:1 are one row), ` +
+        "and each would take the other's rows for its own whose key is gone (the sweep after a gap deletes them with onExpire: 'delete', verify --delete-extra too)",
+    );
   });
 });
 
