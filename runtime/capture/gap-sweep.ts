@@ -12,8 +12,11 @@ import { capturePattern, captureTarget, pacedTarget } from './targets.ts';
 
 /** Ids per page: one scanIds query and one pipelined EXISTS each. */
 const PAGE = 500;
-/** Reconcile reasons that mean the worker itself lost events while it ran (not before it started). */
-const LIVE_GAPS = new Set(['subscription restored', 'capture overflow', 'backlog overflow']);
+/**
+ * Reconcile reasons that mean events were lost while the worker ran (not before it started): a
+ * sweep that began before the reconcile does not cover them.
+ */
+const LIVE_GAPS = new Set(['subscription restored', 'capture overflow', 'backlog overflow', 'keyspace notifications restored', 'capture taken over']);
 
 /**
  * What a recipe mirrors: its key pattern and its connector's database and table. A reconcile
