@@ -1,6 +1,7 @@
 // The table's shape is re-read when it changes: a value refused by a narrow column is
 // dead-lettered; after ALTER TABLE widens the column, `dlq --replay` writes it, with no restart.
-// Also a write refused for a shape reason is checked against a fresh description first.
+// Also a write refused for a shape reason is checked against a fresh description first, and a
+// value MariaDB would round after a column was narrowed (a note, not an error) is never stored.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -96,3 +97,43 @@ export default writeBehind({ name: '${env.name}', version: '1', keysPrefix: '${e
     });
   });
 }
+
+describe('a column narrowed while the runtime runs (MariaDB rounds with a note, even in strict mode)', () => {
+  const env = new TestEnv();
+  const t = `${env.table}_narrow`;
+  let rt: RuntimeProcess;
+
+  beforeAll(async () => {
+    await env.db.query(`CREATE TABLE ${t} (id VARCHAR(64) COLLATE utf8mb4_nopad_bin PRIMARY KEY, score DECIMAL(6,2))`);
+    rt = await startRuntime(env.runtimeArgs());
+    const file = join(env.dir, 'narrow.ts');
+    writeFileSync(file, `import { MySqlConnection, MySqlConnector, writeBehind } from 'wbsync';
+export default writeBehind({ name: '${env.name}', version: '1', keysPrefix: '${env.prefix}', mappings: { score: 'score' }, connector: new MySqlConnector(new MySqlConnection('root', '', '127.0.0.1:3306/test'), '${t}', 'id') });
+`);
+    await env.upload(file, rt);
+  });
+  afterAll(async () => {
+    await rt.stop();
+    await env.db.query(`DROP TABLE IF EXISTS ${t}`);
+    await env.close();
+  });
+
+  const score = async (id: string): Promise<string | undefined> => ((await env.db.query(`SELECT score FROM ${t} WHERE id = ?`, [id]))[0] as Array<{ score: string }>)[0]?.score;
+
+  it('never stores a value rounded by a scale the runtime has not read yet: the row is dead-lettered, the others sync', async () => {
+    // Found from the outside: 1.25 became 1.3 after the ALTER, until the description was read again.
+    await env.redis.hset(`${env.prefix}:1`, 'score', '1.25');
+    await waitFor('row 1', async () => (await score('1')) === '1.25');
+    await env.db.query(`ALTER TABLE ${t} MODIFY score DECIMAL(6,1)`);
+    await env.redis.hset(`${env.prefix}:2`, 'score', '1.25');
+    await env.redis.hset(`${env.prefix}:3`, 'score', '2.5');
+    await waitFor('row 3', async () => (await score('3')) === '2.5', 15_000);
+    const [letter] = await waitFor('the dead letter', async () => {
+      const list = (JSON.parse((await env.cli(['dlq', env.name, '--json'])).stdout) as { deadLetters: Array<{ key: string; error: string }> }).deadLetters;
+      return list.length ? list : undefined;
+    });
+    expect(letter?.key).toBe(`${env.prefix}:2`);
+    expect(letter?.error).toMatch(/score|stored a value otherwise than given/);
+    expect(await score('2')).toBeUndefined();
+  });
+});

@@ -1,7 +1,7 @@
 import { createConnection, type Connection } from 'mysql2/promise';
 import type { MySqlConnector } from '../../../recipes/connectors/mysql.ts';
 import { resolveCredential } from '../../../recipes/credential.ts';
-import type { RowDataPacket } from 'mysql2';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2';
 import { DEFAULT_DB_TIMEOUTS, serverStatementTimeoutMs, withDeadline } from '../timeouts.ts';
 import type { ConnectorDriver, ConnectorSession, DbTimeouts, FailureKind, StatementLimit, TableInfo, TableShape, WriteBatch } from '../types.ts';
 import { CommitRefused } from '../types.ts';
@@ -10,6 +10,9 @@ import { classifyMysqlError } from './errors.ts';
 import { mysqlReadRows, mysqlScanIds, mysqlStatementLimit, mysqlStatements, SCAN_ID } from './statements.ts';
 
 /** MySQL/MariaDB through mysql2: one connection, strict SQL mode, one transaction per batch. */
+/** Warnings and notes of a value stored otherwise than given (their errnos are record errors: see errors.ts). */
+const CHANGED_VALUE = new Set([1263, 1264, 1265, 1292, 1366, 1406]);
+
 export class MySqlDriver implements ConnectorDriver {
   private readonly spec: MySqlConnector;
 
@@ -111,7 +114,10 @@ class MySqlSession implements ConnectorSession {
     // transaction (autocommit is off).
     await this.bounded(async () => {
       try {
-        for (const s of statements) await this.conn.query(s.sql, [...s.params]);
+        for (const s of statements) {
+          const [res] = await this.conn.query<ResultSetHeader>(s.sql, [...s.params]);
+          if (res.warningStatus > 0) await this.refuseChangedValues();
+        }
         if (batch.mayCommit && !batch.mayCommit()) throw new CommitRefused('not committed: the lease of a partition in this batch ran out while it was written');
         await this.conn.query('COMMIT');
       } catch (err) {
@@ -120,6 +126,21 @@ class MySqlSession implements ConnectorSession {
         throw err;
       }
     }, batch.timeoutMs);
+  }
+
+  /**
+   * A statement left warnings or notes: one of a value the server stored otherwise than given
+   * (a DECIMAL rounded, a value truncated: notes even in strict mode) fails the batch, which is
+   * rolled back, as that error would (the table is then read again, or the row dead-lettered).
+   * Seen after an ALTER narrowed a column the session had described before. Others (MySQL's
+   * deprecation of VALUES(), say) are let through.
+   */
+  private async refuseChangedValues(): Promise<void> {
+    const [warnings] = await this.conn.query<RowDataPacket[]>('SHOW WARNINGS');
+    const changed = warnings.find((w) => CHANGED_VALUE.has(Number(w['Code'])));
+    if (changed) {
+      throw Object.assign(new Error(`the database stored a value otherwise than given (${String(changed['Level']).toLowerCase()} ${changed['Code']}: ${changed['Message']})`), { errno: Number(changed['Code']) });
+    }
   }
 
   async readRows(t: TableShape, ids: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
