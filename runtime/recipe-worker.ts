@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
 import { Backlog } from './backlog/backlog.ts';
-import type { StreamEntry } from './backlog/entry.ts';
+import { entryRef, type StreamEntry } from './backlog/entry.ts';
 import { InOrder } from './backlog/in-order.ts';
 import { BacklogBound } from './capture/backlog-bound.ts';
 import { CaptureQueue, leftBehind, type CaptureResult, type ChangeKind, type Delivery, type FollowRead } from './capture/capture-queue.ts';
@@ -547,14 +547,15 @@ export class RecipeWorker implements PartitionOwner {
       return doubt || (through !== undefined && compareIds(e.id, through) <= 0);
     };
     const stale = entries.filter(held);
-    const fresh = stale.length ? new Map((await this.reread(stale)).map((e) => [e.id, e])) : new Map<string, StreamEntry>();
+    // By partition and id: one capture call adds entries of one id to several partitions' streams.
+    const fresh = stale.length ? new Map((await this.reread(stale)).map((e) => [entryRef(e), e])) : new Map<string, StreamEntry>();
     for (const p of parts) {
       const through = this.heldThrough.get(p);
       if (through === undefined) continue;
       const past = entries.some((e) => e.partition === p && compareIds(e.id, through) > 0);
       if (past || (per.get(p) ?? 0) < READ_COUNT) this.heldThrough.delete(p);
     }
-    return entries.map((e) => fresh.get(e.id) ?? e);
+    return entries.map((e) => fresh.get(entryRef(e)) ?? e);
   }
 
   /**

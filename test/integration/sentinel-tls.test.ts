@@ -26,7 +26,7 @@ describe('Redis Sentinel over TLS', () => {
 
   beforeAll(async () => {
     pki = makeTestPki();
-    sentinel = new TestSentinel(process.env['NOTLS'] ? {} : { tls: { server: pki.server, client: pki.client } });
+    sentinel = new TestSentinel({ tls: { server: pki.server, client: pki.client } });
     await sentinel.start();
     // The bins get `--sentinel … --sentinel-master … --tls --tls-ca … --tls-cert … --tls-key …`.
     env = new TestEnv(sentinel.master.url, { connection: sentinel.flags, client: sentinel.client() });
@@ -42,12 +42,15 @@ describe('Redis Sentinel over TLS', () => {
   });
 
   it('the seed journey through --sentinel with --tls and the files: tune, upload, rows arrive, status, verify clean', async () => {
-    if (!process.env['NOTLS']) expect(sentinel.flags).toEqual(expect.arrayContaining(['--sentinel', '--sentinel-master', '--tls', '--tls-ca', '--tls-cert', '--tls-key']));
+    expect(sentinel.flags).toEqual(expect.arrayContaining(['--sentinel', '--sentinel-master', '--tls', '--tls-ca', '--tls-cert', '--tls-key']));
     await env.createTable('first VARCHAR(20), age INT');
     const user = await env.cli(['tune', 'param', 'MySqlUser', 'root']);
     expect(user.code, explain(user)).toBe(0);
     const password = await env.cli(['tune', 'param', 'MySqlPassword', '--stdin'], '\n');
     expect(password.code, explain(password)).toBe(0);
+    // With the default claim idle time (30 s): entries held at the failover are re-read and
+    // written at once, not left pending until a claim (an entry of one id in several partitions
+    // once replaced the others: see RecipeWorker.rereadHeld).
     rt = await startRuntime(env.runtimeArgs());
     await env.upload(env.writeRecipe({ version: '1', mappings: MAPPINGS }), rt);
     await env.reconciled();
@@ -80,22 +83,11 @@ describe('Redis Sentinel over TLS', () => {
     await waitFor('the replica promoted', async () => (await sentinel.masterPort()) === sentinel.replica.port, 20_000, 200);
     // The test's own client follows the sentinels too: this write lands on the promoted replica.
     await env.redis.hset(`${env.prefix}:after`, 'first_name', 'promoted', 'age', '99');
-    await waitFor('the write made after the failover, in the table', async () => (await env.row('after'))?.['first'] === 'promoted', 20_000, 200).catch(async (e) => {
-      const { backlogStreams } = await import('../helpers/backlog.ts');
-      for (const st of backlogStreams(env)) console.log(st, JSON.stringify(await env.redis.xrange(st, '-', '+')), JSON.stringify(await env.redis.xinfo('GROUPS', st).catch((x) => String(x))));
-      console.log(rt?.lines.slice(-80).join('\n'));
-      throw e;
-    });
+    await waitFor('the write made after the failover, in the table', async () => (await env.row('after'))?.['first'] === 'promoted', 20_000, 200);
     expect(rt?.hasLog((l) => String(l['msg']).includes('another server than before')), rt?.lines.join('\n')).toBe(true);
     const status = await env.cli(['status']);
     expect(status.code, explain(status)).toBe(0);
     expect(status.stdout).toContain(`redis: 127.0.0.1:${sentinel.replica.port} (master), reached as master '${SENTINEL_MASTER}' via sentinel ${sentinel.addresses}`);
-    await expectVerifyClean(env, 20_000).catch(async (e) => {
-      const { backlogStreams } = await import('../helpers/backlog.ts');
-      for (const st of backlogStreams(env)) console.log(st, JSON.stringify(await env.redis.xrange(st, '-', '+')), JSON.stringify(await env.redis.xinfo('GROUPS', st).catch((x) => String(x))));
-      for (const st of backlogStreams(env)) console.log(st, JSON.stringify(await env.redis.xpending(st, 'writers', '-', '+', 10).catch((x) => String(x))));
-      console.log(rt?.lines.slice(-80).join('\n'));
-      throw e;
-    });
+    await expectVerifyClean(env, 20_000);
   }, 45_000);
 });

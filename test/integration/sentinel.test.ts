@@ -76,7 +76,9 @@ describe('Redis Sentinel', () => {
     await env.createTable('first VARCHAR(20), age INT');
     expect((await env.cli(['tune', 'param', 'MySqlUser', 'root'])).code).toBe(0);
     expect((await env.cli(['tune', 'param', 'MySqlPassword', '--stdin'], '\n')).code).toBe(0);
-    rt = await startRuntime(env.runtimeArgs(['--claim-idle-ms', '3000']));
+    // With the default claim idle time (30 s): what the promoted master holds is re-read and
+    // written at once, never left to a claim.
+    rt = await startRuntime(env.runtimeArgs());
     await env.upload(env.writeRecipe({ version: '1', mappings: MAPPINGS }), rt);
     await env.reconciled();
     for (let i = 0; i < 100; i++) await env.redis.hset(`${env.prefix}:${i}`, 'first_name', `n${i}`, 'age', '0');
@@ -93,7 +95,7 @@ describe('Redis Sentinel', () => {
 
   it('the master killed under load with two runtimes sharing the recipe: capture and writes follow the promoted replica; the table ends equal to it, nothing confirmed regresses', async () => {
     // A second runtime: the partitions spread over both, and both must follow the new master.
-    rt2 = await startRuntime([...env.flags, '--id', `rt2-${env.id}`, '--claim-idle-ms', '3000']);
+    rt2 = await startRuntime([...env.flags, '--id', `rt2-${env.id}`]);
     await waitFor('partitions on both runtimes', async () => {
       const res = await env.cli(['status', '--json']);
       const runtimes = (JSON.parse(res.stdout) as { runtimes: Array<{ partitions?: Record<string, number[]> }> }).runtimes;
