@@ -301,10 +301,10 @@ export class RecipeWorker implements PartitionOwner {
     this.log.info(paused ? 'paused: changes are captured but not written' : 'resumed');
   }
 
-  onChange(key: string, kind: ChangeKind): void {
+  onChange(key: string, kind: ChangeKind, echo = false): void {
     // Overflowed, a snapshot could not be appended: the reconcile after it reads the key anyway.
     if (this.bound.dropping) return;
-    if (this.capture.accepts(key)) this.capture.push(key, kind);
+    if (this.capture.accepts(key)) this.capture.push(key, kind, echo);
   }
 
   /**

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
-import { classifyEvent } from './capture/capture-queue.ts';
+import { classifyEvent, mayBeEcho } from './capture/capture-queue.ts';
 import { FlushWatch } from './capture/flush-notice.ts';
 import { ensureKeyspaceEvents, ensureOnReplicas, type KeyspaceCheck } from './capture/keyspace-config.ts';
 import { assertDriverInstalled } from './connectors/drivers.ts';
@@ -533,7 +533,8 @@ export class Runtime {
   }
 
   private route(pattern: string, channel: Buffer, event: Buffer): void {
-    const kind = classifyEvent(event.toString());
+    const eventName = event.toString();
+    const kind = classifyEvent(eventName);
     const names = this.patterns.get(pattern);
     if (kind === undefined || names === undefined) return;
     // The channel prefix (`__keyspace@0__:`) is ASCII: its length in bytes is its length.
@@ -543,7 +544,8 @@ export class Runtime {
       return;
     }
     const key = channel.toString('utf8', this.channelPrefix.length);
-    for (const name of names) this.workers.get(name)?.onChange(key, kind);
+    const echo = mayBeEcho(eventName);
+    for (const recipe of names) this.workers.get(recipe)?.onChange(key, kind, echo);
   }
 
   private onControl(message: string): void {

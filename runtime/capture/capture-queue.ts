@@ -22,6 +22,14 @@ export function classifyEvent(event: string): ChangeKind | undefined {
   return event === 'expired' || event === 'evicted' ? 'x' : 'c';
 }
 
+/**
+ * Whether an event may be the echo of the capture script's own write (its `HDEL #` and `DEL`
+ * of a `#` op): only those are counted against the echoes it expects (capture.lua, isEcho).
+ */
+export function mayBeEcho(event: string): boolean {
+  return event === 'del' || event === 'hdel';
+}
+
 /** A Lua script run with EVALSHA (ioredis falls back to EVAL after a Redis restart). */
 export interface Script {
   readonly name: string;
@@ -215,6 +223,8 @@ export class CaptureQueue {
   private readonly delivery?: Delivery;
   /** Key -> events coalesced since its last snapshot, and the kind of the last one (see encode). */
   private pending = new Map<string, number>();
+  /** Key -> how many of its pending events may be echoes (`del`, `hdel`); absent when none. */
+  private echoable = new Map<string, number>();
   private running = false;
   private closed = false;
   private overflowed = false;
@@ -246,7 +256,7 @@ export class CaptureQueue {
     return this.target.accepts(key);
   }
 
-  push(key: string, kind: ChangeKind): void {
+  push(key: string, kind: ChangeKind, echo = false): void {
     if (this.closed) return;
     if (this.pending.size >= this.maxPending && !this.pending.has(key)) {
       if (!this.overflowed) this.log.warn({ maxPending: this.maxPending }, 'capture is behind: dropping events, a reconcile will catch up once it drains');
@@ -255,6 +265,7 @@ export class CaptureQueue {
     }
     // A number per key, not an object: a burst of a million events allocates nothing here.
     this.pending.set(key, ((this.pending.get(key) ?? 0) & ~3) + 4 + KIND_CODE[kind]);
+    if (echo) this.echoable.set(key, (this.echoable.get(key) ?? 0) + 1);
     if (!this.running) {
       this.running = true;
       setImmediate(() => void this.drain());
@@ -268,6 +279,7 @@ export class CaptureQueue {
   abandon(): void {
     this.closed = true;
     this.pending.clear();
+    this.echoable.clear();
     for (const resolve of this.idle.splice(0)) resolve();
   }
 
@@ -290,8 +302,11 @@ export class CaptureQueue {
       const why: string[] = [];
       for (const [k, v] of this.pending) {
         keys.push(k);
-        why.push(`${KINDS[v & 3]}${v >> 2}`);
+        // `<kind><events>`, and `/<events that may be echoes>` when some may (see capture.lua).
+        const echoes = this.echoable.get(k);
+        why.push(echoes ? `${KINDS[v & 3]}${v >> 2}/${echoes}` : `${KINDS[v & 3]}${v >> 2}`);
         this.pending.delete(k);
+        if (echoes) this.echoable.delete(k);
         if (keys.length === PASS) break;
       }
       try {
@@ -310,10 +325,12 @@ export class CaptureQueue {
       } catch (err) {
         // Keep the keys (newer events win, counts add up) and retry; a reconnect also reconciles.
         keys.forEach((k, i) => {
-          const code = KIND_CODE[(why[i] as string)[0] as ChangeKind];
-          const n = Number((why[i] as string).slice(1));
+          const w = why[i] as string;
+          const code = KIND_CODE[w[0] as ChangeKind];
+          const [n, e] = w.slice(1).split('/').map(Number) as [number, number | undefined];
           const newer = this.pending.get(k);
           this.pending.set(k, newer === undefined ? n * 4 + code : newer + n * 4);
+          if (e) this.echoable.set(k, (this.echoable.get(k) ?? 0) + e);
         });
         this.log.warn({ err: String(err), keys: keys.length }, 'capture failed; retrying');
         await new Promise((r) => setTimeout(r, 500));

@@ -11,7 +11,8 @@
   ARGV[2]      '1' when expiry and eviction delete the row, '0' when they keep it
   ARGV[3]      P, the number of partitions
   ARGV[4..]    per changed key, in order: the key, then why ('c' changed, 'x' expired or evicted,
-               'r' reconcile) and the number of events coalesced, e.g. 'c3'
+               'r' reconcile), the number of events coalesced and, after a '/', how many of them
+               were `del` or `hdel` (which alone can be echoes of our own writes), e.g. 'c3/1'
 
   The changed keys are arguments, not KEYS: on a Redis Cluster every declared key must hash to
   one slot (the backlog's), and a script may still read undeclared keys of its own node. A key
@@ -93,37 +94,51 @@ local function ack(key, id)
   end
 end
 
--- Our own HDEL/DEL publish events too; remember how many, so they are not mistaken for changes.
-local function expectEchoes(key, n)
+-- Our own HDEL/DEL publish events too (`hdel`, `del`); remember how many, so they are not
+-- mistaken for changes, and whether one deleted the key: "<count>:<until-ms>[:d]".
+local function expectEchoes(key, n, deleted)
   local prev = redis.call('HGET', echoes, key)
-  local count = 0
+  local count, d = 0, deleted
   if prev then
-    local c, untilMs = string.match(prev, '^(%d+):(%d+)$')
-    if c and tonumber(untilMs) > now() then count = tonumber(c) end
+    local c, untilMs, flag = string.match(prev, '^(%d+):(%d+):?(d?)$')
+    if c and tonumber(untilMs) > now() then
+      count = tonumber(c)
+      d = d or flag == 'd'
+    end
   end
-  redis.call('HSET', echoes, key, (count + n) .. ':' .. (now() + 10000))
+  redis.call('HSET', echoes, key, (count + n) .. ':' .. (now() + 10000) .. (d and ':d' or ''))
   haveEchoes = true
 end
 
--- True when all `n` events of this key are echoes of our own writes (and consumes them).
-local function isEcho(key, n)
-  if not haveEchoes then return false end
+-- Consumes the echoes of our own writes among a key's `n` events, of which `e` are `del` or
+-- `hdel` (only those can be). Returns whether all `n` were echoes, and whether the key is gone
+-- by our own doing: a DEL of ours was still unheard and no `del`/`hdel` is left over for
+-- someone else's delete (a write made before our DEL, whose event comes after, then finds
+-- the key gone: not a delete of the row).
+local function isEcho(key, n, e)
+  if not haveEchoes then return false, false end
   local prev = redis.call('HGET', echoes, key)
-  if not prev then return false end
-  local c, untilMs = string.match(prev, '^(%d+):(%d+)$')
+  if not prev then return false, false end
+  local c, untilMs, flag = string.match(prev, '^(%d+):(%d+):?(d?)$')
   c = tonumber(c or '0')
-  if tonumber(untilMs or '0') <= now() or n > c then
+  if tonumber(untilMs or '0') <= now() then
     redis.call('HDEL', echoes, key)
-    return false
+    return false, false
   end
-  if c == n then redis.call('HDEL', echoes, key) else redis.call('HSET', echoes, key, (c - n) .. ':' .. untilMs) end
-  return true
+  local used = math.min(e, c)
+  if used == c then
+    redis.call('HDEL', echoes, key)
+  elseif used > 0 then
+    redis.call('HSET', echoes, key, (c - used) .. ':' .. untilMs .. (flag == 'd' and ':d' or ''))
+  end
+  return used == n, flag == 'd' and used == e
 end
 
 -- HDEL of `#`: one hdel event, plus a del event when it was the last field.
 local function dropHashField(key)
   redis.call('HDEL', key, '#')
-  expectEchoes(key, redis.call('EXISTS', key) == 1 and 1 or 2)
+  local gone = redis.call('EXISTS', key) == 0
+  expectEchoes(key, gone and 2 or 1, gone)
 end
 
 -- Keys of this call that live on another node of a cluster: reported, not captured.
@@ -158,15 +173,22 @@ local function upsertOrDelete(key, why, ackId)
   end
 end
 
-local function capture(key, why, n)
+local function capture(key, why, n, e)
   local h, t = read(key)
   if not t then
     elsewhere[#elsewhere + 1] = key
     return
   end
-  if why ~= 'r' and isEcho(key, n) then return end
+  local ours = false
+  if why ~= 'r' then
+    local echo
+    echo, ours = isEcho(key, n, e)
+    if echo then return end
+  end
   if not h then
     if t == 'none' then
+      -- Gone by a `~` (its delete is recorded already) or a `-` (the row stays) of ours.
+      if ours then return end
       if why == 'c' or (why == 'x' and expiryDeletes) then record(key, 'd', '', {}) end
     else
       record(key, 't', '', { 't', t })
@@ -189,14 +211,14 @@ local function capture(key, why, n)
     upsertOrDelete(key, 'c', ackId)
   elseif code == '~' then
     redis.call('DEL', key)
-    expectEchoes(key, 1)
+    expectEchoes(key, 1, true)
     record(key, 'd', ackId, {})
   elseif code == '+' then
     dropHashField(key)
     ack(key, ackId)
   elseif code == '-' then
     redis.call('DEL', key)
-    expectEchoes(key, 1)
+    expectEchoes(key, 1, true)
     ack(key, ackId)
   else
     dropHashField(key)
@@ -221,7 +243,7 @@ if bound > 0 then
   end
 end
 
-local sub, byte = string.sub, string.byte
+local sub, byte, match = string.sub, string.byte, string.match
 local WHY = { [99] = 'c', [120] = 'x', [114] = 'r' }
 local handled = nkeys
 for i = first, #ARGV, 2 do
@@ -231,8 +253,13 @@ for i = first, #ARGV, 2 do
   end
   local arg = ARGV[i + 1]
   local why = WHY[byte(arg, 1)] or sub(arg, 1, 1)
-  -- The event count matters only to echo tracking: parsed only when there are echoes.
-  capture(ARGV[i], why, haveEchoes and (tonumber(sub(arg, 2)) or 1) or 1)
+  -- The event counts matter only to echo tracking: parsed only when there are echoes.
+  local n, e = 1, 0
+  if haveEchoes then
+    local ns, es = match(arg, '^.(%d+)/?(%d*)$')
+    n, e = tonumber(ns) or 1, tonumber(es) or 0
+  end
+  capture(ARGV[i], why, n, e)
 end
 for p = 1, P do flush(p) end
 if added > 0 then redis.call('HINCRBY', KEYS[2], 'queued', added) end

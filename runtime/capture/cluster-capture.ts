@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Keys } from '../keys.ts';
 import { inRanges, slotOf, tagIn, type ClusterMaster } from '../redis/cluster.ts';
-import { CaptureQueue, classifyEvent, type CaptureTarget, type ChangeKind } from './capture-queue.ts';
+import { CaptureQueue, classifyEvent, mayBeEcho, type CaptureTarget, type ChangeKind } from './capture-queue.ts';
 import { MasterSubscriptions } from './master-subscriptions.ts';
 import { reconcileKeys } from './reconcile.ts';
 
@@ -132,14 +132,15 @@ export class ClusterCapture {
   }
 
   private onEvent(master: ClusterMaster, pattern: string, channel: Buffer, event: Buffer): void {
-    const kind = classifyEvent(event.toString());
+    const name = event.toString();
+    const kind = classifyEvent(name);
     if (kind === undefined) return;
     const key = channel.toString('utf8', this.prefix.length);
     const m = this.captureOf(master);
     for (const r of this.opts.recipes) {
       if (`${this.prefix}${r.pattern}` !== pattern) continue;
       const q = m.queues.get(r.name);
-      if (q?.accepts(key)) q.push(key, kind);
+      if (q?.accepts(key)) q.push(key, kind, mayBeEcho(name));
     }
   }
 

@@ -19,8 +19,9 @@ function changedKeys(numKeys: number, args: readonly string[], width = 2): strin
  * A Redis stand-in that records the keys of every capture call (sent in a pipeline) and every
  * read behind one, answering the read with `reply`.
  */
-function fakeRedis(opts: { failures?: number; reply?: ReadReply } = {}): { redis: Redis; calls: string[][]; reads: unknown[][] } {
+function fakeRedis(opts: { failures?: number; reply?: ReadReply } = {}): { redis: Redis; calls: string[][]; reads: unknown[][]; whys: string[][] } {
   const calls: string[][] = [];
+  const whys: string[][] = [];
   const reads: unknown[][] = [];
   let script = '';
   let failures = opts.failures ?? 0;
@@ -36,6 +37,7 @@ function fakeRedis(opts: { failures?: number; reply?: ReadReply } = {}): { redis
           expect(args.slice(0, numKeys)).toStrictEqual(FIXED_KEYS); // the changed keys are arguments
           const keys = changedKeys(numKeys, args);
           calls.push(keys);
+          whys.push(args.slice(numKeys + FIXED_ARGS.length).filter((_, i) => i % 2 === 1));
           replies.push(failures-- > 0 ? [new Error('OOM'), null] : [null, keys.length]);
         },
         xreadgroup: (...args: unknown[]) => {
@@ -46,7 +48,7 @@ function fakeRedis(opts: { failures?: number; reply?: ReadReply } = {}): { redis
       };
     },
   };
-  return { redis: fake as unknown as Redis, calls, reads };
+  return { redis: fake as unknown as Redis, calls, reads, whys };
 }
 
 const target: CaptureTarget = { script: loadScript('capture'), keys: FIXED_KEYS, args: FIXED_ARGS, accepts: () => true };
@@ -61,6 +63,16 @@ describe('CaptureQueue', () => {
     q.push('p:2', 'x');
     await q.flushed();
     expect(calls).toEqual([['p:1', 'p:2']]);
+  });
+
+  it('tells the script how many of a key\'s events may be echoes (del, hdel), kept across a failed call', async () => {
+    const { redis, whys } = fakeRedis({ failures: 1 });
+    const q = new CaptureQueue(redis, target, silent);
+    q.push('p:1', 'c');
+    q.push('p:1', 'c', true);
+    q.push('p:2', 'c');
+    await q.flushed();
+    expect(whys).toEqual([['c2/1', 'c1'], ['c2/1', 'c1']]);
   });
 
   it('drops events beyond maxPending distinct keys and asks for a reconcile once drained', async () => {
