@@ -73,7 +73,7 @@ export const dlq = new Command('dlq')
       const entries = (await redis.xrange(stream, '-', '+', 'COUNT', limit)) as Entry[];
       const rows = entries.map(([id, raw]) => {
         const f = entryFields(raw);
-        return { id, at: f['at'], key: f['key'], op: f['op'], version: f['version'], error: f['error'] };
+        return { id, at: f['at'], key: f['key'], op: f['op'], version: f['version'], error: f['error'], ...fieldsOf(f['fields']) };
       });
       const total = await redis.xlen(stream);
       if (opts.json) {
@@ -85,3 +85,13 @@ export const dlq = new Command('dlq')
       if (total > rows.length) say(`(${rows.length} of ${total} shown; --limit to see more)`);
     });
   });
+
+/** A refused upsert's hash (kept as JSON in its dead letter), for `--json`; nothing when it has none. */
+function fieldsOf(json: string | undefined): { fields?: Record<string, string> } {
+  if (!json) return {};
+  try {
+    return { fields: JSON.parse(json) as Record<string, string> };
+  } catch {
+    return {};
+  }
+}

@@ -73,6 +73,8 @@ export default writeBehind({ name: '${env.name}', version: '1', keysPrefix: '${e
         return list.length === 1 ? list : undefined;
       });
       expect(dlq[0]?.error).toMatch(/cannot go into column first \(.*5\)\): longer than 5 characters/);
+      // The refused hash, as docs/sync-semantics.md lists it.
+      expect(dlq[0]).toMatchObject({ key: `${env.prefix}:2`, op: 'upsert', fields: { first_name: 'much too long' } });
       await db.exec(db.name === 'MariaDB' ? `ALTER TABLE ${t} MODIFY first VARCHAR(64)` : `ALTER TABLE ${t} ALTER COLUMN first TYPE VARCHAR(64)`);
       const replay = await env.cli(['dlq', env.name, '--replay']);
       expect(replay.code, replay.stderr).toBe(0);
