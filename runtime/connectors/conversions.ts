@@ -20,12 +20,12 @@ export interface ConversionRule {
 
 export const CONVERSION_RULES: readonly ConversionRule[] = [
   {
-    family: 'text', accepts: 'any text, exactly as given (spaces and case kept); refused when longer than the column\'s declared length in characters', writes: 'the text',
+    family: 'text', accepts: 'any text, exactly as given (spaces and case kept); refused when longer than the column\'s declared length in characters, and, for a MySQL/MariaDB CHAR (which drops them), when it ends with a space', writes: 'the text',
     types: { mysql: 'CHAR, VARCHAR, TEXT types', postgres: 'text, varchar(n), char(n)', sqlite: 'declared type containing CHAR, CLOB or TEXT (VARCHAR(n) is enforced by wbsync)', cassandra: 'text, varchar, ascii', oracle: 'VARCHAR2, NVARCHAR2, CHAR, NCHAR, CLOB', snowflake: 'VARCHAR, TEXT, STRING, CHAR' },
   },
   {
     family: 'integer', accepts: 'plain integers: digits with an optional leading `-`; no spaces, `+`, leading zeros, decimal point or exponent; within the column\'s range', writes: 'the integer',
-    types: { mysql: 'TINYINT (but TINYINT(1)), SMALLINT, MEDIUMINT, INT, BIGINT, YEAR; UNSIGNED ranges', postgres: 'smallint, integer, bigint', sqlite: 'declared type containing INT (64-bit range)', cassandra: 'tinyint, smallint, int, bigint, varint, counter', oracle: 'NUMBER(p,0), INTEGER', snowflake: 'NUMBER(p,0), INT and its synonyms' },
+    types: { mysql: 'TINYINT (but TINYINT(1)), SMALLINT, MEDIUMINT, INT, BIGINT, YEAR (1901–2155); UNSIGNED ranges', postgres: 'smallint, integer, bigint', sqlite: 'declared type containing INT (64-bit range)', cassandra: 'tinyint, smallint, int, bigint, varint, counter', oracle: 'NUMBER(p,0), INTEGER', snowflake: 'NUMBER(p,0), INT and its synonyms' },
   },
   {
     family: 'decimal', accepts: 'plain decimal numbers: digits, an optional leading `-`, at most one decimal point; no spaces, `+`, leading zeros or exponent; refused when they have more digits after the point than the column\'s scale, or more before it than precision − scale (the database would round or refuse)', writes: 'the number as given (the database may print it with trailing zeros up to its scale)',

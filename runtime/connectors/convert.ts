@@ -62,6 +62,7 @@ export function convertValue(value: string | null, col: ColumnInfo): Converted {
     case 'uuid':
       return UUID.test(value) ? { ok: true, value } : no('not a UUID');
     case 'text':
+      if (col.dropsTrailingSpaces && value.endsWith(' ')) return no('ends with a space, which the column drops');
       // Characters are code points: count them only when the UTF-16 length could exceed the limit.
       return col.maxLength !== undefined && value.length > col.maxLength && codePoints(value) > col.maxLength ? no(`longer than ${col.maxLength} characters`) : { ok: true, value };
     default:

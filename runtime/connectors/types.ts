@@ -42,6 +42,8 @@ export interface ColumnInfo {
   readonly family: TypeFamily;
   /** Most characters (text) when the database says. */
   readonly maxLength?: number;
+  /** Text: the column drops trailing spaces (MySQL/MariaDB CHAR), so a value ending in one is refused. */
+  readonly dropsTrailingSpaces?: boolean;
   /** Integer range when the type bounds it. */
   readonly min?: bigint;
   readonly max?: bigint;

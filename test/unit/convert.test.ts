@@ -52,6 +52,19 @@ describe('the conversion table', () => {
     expect(convertValue('', MYSQL['integer'] as ColumnInfo)).toEqual({ ok: false, reason: 'empty, which is not an integer' });
   });
 
+  it('MySQL/MariaDB YEAR takes 1901-2155 only, and CHAR no value ending in a space (both would store another value)', () => {
+    // Found from the outside: YEAR made '99' 1999 and '0' 2000; CHAR(3) made 'ab ' 'ab'.
+    const year = mysqlColumn({ COLUMN_NAME: 'y', DATA_TYPE: 'year', COLUMN_TYPE: 'year(4)', CHARACTER_MAXIMUM_LENGTH: null, COLUMN_KEY: '' });
+    expect(convertValue('2024', year)).toEqual({ ok: true, value: '2024' });
+    for (const v of ['99', '0', '1900', '2156']) expect(convertValue(v, year).ok, v).toBe(false);
+    const char = mysqlColumn({ COLUMN_NAME: 'c', DATA_TYPE: 'char', COLUMN_TYPE: 'char(3)', CHARACTER_MAXIMUM_LENGTH: 3, COLUMN_KEY: '', COLLATION_NAME: 'utf8mb4_bin' });
+    expect(convertValue('ab', char)).toEqual({ ok: true, value: 'ab' });
+    expect(convertValue(' ab', char)).toEqual({ ok: true, value: ' ab' });
+    expect(convertValue('ab ', char)).toEqual({ ok: false, reason: 'ends with a space, which the column drops' });
+    // VARCHAR keeps them.
+    expect(convertValue('ab ', MYSQL['text'] as ColumnInfo)).toEqual({ ok: true, value: 'ab ' });
+  });
+
   it('writes a timestamp with an offset into a zoned column as given', () => {
     expect(convertValue('2024-02-28T12:00:00+02:00', pg('timestamp with time zone'))).toEqual({ ok: true, value: '2024-02-28T12:00:00+02:00' });
     expect(convertValue('2024-02-28T12:00:00.123456+02:00', pg('timestamp without time zone', { datetime_precision: 6 }))).toEqual({ ok: true, value: '2024-02-28 10:00:00.123456' });

@@ -46,6 +46,8 @@ export function mysqlColumn(row: MysqlColumnRow): ColumnInfo {
   const base = { name: row.COLUMN_NAME, type: row.COLUMN_TYPE };
   // BOOLEAN is TINYINT(1): true/false, yes/no, 1/0 go in as 1 and 0.
   if (t === 'tinyint' && /^tinyint\(1\)/i.test(row.COLUMN_TYPE)) return { ...base, family: 'boolean' };
+  // YEAR takes 1901-2155 as given; other numbers become another year (`99` is 1999) or 0000.
+  if (t === 'year') return { ...base, family: 'integer', min: 1901n, max: 2155n };
   if (bits !== undefined) {
     const unsigned = /unsigned/i.test(row.COLUMN_TYPE);
     const span = 1n << BigInt(bits);
@@ -57,7 +59,6 @@ export function mysqlColumn(row: MysqlColumnRow): ColumnInfo {
     : t === 'date' ? 'date'
     : t === 'datetime' || t === 'timestamp' ? 'timestamp'
     : t === 'time' ? 'time'
-    : t === 'year' ? 'integer'
     : t === 'json' ? 'json'
     : /char|text/.test(t) ? 'text'
     : /binary|blob/.test(t) ? 'binary'
@@ -67,7 +68,9 @@ export function mysqlColumn(row: MysqlColumnRow): ColumnInfo {
   if (family !== 'text') return { ...base, family };
   const max = num(row.CHARACTER_MAXIMUM_LENGTH);
   const inexact = mysqlInexact(t, row.COLLATION_NAME);
-  return { ...base, family, ...(max === undefined ? {} : { maxLength: max }), ...(inexact === undefined ? {} : { inexact }) };
+  // CHAR drops trailing spaces (unless PAD_CHAR_TO_FULL_LENGTH pads them all back).
+  const drops = t === 'char' ? { dropsTrailingSpaces: true } : {};
+  return { ...base, family, ...drops, ...(max === undefined ? {} : { maxLength: max }), ...(inexact === undefined ? {} : { inexact }) };
 }
 
 /** A table from its information_schema rows (none: it does not exist). */
