@@ -45,7 +45,13 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
       await redis.ping();
     } catch (err) {
       const cause = lastError ?? err;
-      throw new CliError(`cannot reach Redis at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`);
+      const text = cause instanceof Error ? cause.message : String(cause);
+      // A sentinel that wants TLS (or a client certificate) just closes the connection: ioredis
+      // keeps no TLS reason to show, so say what to check.
+      const hint = /Connection is closed/.test(text) && /via sentinel/.test(where)
+        ? ` (a sentinel that requires TLS closes a connection without it: check --tls, --tls-ca, --tls-cert and --tls-key)`
+        : '';
+      throw new CliError(`cannot reach Redis at ${where}: ${text}${hint}`);
     }
     const { refuseCluster, ClusterUnsupported } = await import('../runtime/redis/topology.ts');
     await refuseCluster(redis, where).catch((err: unknown) => {

@@ -69,7 +69,7 @@ describe('Redis Sentinel over TLS', () => {
     const gaveUp = (r: CliResult): void => {
       expect(r.code, explain(r)).toBe(1);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toBe(`wb-cli: cannot reach Redis at master '${SENTINEL_MASTER}' via sentinel ${sentinel.addresses}: All sentinels are unreachable and retry is disabled. Last error: Connection is closed.\n`);
+      expect(r.stderr).toBe(`wb-cli: cannot reach Redis at master '${SENTINEL_MASTER}' via sentinel ${sentinel.addresses}: All sentinels are unreachable and retry is disabled. Last error: Connection is closed. (a sentinel that requires TLS closes a connection without it: check --tls, --tls-ca, --tls-cert and --tls-key)\n`);
     };
     const started = Date.now();
     gaveUp(await cli(['status', '--sentinel', sentinel.addresses, '--sentinel-master', SENTINEL_MASTER, '--namespace', env.ns]));
