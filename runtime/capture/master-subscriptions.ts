@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { errorText } from '../writer/table-writer.ts';
-import { mastersOf, type ClusterMaster, type ClusterNode, type SlotsReply } from '../redis/cluster.ts';
+import { mastersOf, type ClusterMaster, type SlotsReply } from '../redis/cluster.ts';
 import { ensureKeyspaceEvents } from './keyspace-config.ts';
 
 /** How long one node may take to answer a topology read or a configuration (ms). */
@@ -18,7 +18,7 @@ function within<T>(p: Promise<T>, at: string): Promise<T> {
 
 export interface MasterSubscriptionsOptions {
   /** Nodes to read the topology from before any is known (the one the bins were given). */
-  readonly seeds: readonly ClusterNode[] | ReadonlyArray<{ readonly host: string; readonly port: number }>;
+  readonly seeds: ReadonlyArray<{ readonly host: string; readonly port: number }>;
   /** A plain connection to one node, with the bins' auth and TLS options. */
   readonly open: (host: string, port: number, role: 'subscriber' | 'topology' | 'config') => Redis;
   readonly log: Logger;
