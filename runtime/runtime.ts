@@ -766,8 +766,10 @@ export class Runtime {
     // The partitions held for the old version go on to the new one (it takes their pending entries over).
     this.leases.add(name, reg.partitions, worker);
     if (this.state === 'running') void this.tickLeases();
-    // Only the capturer reconciles; at start-up, it does when it takes the capture lease.
-    const reconciles = !startup && this.capturing && (!old || this.patternOf(old.reg) !== this.patternOf(reg));
+    // Only the capturer reconciles; at start-up, it does when it takes the capture lease. A
+    // version that covers other keys, writes another table or database, or maps other fields
+    // has rows to fill that no change may ever touch: every key is queued again.
+    const reconciles = !startup && this.capturing && (!old || this.patternOf(old.reg) !== this.patternOf(reg) || mirrorsOtherwise(old.reg, reg));
     if (reconciles) this.reconcileInBackground(worker, 'new recipe');
     return reconciles;
   }
@@ -954,4 +956,9 @@ export class Runtime {
 /** A runtime id as a part of a client name, which may not hold spaces or newlines. */
 function clientNamePart(id: string): string {
   return id.replace(/[^\x21-\x7e]/g, '_');
+}
+
+/** Whether a new version writes its keys elsewhere or otherwise: another table or database, other mappings. */
+function mirrorsOtherwise(old: Registration, reg: Registration): boolean {
+  return old.connector.describe() !== reg.connector.describe() || JSON.stringify(old.mappings) !== JSON.stringify(reg.mappings);
 }

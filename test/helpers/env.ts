@@ -87,7 +87,7 @@ export class TestEnv {
    * Writes a recipe module for this test and returns its path. `dbAddress` points the recipe's
    * connection elsewhere (e.g. a test's TCP proxy); it defaults to MariaDB's own host and port.
    */
-  writeRecipe(opts: { version: string; mappings?: Record<string, string>; extra?: string; file?: string; name?: string; dbAddress?: { host: string; port: number }; tail?: string }): string {
+  writeRecipe(opts: { version: string; mappings?: Record<string, string>; extra?: string; file?: string; name?: string; dbAddress?: { host: string; port: number }; tail?: string; table?: string }): string {
     const mappings = opts.mappings ?? { first_name: 'first', last_name: 'last', age: 'age' };
     const db = opts.dbAddress ?? MYSQL;
     const path = join(this.dir, opts.file ?? `recipe-${uid()}.ts`);
@@ -96,7 +96,7 @@ const connection = new MySqlConnection(() => configGet('MySqlUser'), () => confi
 export default writeBehind({
   name: '${opts.name ?? this.name}',
   version: '${opts.version}',
-  connector: new MySqlConnector(connection, '${this.table}', 'id'),
+  connector: new MySqlConnector(connection, '${opts.table ?? this.table}', 'id'),
   keysPrefix: '${this.prefix}',
   mappings: ${JSON.stringify(mappings)},
   ${opts.extra ?? ''}

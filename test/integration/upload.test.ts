@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RowDataPacket } from 'mysql2/promise';
 import { TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -320,5 +321,46 @@ export default writeBehind({ name: '${name(suffix)}', version: '1', connector: n
     const again = await env.cli(['upload', recipe('d', `${env.prefix}al`, third), '--force']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toBe('');
+  });
+});
+
+describe('upload: a new version that writes elsewhere or maps other fields', () => {
+  const env = new TestEnv();
+  const moved = `${env.table}_v2`;
+  let rt: RuntimeProcess;
+
+  beforeAll(async () => {
+    rt = await env.startWithRecipe({ version: '1', mappings: { first_name: 'first' } });
+    await env.db.query(`CREATE TABLE \`${moved}\` (id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PRIMARY KEY, first VARCHAR(20), last VARCHAR(255), age INT)`);
+    for (let i = 0; i < 10; i++) await env.redis.hset(`${env.prefix}:${i}`, 'first_name', `f${i}`, 'last_name', `l${i}`);
+    await waitFor('10 rows', async () => (await env.count()) === 10);
+  });
+
+  afterAll(async () => {
+    await rt.stop();
+    await env.db.query(`DROP TABLE IF EXISTS \`${moved}\``);
+    await env.close();
+  });
+
+  const rowsOf = async (table: string): Promise<RowDataPacket[]> => (await env.db.query<RowDataPacket[]>(`SELECT * FROM \`${table}\` ORDER BY id`))[0];
+
+  it('queues every key again for a version with another table: the new table holds them all, not only keys changed since', async () => {
+    // Found from the outside: the new table stayed empty until each key changed.
+    const up = await env.upload(env.writeRecipe({ version: '2', mappings: { first_name: 'first' }, table: moved }), rt, ['--wait']);
+    expect(up.stdout).not.toContain('nothing new to queue');
+    await waitFor('10 rows in the new table', async () => (await rowsOf(moved)).length === 10);
+    expect((await rowsOf(moved)).map((r) => r['first'])).toEqual(Array.from({ length: 10 }, (_, i) => `f${i}`));
+  });
+
+  it('queues every key again for a version that maps another field: the new column is filled for every row', async () => {
+    const up = await env.upload(env.writeRecipe({ version: '3', mappings: { first_name: 'first', last_name: 'last' }, table: moved }), rt, ['--wait']);
+    expect(up.stdout).not.toContain('nothing new to queue');
+    await waitFor('the new column filled', async () => (await rowsOf(moved)).every((r) => r['last'] !== null));
+    expect((await rowsOf(moved)).map((r) => r['last'])).toEqual(Array.from({ length: 10 }, (_, i) => `l${i}`));
+  });
+
+  it('queues nothing for a version that changes none of them', async () => {
+    const up = await env.upload(env.writeRecipe({ version: '4', mappings: { first_name: 'first', last_name: 'last' }, table: moved }), rt, ['--wait']);
+    expect(up.stdout).toContain('nothing new to queue');
   });
 });
