@@ -142,6 +142,7 @@ export class RecipeWorker implements PartitionOwner {
       }));
     this.pipeline = new WritePipeline(reg, redis, this.backlog, this.writers, log, this.abort.signal, undefined, {
       report: this.problems.reporter('pipeline'), retry: opts.retry, marksKey: keys.throughMarks(reg.name), access: this.access,
+      deadLetterKeys: { stream: keys.deadLetters(reg.name), index: keys.deadLetterIndex(reg.name) },
       ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(opts.redisNow ? { redisNow: opts.redisNow } : {}),
     });
     this.highWater = reg.batchSize * this.writers.length * 2;

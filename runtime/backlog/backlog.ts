@@ -37,6 +37,8 @@ export interface DeadLetter {
   readonly acks: readonly string[];
   /** The backlog partition of the entry it came from: it is written under that partition's lease. */
   readonly partition?: number;
+  /** The backlog entry the refused record came from: a later change applied supersedes it (apply.lua). */
+  readonly entry?: string;
 }
 
 /** An acknowledgement for RGSync's `#` protocol, written to stream `{key}ack`. */
@@ -206,7 +208,7 @@ export class Backlog {
       else tx.eval(lua, 3, ...args);
     };
     const at = new Date().toISOString();
-    const letter = (d: DeadLetter): string[] => ['key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at];
+    const letter = (d: DeadLetter): string[] => ['key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at, ...(d.entry ? ['entry', d.entry] : [])];
     // finish.lua counts an entry only if this call acknowledges it: a finish whose reply was
     // lost ran already, and its retry must not count (or take off `queued`) twice.
     const parts = [...new Set([...c.entries, ...c.dead, ...c.acks].flatMap((e) => (e.partition === undefined ? [] : [e.partition])))].sort((a, b) => a - b);

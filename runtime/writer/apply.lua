@@ -3,6 +3,8 @@
 
   KEYS[1..n]   target keys
   KEYS[n+1]    the recipe's write-through marks hash (writer/through-marks.ts)
+  KEYS[n+2]    the recipe's dead-letter stream
+  KEYS[n+3]    its index hash: key -> id of that key's dead letter
   ARGV[1..n]   per key, a JSON list of ops: ["m", id, field, value, ...] merges fields,
                ["d", id] deletes; id is the backlog entry's stream id
   Returns the number of keys touched.
@@ -10,8 +12,12 @@
   A field is merged only if its own mark and the key's delete mark are older than the op; a
   delete only if the key's mark (its last change of any kind) is older. Marks are recorded as
   the ops apply, so a redelivered older entry never overwrites a newer change.
+
+  A key's dead letter whose refused record came from an older entry than a change applied here
+  is removed: that change superseded it, and `dlq --replay` would stage the refused, older
+  values again over it.
 ]]
-local marks = KEYS[#KEYS]
+local marks, dlq, dlqIndex = KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS]
 
 local function older(a, b) -- stream id a < b
   local am, as = string.match(a, '^(%d+)-(%d+)$')
@@ -28,7 +34,25 @@ local function field(kind, key, f)
   return kind .. #key .. ':' .. key .. (f or '')
 end
 
-for i = 1, #KEYS - 1 do
+-- Drops `key`'s dead letter when it came from an entry older than `id`.
+local function supersedeLetter(key, id)
+  local letter = redis.call('HGET', dlqIndex, key)
+  if not letter then return end
+  local found = redis.call('XRANGE', dlq, letter, letter)[1]
+  local entry
+  if found then
+    local f = found[2]
+    for j = 1, #f, 2 do
+      if f[j] == 'entry' then entry = f[j + 1] end
+    end
+  end
+  if entry and older(entry, id) then
+    redis.call('XDEL', dlq, letter)
+    redis.call('HDEL', dlqIndex, key)
+  end
+end
+
+for i = 1, #KEYS - 3 do
   local key = KEYS[i]
   for _, op in ipairs(cjson.decode(ARGV[i])) do
     local id = op[2]
@@ -56,6 +80,8 @@ for i = 1, #KEYS - 1 do
         end
       end
     end
+    -- Committed: a refused record of an older entry is superseded.
+    supersedeLetter(key, id)
   end
 end
-return #KEYS - 1
+return #KEYS - 3

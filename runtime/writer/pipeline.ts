@@ -80,6 +80,8 @@ export class WritePipeline {
   private readonly failing: boolean[];
   /** Write-through: the marks hash of what was applied (`through-marks.ts`), pruned now and then. */
   private readonly marksKey: string;
+  /** The recipe's dead-letter stream and index: a write-through change applied drops its key's older dead letter. */
+  private readonly deadLetterKeys: { readonly stream: string; readonly index: string };
   private readonly metrics: RecipeMetrics;
   /** Redis's clock in ms (the runtime's, corrected by the offset it measured): entry ids are on it. */
   private readonly redisNow: () => number;
@@ -96,7 +98,7 @@ export class WritePipeline {
     log: Logger,
     signal: AbortSignal,
     finishLingerMs = FINISH_LINGER_MS,
-    more: { readonly report?: ProblemReporter; readonly retry?: { readonly minMs: number; readonly maxMs: number }; readonly marksKey?: string; readonly metrics?: RecipeMetrics; readonly redisNow?: () => number; readonly access?: PartitionAccess } = {},
+    more: { readonly report?: ProblemReporter; readonly retry?: { readonly minMs: number; readonly maxMs: number }; readonly marksKey?: string; readonly deadLetterKeys?: { readonly stream: string; readonly index: string }; readonly metrics?: RecipeMetrics; readonly redisNow?: () => number; readonly access?: PartitionAccess } = {},
   ) {
     this.reg = reg;
     this.redis = redis;
@@ -112,6 +114,7 @@ export class WritePipeline {
     this.backoffs = writers.map(() => new Backoff(retry.minMs, retry.maxMs));
     this.failing = writers.map(() => false);
     this.marksKey = more.marksKey ?? `wbsync-marks:${reg.name}`;
+    this.deadLetterKeys = more.deadLetterKeys ?? { stream: `wbsync-dlq:${reg.name}`, index: `wbsync-dlqidx:${reg.name}` };
     this.metrics = more.metrics ?? NO_METRICS;
     this.redisNow = more.redisNow ?? Date.now;
     this.access = more.access ?? ALL_PARTITIONS;
@@ -301,7 +304,7 @@ export class WritePipeline {
     for (const d of [...plan.rejects.filter((r) => r.op !== 'p'), ...refused]) failed.set(d.key, d);
     const written = plan.rows.filter((r) => !failed.has(r.key));
     // Write-through: Redis gets the change only now that the database has it.
-    await retryForever(() => applyThrough(this.redis, written, this.marksKey), this.log, this.signal);
+    await retryForever(() => applyThrough(this.redis, written, this.marksKey, this.deadLetterKeys), this.log, this.signal);
     const writtenKeys = new Set(written.map((r) => r.key));
     // A `p` record is a report, not a state: it never stands for its key's outcome.
     const lastOfKey = new Map(items.filter((it) => it.record.op !== 'p').map((it) => [it.record.key, it]));
@@ -310,14 +313,14 @@ export class WritePipeline {
       tracker.remaining--;
       if (record.op === 'p') {
         const error = `key '${record.key}': ${record.message}`;
-        tracker.dead.push({ key: record.key, op: 'p', error, acks: [] });
+        tracker.dead.push({ key: record.key, op: 'p', error, acks: [], entry: tracker.id });
         // The bad op's suffix still names its acknowledgement stream: the writer hears it failed.
         if (record.ack) tracker.acks.push({ key: record.key, ack: record.ack, error });
       } else {
         const dead = failed.get(record.key);
         if (record.ack) tracker.acks.push(dead ? { key: record.key, ack: record.ack, error: dead.error } : { key: record.key, ack: record.ack });
         if (lastOfKey.get(record.key) === it) {
-          if (dead) tracker.dead.push({ ...dead, acks: [] });
+          if (dead) tracker.dead.push({ ...dead, acks: [], entry: tracker.id });
           else if (writtenKeys.has(record.key)) tracker.synced++;
         }
       }

@@ -67,14 +67,15 @@ const APPLY = readFileSync(new URL('./apply.lua', import.meta.url), 'utf8');
 
 /**
  * Merges committed write-through rows into their Redis keys (the database has them now), each
- * change tagged with its entry's id and recorded in the marks hash (`through-marks.ts`).
+ * change tagged with its entry's id and recorded in the marks hash (`through-marks.ts`); a key's
+ * dead letter of an older entry goes (that change is superseded: a replay would write it back).
  */
-export async function applyThrough(redis: Redis, rows: readonly RowWrite[], marksKey: string): Promise<void> {
+export async function applyThrough(redis: Redis, rows: readonly RowWrite[], marksKey: string, deadLetters: { readonly stream: string; readonly index: string }): Promise<void> {
   const withOps = rows.filter((r) => r.through?.length);
   if (withOps.length === 0) return;
   const client = redis as Redis & { wbApply?: (n: number, ...a: string[]) => Promise<number> };
   if (typeof client.wbApply !== 'function') redis.defineCommand('wbApply', { lua: APPLY });
   const encode = (ops: readonly ThroughOp[]): string =>
     JSON.stringify(ops.map((o) => (o.op === 'delete' ? ['d', o.id] : ['m', o.id, ...Object.entries(o.fields).flat()])));
-  await (client.wbApply as (n: number, ...a: string[]) => Promise<number>)(withOps.length + 1, ...withOps.map((r) => r.key), marksKey, ...withOps.map((r) => encode(r.through ?? [])));
+  await (client.wbApply as (n: number, ...a: string[]) => Promise<number>)(withOps.length + 3, ...withOps.map((r) => r.key), marksKey, deadLetters.stream, deadLetters.index, ...withOps.map((r) => encode(r.through ?? [])));
 }

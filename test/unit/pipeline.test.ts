@@ -328,8 +328,9 @@ describe('WritePipeline completions', () => {
       synced: 2,
       records: 6,
       dead: [
-        { key: B0, op: 'p', error: `key '${B0}': bad op`, acks: [] },
-        { key: A1, op: 'upsert', error: `key '${A1}': too long`, fields: { age: '6' }, acks: [] },
+        { key: B0, op: 'p', error: `key '${B0}': bad op`, acks: [], entry: '2-0' },
+        // With the entry of the key's last record: a later change applied supersedes it (apply.lua).
+        { key: A1, op: 'upsert', error: `key '${A1}': too long`, fields: { age: '6' }, acks: [], entry: '2-0' },
       ],
       acks: [
         { key: A0, ack: 'a1' },
@@ -352,8 +353,8 @@ describe('WritePipeline completions', () => {
       synced: 1,
       records: 3,
       dead: [
-        { key: 'person:', op: 'u', error: "key 'person:' has no id after 'person:'", acks: [] },
-        { key: 'person:7', op: 't', error: "key 'person:7' holds a list, not a hash; only hashes are synced", acks: [] },
+        { key: 'person:', op: 'u', error: "key 'person:' has no id after 'person:'", acks: [], entry: '1-0' },
+        { key: 'person:7', op: 't', error: "key 'person:7' holds a list, not a hash; only hashes are synced", acks: [], entry: '1-0' },
       ],
       acks: [
         { key: 'person:', ack: 'n1', error: "key 'person:' has no id after 'person:'" },
@@ -381,7 +382,7 @@ describe('WritePipeline completions', () => {
     expect(writers[1]?.calls).toStrictEqual([{ shape: SHAPE, rows: [] }]);
     expect(backlog.finished).toStrictEqual([{
       ids: ['5-0'], synced: 0, records: 1,
-      dead: [{ key: C1, op: 'p', error: `key '${C1}': '#' op '?x' is not one of =, ~, + or -`, acks: [] }],
+      dead: [{ key: C1, op: 'p', error: `key '${C1}': '#' op '?x' is not one of =, ~, + or -`, acks: [], entry: '5-0' }],
       acks: [], version: '3',
     }]);
   });

@@ -161,17 +161,18 @@ describe('applyThrough', () => {
       { op: 'delete', key: 'person:2', id: '2', acks: [], through: [{ op: 'merge', id: '1-0', fields: { f: 'x' } }, { op: 'delete', id: '1-0' }] },
       { op: 'delete', key: 'person:3', id: '3', acks: [], through: [] },
     ];
-    await applyThrough(redis, rows, 'wb:wtmarks:P');
-    await applyThrough(redis, rows, 'wb:wtmarks:P');
+    const dlq = { stream: 'wb:dlq:P', index: 'wb:dlqidx:P' };
+    await applyThrough(redis, rows, 'wb:wtmarks:P', dlq);
+    await applyThrough(redis, rows, 'wb:wtmarks:P', dlq);
     expect(defined.map((d) => d.name)).toStrictEqual(['wbApply']);
     expect(defined[0]?.lua).toContain("redis.call('HSET', key, unpack(set))");
-    const expected = [3, 'person:1', 'person:2', 'wb:wtmarks:P', '[["m","1-0","f","1","g","2"]]', '[["m","1-0","f","x"],["d","1-0"]]'];
+    const expected = [5, 'person:1', 'person:2', 'wb:wtmarks:P', 'wb:dlq:P', 'wb:dlqidx:P', '[["m","1-0","f","1","g","2"]]', '[["m","1-0","f","x"],["d","1-0"]]'];
     expect(runs).toStrictEqual([expected, expected]);
   });
 
   it('runs nothing when no row has write-through ops', async () => {
     const { redis, defined, runs } = scriptRedis();
-    await applyThrough(redis, [{ op: 'delete', key: 'person:1', id: '1', acks: ['a'] }], 'wb:wtmarks:P');
+    await applyThrough(redis, [{ op: 'delete', key: 'person:1', id: '1', acks: ['a'] }], 'wb:wtmarks:P', { stream: 'wb:dlq:P', index: 'wb:dlqidx:P' });
     expect(defined).toStrictEqual([]);
     expect(runs).toStrictEqual([]);
   });
