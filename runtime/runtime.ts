@@ -16,7 +16,7 @@ import { Keys } from './keys.ts';
 import { ParamStore } from './params/param-store.ts';
 import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
 import { oldestEntryMs, partitionCounts } from './backlog/streams.ts';
-import { connectRedis } from './redis/connect.ts';
+import { connectRedis, keepConnected } from './redis/connect.ts';
 import { redisTarget, replicaFlags } from './redis/flags.ts';
 import { refuseCluster, serverIdentity } from './redis/topology.ts';
 import { execChecked } from './redis/exec.ts';
@@ -184,7 +184,13 @@ export class Runtime {
     this.dbTimeouts = { ...db, statementTimeoutMs, idleInTransactionMs: statementTimeoutMs };
     for (const [name, conn] of [['redis', this.redis], ['subscriber', this.sub]] as const) {
       conn.on('error', (err: Error) => this.log.warn({ conn: name, err: err.message }, 'redis connection error'));
+      keepConnected(conn, () => this.connectionsWanted(), () => this.log.warn({ conn: name }, 'redis connection ended; connecting again'));
     }
+  }
+
+  /** Whether the runtime's connections should live (not once it stops). */
+  private connectionsWanted(): boolean {
+    return this.state === 'created' || this.state === 'starting' || this.state === 'running';
   }
 
   /** Starts the runtime; a stop() meanwhile ends the start (it then rejects, and that is expected). */
@@ -755,7 +761,11 @@ export class Runtime {
       capturing: () => this.capturing,
       // Other recipes loaded here that write the same table (accepted with upload --force).
       tableSharedWith: () => [...this.workers.values()].filter((w) => w.reg.name !== name && w.reg.connector.describe() === reg.connector.describe()).map((w) => w.reg.name),
-      reader: () => connectRedis(this.opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:reader` }),
+      reader: () => {
+        const conn = connectRedis(this.opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:reader` });
+        keepConnected(conn, () => this.connectionsWanted() && this.workers.get(name)?.state === 'running');
+        return conn;
+      },
     };
     const worker = new RecipeWorker(reg, this.redis, this.keys, this.log.child({ recipe: reg.name, version: reg.version }), { ...options, ...more });
     this.workers.set(reg.name, worker); // from here on, events go to the new version's capture
