@@ -105,13 +105,16 @@ export class ClusterCapture {
     const conn = this.opts.open(master.host, master.port, 'commands');
     conn.on('error', () => undefined);
     const m: MasterCapture = { master, tag: tagIn(master.slots), conn, queues: new Map() };
-    const shard = this.opts.keys.shard(m.tag);
     for (const r of this.opts.recipes) {
-      const target: CaptureTarget = { ...r.target(shard), elsewhere: (keys, kinds) => this.elsewhere(r.name, m, keys, kinds) };
-      m.queues.set(r.name, new CaptureQueue(conn, target, this.opts.log.child({ master: `${master.host}:${master.port}`, recipe: r.name })));
+      m.queues.set(r.name, new CaptureQueue(conn, this.targetOf(r, m), this.opts.log.child({ master: `${master.host}:${master.port}`, recipe: r.name })));
     }
     this.masters.set(master.id, m);
     return m;
+  }
+
+  /** Recipe `r`'s capture target on master `m`'s shard: keys found elsewhere go to their owner. */
+  private targetOf(r: ClusterRecipe, m: MasterCapture): CaptureTarget {
+    return { ...r.target(this.opts.keys.shard(m.tag)), elsewhere: (keys, kinds) => this.elsewhere(r.name, m, keys, kinds) };
   }
 
   /**
@@ -165,11 +168,9 @@ export class ClusterCapture {
   private reconcile(master: ClusterMaster, why: string): void {
     if (this.stopped) return;
     const m = this.captureOf(master);
-    const shard = this.opts.keys.shard(m.tag);
     const p = (async () => {
       for (const r of this.opts.recipes) {
-        const target: CaptureTarget = { ...r.target(shard), elsewhere: (keys, kinds) => this.elsewhere(r.name, m, keys, kinds) };
-        const n = await reconcileKeys(m.conn, r.pattern, target, () => this.stopped);
+        const n = await reconcileKeys(m.conn, r.pattern, this.targetOf(r, m), () => this.stopped);
         this.opts.log.info({ master: `${master.host}:${master.port}`, recipe: r.name, keys: n, why }, 'reconciled a master');
       }
     })().catch((err) => this.opts.log.warn({ master: `${master.host}:${master.port}`, err: String(err) }, 'reconcile of a master failed')).finally(() => this.reconciles.delete(p));

@@ -48,6 +48,11 @@ function runtimeUntilExit(args: readonly string[]): Promise<{ code: number | nul
   });
 }
 
+/** The parts of a registration the capture scripts use. */
+function registration(kind: 'writeBehind' | 'writeThrough', name: string, partitions: number, keysPrefix: string): Registration {
+  return { kind, name, partitions, maxBacklog: 0, onExpire: 'keep', keysPrefix, stagingPrefix: '__' } as unknown as Registration;
+}
+
 describe('Redis Cluster', () => {
   const cluster = new TestCluster(3, 1);
 
@@ -183,7 +188,7 @@ describe('capture on a master of a cluster', () => {
     const a = masters[0] as ClusterMaster;
     const tag = tagIn(a.slots);
     const keys = new Keys('wb', { cluster: true }).shard(tag);
-    const reg = { kind: 'writeBehind', name: 'R', partitions: 4, maxBacklog: 0, onExpire: 'keep', keysPrefix: 'c', stagingPrefix: '__' } as unknown as Registration;
+    const reg = registration('writeBehind', 'R', 4, 'c');
     const target = captureTarget(reg, keys);
     // Every declared key in the tag's slot, on this master.
     expect(new Set(target.keys.map(slotOf))).toStrictEqual(new Set([slotOf(`{${tag}}`)]));
@@ -204,7 +209,7 @@ describe('capture on a master of a cluster', () => {
   it("never takes a key MIGRATE moved away for a delete: the source reports it, its new master captures it", async () => {
     const [a, b] = masters as [ClusterMaster, ClusterMaster];
     const onA = new Keys('wbm', { cluster: true }).shard(tagIn(a.slots));
-    const reg = { kind: 'writeBehind', name: 'M', partitions: 2, maxBacklog: 0, onExpire: 'keep', keysPrefix: 'mv', stagingPrefix: '__' } as unknown as Registration;
+    const reg = registration('writeBehind', 'M', 2, 'mv');
     // Two keys of one slot of A (a hash tag in the id): one moves first, the other not yet.
     const [tagged] = keysWhere('mv', 1, (slot) => inRanges(slot, a.slots) && slot !== slotOf(`{${tagIn(a.slots)}}`));
     const moved = `mv:{${tagged}}1`;
@@ -288,7 +293,7 @@ describe('capture on a master of a cluster', () => {
     const a = masters[0] as ClusterMaster;
     const tag = tagIn(a.slots);
     const keys = new Keys('wbt', { cluster: true }).shard(tag);
-    const reg = { kind: 'writeThrough', name: 'T', partitions: 2, maxBacklog: 0, onExpire: 'keep', keysPrefix: 'w', stagingPrefix: '__' } as unknown as Registration;
+    const reg = registration('writeThrough', 'T', 2, 'w');
     const target = captureTarget(reg, keys);
     expect(new Set(target.keys.map(slotOf))).toStrictEqual(new Set([slotOf(`{${tag}}`)]));
     const [local] = keysWhere('w', 1, (slot) => inRanges(slot, a.slots) && slot !== slotOf(`{${tag}}`));
@@ -310,7 +315,7 @@ describe('capture on a master of a cluster', () => {
 describe('ClusterCapture: capture on every master of a cluster', () => {
   const cluster = new TestCluster(3, 1);
   const ns = 'wbcc';
-  const reg = { kind: 'writeBehind', name: 'C', partitions: 2, maxBacklog: 0, onExpire: 'keep', keysPrefix: 'cc', stagingPrefix: '__' } as unknown as Registration;
+  const reg = registration('writeBehind', 'C', 2, 'cc');
   let all: Cluster;
   let capture: ClusterCapture;
 
