@@ -31,7 +31,8 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
   }
   // ioredis is loaded here, not at start, so `wb-cli --help` and usage errors stay fast.
   const { connectRedis } = await import('../runtime/redis/connect.ts');
-  const redis = connectRedis(flags, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, sentinelRetryStrategy: () => null, connectTimeout: 5000, connectionName: `wbsync-cli:${cmd.name()}` });
+  const connOpts = { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, sentinelRetryStrategy: () => null, connectTimeout: 5000, connectionName: `wbsync-cli:${cmd.name()}` };
+  let redis = connectRedis(flags, connOpts);
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => (lastError = err)); // reported below, with where it was going
   // A sentinel that answers but knows no such master replies with nothing: say so.
@@ -53,11 +54,25 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
         : '';
       throw new CliError(`cannot reach Redis at ${where}: ${text}${hint}`);
     }
-    const { refuseCluster, ClusterUnsupported } = await import('../runtime/redis/topology.ts');
-    await refuseCluster(redis, where).catch((err: unknown) => {
-      throw err instanceof ClusterUnsupported ? new CliError(err.message) : err;
-    });
-    const keys = new Keys(flags.namespace);
+    // A node of a Redis Cluster: the commands go through a cluster client, which routes each by
+    // its keys' slot, seeded with that node.
+    const cluster = /^cluster_enabled:1/m.test(await redis.info('cluster'));
+    if (cluster) {
+      const { connectCluster } = await import('../runtime/redis/cluster-client.ts');
+      const seed = { host: redis.options.host ?? '127.0.0.1', port: redis.options.port ?? 6379 };
+      redis.disconnect();
+      const client = connectCluster(flags, [seed], { ...connOpts, lazyConnect: false }, { clusterRetryStrategy: () => null, enableOfflineQueue: true, lazyConnect: true });
+      client.on('error', (err: Error) => (lastError = err));
+      redis = client as unknown as Redis;
+      try {
+        await client.connect();
+        await client.ping();
+      } catch (err) {
+        const cause = lastError ?? err;
+        throw new CliError(`cannot reach the Redis Cluster at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`);
+      }
+    }
+    const keys = new Keys(flags.namespace, { cluster });
     const { checkLayout, LayoutMismatch } = await import('../runtime/registry/layout.ts');
     // A new namespace is recorded at this layout: what the CLI stores there (an upload before any
     // runtime ran) must not read as an older layout's later.

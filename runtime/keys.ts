@@ -50,6 +50,8 @@ export class Keys {
   params(): string { return `${this.g}:params`; }
   /** Pub/sub channel: uploads and unregistrations. */
   control(): string { return `${this.g}:control`; }
+  /** Set: a cluster's shard tags that ever held streams (so none is orphaned when slots move); unused on a single server. */
+  shards(): string { return `${this.g}:shards`; }
   /** String with a TTL: a bundle being uploaded, which every live runtime evaluates before it is stored (`upload`'s prepare). */
   candidate(nonce: string): string { return `${this.g}:candidate:${nonce}`; }
   /** Stream: a runtime's verdict on each uploaded recipe. */

@@ -4,7 +4,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_DB_TIMEOUTS } from './connectors/timeouts.ts';
 import { createLogger } from './log.ts';
 import { packageVersion } from './package-version.ts';
-import { addRedisFlags, FlagError, type RedisFlags } from './redis/flags.ts';
+import { addRedisFlags, FlagError, redisTarget, type RedisFlags } from './redis/flags.ts';
+import { detectShape, type RedisShape } from './redis/cluster-client.ts';
 import { parseHttp, type HttpAddress } from './http/server.ts';
 import { Runtime } from './runtime.ts';
 import { addSandboxFlags } from './sandbox/limits.ts';
@@ -75,10 +76,31 @@ function httpOption(value: string): { http?: HttpAddress } {
   }
 }
 
-let runtime: Runtime;
-try {
-  runtime = new Runtime({
-    flags, id: flags.id, retry: { minMs: 200, maxMs: flags.retryMaxMs }, claimIdleMs: flags.claimIdleMs, pollMs: 5000, allowEviction: flags.allowEviction === true,
+/**
+ * A single server (or Sentinel's master), or a node of a Redis Cluster? Asked before the runtime
+ * is made; while Redis does not answer, asked again every second (a runtime started before its
+ * Redis waits for it), saying why once per reason.
+ */
+async function shapeOf(): Promise<RedisShape> {
+  let said = '';
+  for (;;) {
+    try {
+      return await detectShape(flags);
+    } catch (err) {
+      if (err instanceof FlagError) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      if (why !== said) log.warn({ redis: redisTarget(flags).describe, err: why }, 'Redis does not answer yet; trying again every second');
+      said = why;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+let runtime: Runtime | undefined;
+function makeRuntime(shape: RedisShape): Runtime {
+  if (shape.cluster) log.info({ seeds: shape.seeds }, 'Redis is a cluster: capturing on every master');
+  return new Runtime({
+    flags, shape, id: flags.id, retry: { minMs: 200, maxMs: flags.retryMaxMs }, claimIdleMs: flags.claimIdleMs, pollMs: 5000, allowEviction: flags.allowEviction === true,
     db: { connectTimeoutMs: flags.dbConnectTimeoutMs, queryTimeoutMs: flags.dbQueryTimeoutMs },
     sandbox: { evalTimeoutMs: flags.evalTimeoutMs, credentialTimeoutMs: flags.credentialTimeoutMs },
     ...httpOption(flags.http),
@@ -87,12 +109,6 @@ try {
     leaseTtlMs: flags.leaseTtlMs,
     ...(flags.leaseMarginMs === undefined ? {} : { leaseMarginMs: flags.leaseMarginMs }),
   }, log);
-} catch (err) {
-  if (err instanceof FlagError) {
-    process.stderr.write(`wb-runtime: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
 }
 
 // Signals are handled here and only here: the first one drains, a second one exits at once.
@@ -101,6 +117,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) process.exit(130);
     stopping = true;
+    if (runtime === undefined) {
+      log.info({ signal }, 'runtime stopped before it was running');
+      process.exit(0);
+    }
     log.info({ signal }, 'stopping: finishing in-flight batches');
     // A stop waits for Redis and the database; if they do not answer, nothing is lost by leaving:
     // unacknowledged entries stay pending and the next start takes them up.
@@ -115,7 +135,30 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-runtime.start().catch((err: unknown) => {
+function usage(err: unknown): never {
+  if (err instanceof FlagError) {
+    process.stderr.write(`wb-runtime: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+// Usage errors before anything connects: the same checks a runtime makes (it throws FlagError).
+try {
+  redisTarget(flags);
+} catch (err) {
+  usage(err);
+}
+
+shapeOf().then((shape) => {
+  if (stopping) return;
+  try {
+    runtime = makeRuntime(shape);
+  } catch (err) {
+    usage(err);
+  }
+  return runtime.start();
+}).catch((err: unknown) => {
   if (stopping) return; // a signal during the start ends it; the stop exits
   log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'runtime failed to start');
   process.exit(1);

@@ -5,7 +5,7 @@ import { Backlog } from './backlog/backlog.ts';
 import { entryRef, type StreamEntry } from './backlog/entry.ts';
 import { InOrder } from './backlog/in-order.ts';
 import { BacklogBound } from './capture/backlog-bound.ts';
-import { CaptureQueue, leftBehind, type CaptureResult, type ChangeKind, type Delivery, type FollowRead } from './capture/capture-queue.ts';
+import { CaptureQueue, leftBehind, type CaptureResult, type CaptureTarget, type ChangeKind, type Delivery, type FollowRead } from './capture/capture-queue.ts';
 import { GapSweep } from './capture/gap-sweep.ts';
 import { lowWater } from './capture/overflow.ts';
 import { reconcileKeys } from './capture/reconcile.ts';
@@ -48,6 +48,13 @@ export interface WorkerOptions {
   readonly reader?: () => Redis;
   /** The other recipes writing this recipe's table: its sweep then deletes nothing (their rows are not its keys). */
   readonly tableSharedWith?: () => readonly string[];
+  /**
+   * On a cluster: keys a capture found on another node than this shard's (their slot moved) go
+   * here, to be captured by the shard that owns them now. Absent on a single server.
+   */
+  readonly elsewhere?: (keys: readonly string[], kinds: readonly ChangeKind[]) => void;
+  /** On a cluster: the node whose keys this shard captures, scanned by a reconcile (the worker's connection when absent). */
+  readonly scanNode?: () => Redis;
 }
 
 
@@ -127,7 +134,7 @@ export class RecipeWorker implements PartitionOwner {
     this.access = opts.access ?? ALL_PARTITIONS;
     if (opts.access === undefined) for (let p = 0; p < reg.partitions; p++) this.gainedQueue.push(p);
     this.backlog = new Backlog(redis, keys, reg.name, reg.partitions, (p) => this.access.fence(p));
-    this.capture = new CaptureQueue(redis, captureTarget(reg, keys), log, () => {
+    this.capture = new CaptureQueue(redis, this.target(), log, () => {
       this.reconcile('capture overflow').catch((err) => this.log.error({ err: errorText(err) }, 'reconcile failed'));
     }, undefined, this.delivery());
     const partitions = Math.min(reg.parallelism, maxParallelism(reg.connector));
@@ -155,6 +162,7 @@ export class RecipeWorker implements PartitionOwner {
       queued: () => this.nudge(),
       room: () => this.bound.room(),
       ...(opts.tableSharedWith ? { sharedWith: opts.tableSharedWith } : {}),
+      ...(opts.elsewhere ? { elsewhere: opts.elsewhere } : {}),
     });
     this.bound = new BacklogBound({
       reg, redis, keys, log, signal: this.abort.signal,
@@ -165,6 +173,12 @@ export class RecipeWorker implements PartitionOwner {
       writer: () => ({ failing: this.problems.failingBesides('capture'), paused: this.paused }),
       nudge: () => this.nudge(),
     });
+  }
+
+  /** This shard's capture target, with where keys found on another node go (a cluster's). */
+  private target(): CaptureTarget {
+    const target = captureTarget(this.reg, this.keys);
+    return this.opts.elsewhere ? { ...target, elsewhere: this.opts.elsewhere } : target;
   }
 
   /**
@@ -336,7 +350,7 @@ export class RecipeWorker implements PartitionOwner {
     const previousScope = await this.redis.hget(status, 'reconciledScope');
     await this.redis.hset(status, 'reconciling', reason, 'reconcilingKeys', 0);
     // Stopped at half the bound to wait for the writer: a reconcile never overflows the backlog.
-    const target = pacedTarget(captureTarget(this.reg, this.keys), lowWater(this.reg.maxBacklog), () => this.bound.room());
+    const target = pacedTarget(this.target(), lowWater(this.reg.maxBacklog), () => this.bound.room());
     let n: number;
     try {
       // How far it got, at most twice a second, for `wb-cli upload --wait`'s progress.
@@ -346,7 +360,7 @@ export class RecipeWorker implements PartitionOwner {
         shownAt = performance.now();
         void this.redis.hset(status, 'reconcilingKeys', scanned).catch(() => undefined);
       };
-      n = await reconcileKeys(this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge(), (raw) => this.refuseKey(raw), progress);
+      n = await reconcileKeys(this.opts.scanNode?.() ?? this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge(), (raw) => this.refuseKey(raw), progress);
     } catch (err) {
       await this.redis.hset(status, 'reconciling', '').catch(() => undefined);
       if (this.abort.signal.aborted) return; // stopped while waiting for room: the next start reconciles

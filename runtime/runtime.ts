@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
 import { classifyEvent, mayBeEcho } from './capture/capture-queue.ts';
@@ -15,7 +15,12 @@ import { DEFAULT_DB_TIMEOUTS, serverStatementTimeoutMs } from './connectors/time
 import { Keys } from './keys.ts';
 import { ParamStore } from './params/param-store.ts';
 import { RecipeWorker, type WorkerOptions } from './recipe-worker.ts';
-import { oldestEntryMs, partitionCounts } from './backlog/streams.ts';
+import { ONLY_SHARD, RecipeShards } from './recipe-shards.ts';
+import { MasterSubscriptions } from './capture/master-subscriptions.ts';
+import type { ChangeKind } from './capture/capture-queue.ts';
+import { clusterMasters, inRanges, slotOf, tagIn, type ClusterMaster } from './redis/cluster.ts';
+import { connectCluster, connectNode, type RedisShape } from './redis/cluster-client.ts';
+import { backlogTotals, oldestEntryMs, partitionCounts, shardTags } from './backlog/streams.ts';
 import { connectRedis, keepConnected } from './redis/connect.ts';
 import { redisTarget, replicaFlags } from './redis/flags.ts';
 import { refuseCluster, serverIdentity } from './redis/topology.ts';
@@ -34,6 +39,8 @@ import { errorText } from './writer/table-writer.ts';
 
 export interface RuntimeOptions {
   readonly flags: RedisFlags;
+  /** What the flags point at (`redis/cluster-client.ts` detectShape): a single server when absent. */
+  readonly shape?: RedisShape;
   /** Runtime id, also its consumer name in every backlog group. */
   readonly id: string;
   readonly retry: { readonly minMs: number; readonly maxMs: number };
@@ -102,7 +109,20 @@ export class Runtime {
   private readonly redis: Redis;
   private readonly sub: Redis;
   private readonly store: RecipeStore;
-  private readonly workers = new Map<string, RecipeWorker>();
+  /** Per recipe name: its workers, one per shard (one on a single server). */
+  private readonly workers = new Map<string, RecipeShards>();
+  /** Whether Redis is a cluster: its keys, capture and workers are per shard (see RecipeShards). */
+  private readonly cluster: boolean;
+  /** A cluster's seed nodes (the one the flags name). */
+  private readonly seeds: ReadonlyArray<{ readonly host: string; readonly port: number }>;
+  /** A cluster's masters as last read. */
+  private masters: ClusterMaster[] = [];
+  /** A cluster's shard tags that hold (or held) streams, and the master each lives on now. */
+  private readonly tagOwners = new Map<string, string | undefined>();
+  /** On a cluster: a node dropped since the topology was last read. */
+  private inDoubt = false;
+  /** While capturing on a cluster: one subscription per master. */
+  private subs: MasterSubscriptions | undefined;
   /** Per recipe name: what is running, kept to restore the store after Redis loses it. */
   private readonly running = new Map<string, { meta: RecipeMeta; code: string }>();
   /** Per recipe name: the stored upload last acted on, and how that went. */
@@ -165,11 +185,14 @@ export class Runtime {
   ) {
     this.opts = opts;
     this.log = log;
-    this.keys = new Keys(opts.flags.namespace);
+    const shape = opts.shape ?? { cluster: false };
+    this.cluster = shape.cluster;
+    this.seeds = shape.cluster ? shape.seeds : [];
+    this.keys = new Keys(opts.flags.namespace, { cluster: this.cluster });
     // Named (CLIENT SETNAME), so CLIENT LIST shows which runtime and which role holds each.
     this.clientName = `wbsync-runtime:${clientNamePart(opts.id)}`;
-    this.redis = connectRedis(opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:commands` });
-    this.sub = connectRedis(opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:subscriber` });
+    this.redis = this.connect('commands');
+    this.sub = this.connect('subscriber');
     this.store = new RecipeStore(this.redis, this.keys);
     this.params = new ParamStore(this.redis, this.keys);
     this.metrics = opts.http ? new Metrics(() => this.snapshot(), () => this.captureLease !== undefined) : undefined;
@@ -186,6 +209,30 @@ export class Runtime {
       conn.on('error', (err: Error) => this.log.warn({ conn: name, err: err.message }, 'redis connection error'));
       keepConnected(conn, () => this.connectionsWanted(), () => this.log.warn({ conn: name }, 'redis connection ended; connecting again'));
     }
+  }
+
+  /**
+   * A connection for `role`: to the server (or Sentinel's master), or on a cluster a cluster
+   * client, which routes each command by its keys' slot (typed as a connection: the commands
+   * the runtime sends are the same).
+   */
+  private connect(role: string): Redis {
+    const extra = { maxRetriesPerRequest: null, connectionName: `${this.clientName}:${role}` };
+    return this.cluster ? connectCluster(this.opts.flags, this.seeds, extra) as unknown as Redis : connectRedis(this.opts.flags, extra);
+  }
+
+  /**
+   * The sentinel beside the namespace-wide keys: gone means Redis lost them (a flush, a restart
+   * without persistence). On a cluster it is a shard key under the namespace's own tag, so in
+   * the slot of the namespace-wide keys (`{<ns>}`).
+   */
+  private nsSentinel(): string {
+    return this.cluster ? this.keys.shard(this.keys.ns).sentinel() : this.keys.sentinel();
+  }
+
+  /** A recipe's unit of partition leases: the recipe on a single server, one of its shards on a cluster. */
+  private unit(name: string, tag: string): string {
+    return this.cluster ? `${name}@${tag}` : name;
   }
 
   /** Whether the runtime's connections should live (not once it stops). */
@@ -218,7 +265,7 @@ export class Runtime {
     }
     // Before anything is written: a Redis Cluster node is refused with what to do (not a bare
     // MOVED), and so is an allkeys-* policy without --allow-eviction.
-    await refuseCluster(this.redis, redisTarget(this.opts.flags).describe);
+    if (!this.cluster) await refuseCluster(this.redis, redisTarget(this.opts.flags).describe);
     await this.policy.atStart();
     // A namespace written by another wbsync key layout is left alone, one of an older layout is
     // migrated first (registry/layout.ts).
@@ -228,12 +275,27 @@ export class Runtime {
       this.me = { ...this.me, http: this.httpAt };
       await this.beat();
     }
-    await this.redis.set(this.keys.sentinel(), this.opts.id, 'NX');
-    this.flushWatch = new FlushWatch(this.opts.flags, this.keys.sentinel(), this.log, () => {
-      if (this.state === 'running') this.requestSync();
-    }, this.clientName);
-    await this.flushWatch.start();
-    this.channelPrefix = `__keyspace@${this.redis.options.db ?? 0}__:`;
+    if (this.cluster) {
+      // The shards: one per master, and any that held streams before; a sentinel key in each,
+      // and one beside the namespace-wide keys (gone means their node lost its keys).
+      await this.redis.set(this.nsSentinel(), this.opts.id, 'NX');
+      await this.followTopology();
+      // A node dropped from the client's pool (a master failed, or was removed): until the
+      // topology is read again, every shard re-reads the entries it reads before writing them.
+      (this.redis as unknown as Cluster).on('-node', () => {
+        if (!this.connectionsWanted()) return;
+        for (const w of this.workers.values()) w.serverInDoubt();
+        this.inDoubt = true;
+        void this.followTopology().catch((err) => this.log.warn({ err: errorText(err) }, 'following the cluster topology failed; retrying at the next lease round'));
+      });
+    } else {
+      await this.redis.set(this.keys.sentinel(), this.opts.id, 'NX');
+      this.flushWatch = new FlushWatch(this.opts.flags, this.keys.sentinel(), this.log, () => {
+        if (this.state === 'running') this.requestSync();
+      }, this.clientName);
+      await this.flushWatch.start();
+    }
+    this.channelPrefix = `__keyspace@${this.cluster ? 0 : this.redis.options.db ?? 0}__:`;
     await this.checkKeyspaceEvents();
     // As bytes: a key name that is not UTF-8 must not be decoded into another key's name.
     this.sub.on('pmessageBuffer', (pattern: string, channel: Buffer, event: Buffer) => this.route(pattern, channel, event));
@@ -244,7 +306,8 @@ export class Runtime {
       if (first) return;
       void this.checkKeyspaceEvents();
       this.requestSync();
-      if (!this.capturing) return;
+      // On a cluster the change subscriptions are per master (MasterSubscriptions), not this one.
+      if (!this.capturing || this.cluster) return;
       this.log.warn('change subscription was cut and is restored; events in between are lost, reconciling');
       for (const w of this.workers.values()) this.reconcileInBackground(w, 'subscription restored');
     });
@@ -252,17 +315,20 @@ export class Runtime {
     // A reconnect may be to a Redis restarted with another configuration: the sync re-checks it.
     // It may also be to another server (a failover): until that is known, entries read are
     // re-read before they are written.
-    this.serverId = await this.readServerId();
-    this.redis.on('close', () => {
-      for (const w of this.workers.values()) w.serverInDoubt();
-    });
-    let firstReady = true;
-    this.redis.on('ready', () => {
-      if (firstReady) return;
-      this.requestSync();
-      void this.checkServer();
-    });
-    firstReady = false;
+    // On a cluster each shard's master is followed in the topology instead (followTopology).
+    if (!this.cluster) {
+      this.serverId = await this.readServerId();
+      this.redis.on('close', () => {
+        for (const w of this.workers.values()) w.serverInDoubt();
+      });
+      let firstReady = true;
+      this.redis.on('ready', () => {
+        if (firstReady) return;
+        this.requestSync();
+        void this.checkServer();
+      });
+      firstReady = false;
+    }
     this.requestSync(undefined, true);
     await this.syncing;
     if (this.state !== 'starting') throw new Error('stopped while starting');
@@ -350,6 +416,7 @@ export class Runtime {
     this.leaseTicking = (async () => {
       if (this.state !== 'running' && this.state !== 'starting') return;
       await this.beat();
+      if (this.cluster) await this.followTopology();
       const live = (await liveRuntimes(this.redis, this.keys)).map((r) => r.id);
       await this.leases.tick(live);
       await this.tickCapture();
@@ -369,7 +436,9 @@ export class Runtime {
       this.stopCapture();
       return;
     }
-    const lease = await Lease.acquire(this.redis, this.keys.captureLease(), this.keys.leaseTokens(), 'capture', this.opts.id, this.leaseOpts);
+    // One capturer for the whole cluster, its lease under a tag of its own (one slot with its token counter).
+    const home = this.cluster ? this.keys.shard('capture') : this.keys;
+    const lease = await Lease.acquire(this.redis, home.captureLease(), home.leaseTokens(), 'capture', this.opts.id, this.leaseOpts);
     this.capturingElsewhere = lease === undefined;
     if (!lease) {
       // Another runtime captures: listening ahead of a handover that did not come to this one ends.
@@ -390,24 +459,156 @@ export class Runtime {
     await this.startCapture();
     // Nobody listened between the last capturer and this one (a start, a crash, a lost lease):
     // every recipe reconciles, and the reconcile sweeps the rows of keys deleted meanwhile.
-    if (!gapless) for (const w of this.workers.values()) this.reconcileInBackground(w, this.runningSince === undefined ? 'start-up' : 'capture taken over');
+    // (On a cluster each master's subscription reconciles its keys as it starts: startCapture.)
+    if (!gapless && !this.cluster) for (const w of this.workers.values()) this.reconcileInBackground(w, this.runningSince === undefined ? 'start-up' : 'capture taken over');
     this.runningSince ??= Date.now();
   }
 
   private runningSince: number | undefined;
 
-  /** Subscribes to every recipe's keyspace pattern (this runtime captures from now on). */
-  private async startCapture(): Promise<void> {
+  /**
+   * Subscribes to every recipe's keyspace pattern (this runtime captures from now on). On a
+   * cluster, on every master (MasterSubscriptions): each master's keys are reconciled as its
+   * subscription starts, unless `gapless` (a graceful handover: the last capturer still listens)
+   * for the masters there are at the start.
+   */
+  private async startCapture(gapless = false): Promise<void> {
     if (this.capturing) return;
     this.capturing = true;
-    for (const pattern of this.patterns.keys()) await this.sub.psubscribe(pattern);
+    if (!this.cluster) {
+      for (const pattern of this.patterns.keys()) await this.sub.psubscribe(pattern);
+      return;
+    }
+    let initial = true;
+    const subs = new MasterSubscriptions({
+      seeds: [...this.masters.map((m) => ({ host: m.host, port: m.port })), ...this.seeds],
+      open: (host, port, role) => connectNode(this.opts.flags, host, port, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:${role}` }),
+      log: this.log,
+      onEvent: (master, pattern, channel, event) => this.route(pattern, channel, event, tagIn(master.slots)),
+      onListening: (master, why) => {
+        if (initial && gapless) return;
+        const reason = initial ? (this.runningSince === undefined ? 'start-up' : 'capture taken over') : 'subscription restored';
+        if (why === 'reconnect' || !initial) this.log.warn({ master: `${master.host}:${master.port}`, why }, 'listening to a master anew (a promoted replica, an added master, or a dropped subscription); events in between are lost, reconciling its keys');
+        for (const w of this.workers.values()) this.reconcileInBackground(w, reason, [tagIn(master.slots)]);
+      },
+      onTopology: () => void this.followTopology().catch((err) => this.log.warn({ err: errorText(err) }, 'following the cluster topology failed; retrying')),
+    });
+    this.subs = subs;
+    try {
+      for (const pattern of this.patterns.keys()) await subs.psubscribe(pattern);
+      await subs.start();
+    } catch (err) {
+      // Retried by the next lease round (the lease is kept).
+      subs.stop();
+      this.subs = undefined;
+      this.capturing = false;
+      throw err;
+    } finally {
+      initial = false;
+    }
   }
 
   /** Unsubscribes: another runtime captures. */
   private stopCapture(): void {
     if (!this.capturing) return;
     this.capturing = false;
+    if (this.subs) {
+      this.subs.stop();
+      this.subs = undefined;
+      return;
+    }
     for (const pattern of this.patterns.keys()) void this.sub.punsubscribe(pattern).catch(() => undefined);
+  }
+
+  /**
+   * A cluster's topology (CLUSTER SLOTS), read at start, every lease round and whenever capture
+   * sees it change. Each master's shard tag is recorded (`<ns>:shards`, so that shards whose
+   * slots moved elsewhere are still drained), every recipe gets a worker for every shard, and a
+   * shard whose tag now lives on another master than before (a failover promoted a replica, or
+   * the tag's slot moved) re-reads every entry its backlog holds before writing it: the new
+   * master may lack the last acknowledgements, or hold entries already written.
+   */
+  private async followTopology(): Promise<void> {
+    const masters = await clusterMasters(this.redis);
+    if (masters.length === 0) throw new Error('the cluster reports no master with slots (CLUSTER SLOTS)');
+    this.masters = masters;
+    const tags = new Set(masters.map((m) => tagIn(m.slots)));
+    const unknown = [...tags].filter((t) => !this.tagOwners.has(t));
+    if (unknown.length) await this.redis.sadd(this.keys.shards(), ...unknown);
+    for (const t of await this.redis.smembers(this.keys.shards())) tags.add(t);
+    const moved: string[] = [];
+    for (const t of tags) {
+      const owner = masters.find((m) => inRanges(slotOf(`{${t}}`), m.slots))?.id;
+      const known = this.tagOwners.has(t);
+      const before = this.tagOwners.get(t);
+      this.tagOwners.set(t, owner);
+      if (!known) {
+        // Gone means flushed to the gap sweep (`sentinel()`): every shard has one.
+        await this.redis.set(this.keys.shard(t).sentinel(), this.opts.id, 'NX');
+        for (const w of this.workers.values()) w.shard(t);
+      } else if (before !== undefined && owner !== undefined && before !== owner) {
+        moved.push(t);
+      }
+    }
+    if (this.inDoubt) {
+      // Read again after a node dropped: the shards that stayed on their master write as captured.
+      this.inDoubt = false;
+      const same = [...tags].filter((t) => !moved.includes(t));
+      for (const w of this.workers.values()) w.serverSame(same);
+    }
+    if (moved.length === 0) return;
+    this.log.warn({ shards: moved }, 'a shard lives on another master than before (a failover, or its slot moved): every entry its backlog holds is re-read before it is written');
+    for (const w of this.workers.values()) {
+      await w.serverChanged(moved).catch((err) => this.log.warn({ recipe: w.reg.name, err: errorText(err) }, 'taking up a shard on its new master failed; its entries are re-read when claimed'));
+    }
+  }
+
+  /** The shard tags that capture: each master's (the only shard of a single server). */
+  private capturingTags(): string[] {
+    if (!this.cluster) return [ONLY_SHARD];
+    return [...new Set((this.subs?.masters.length ? this.subs.masters : this.masters).map((m) => tagIn(m.slots)))];
+  }
+
+  /** Every shard tag known (the only shard of a single server). */
+  private knownTags(): string[] {
+    return this.cluster ? [...this.tagOwners.keys()] : [ONLY_SHARD];
+  }
+
+  /**
+   * Keys a capture on shard `from` found on another node (their slot moved, or the topology
+   * here is behind): captured by the shard of the master that owns them, once the topology has
+   * been read again; still shown on `from`, they are tried again shortly (for up to a minute).
+   */
+  private elsewhere(name: string, from: string, keys: readonly string[], kinds: readonly ChangeKind[], tries = 0): void {
+    const refresh = this.subs ? this.subs.refresh() : this.followTopology();
+    void refresh.catch((err) => this.log.warn({ err: errorText(err) }, 'reading the cluster topology failed')).then(() => {
+      const shards = this.workers.get(name);
+      if (!shards || !this.connectionsWanted()) return;
+      const masters = this.subs?.masters.length ? this.subs.masters : this.masters;
+      const again: Array<[string, ChangeKind]> = [];
+      keys.forEach((key, i) => {
+        const owner = masters.find((m) => inRanges(slotOf(key), m.slots));
+        const kind = kinds[i] ?? 'c';
+        const tag = owner ? tagIn(owner.slots) : undefined;
+        if (tag !== undefined && tag !== from) shards.onChange(tag, key, kind, false);
+        else again.push([key, kind]);
+      });
+      if (again.length === 0) return;
+      if (tries >= 300) {
+        this.log.error({ recipe: name, keys: again.length, sample: again[0]?.[0] }, 'keys stay on no master the topology names; they are captured at the next reconcile');
+        return;
+      }
+      setTimeout(() => this.elsewhere(name, from, again.map(([k]) => k), again.map(([, k]) => k), tries + 1), 200).unref();
+    });
+  }
+
+  /** The connection of the master holding shard `tag`'s slot, for a reconcile's SCAN. */
+  private nodeOfTag(tag: string): Redis {
+    const c = this.redis as unknown as Cluster;
+    const addr = c.slots[slotOf(`{${tag}}`)]?.[0];
+    const node = c.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === addr);
+    if (!node) throw new Error(`no master is known for shard ${tag} yet (the cluster's slots are being read)`);
+    return node;
   }
 
   /**
@@ -429,7 +630,7 @@ export class Runtime {
       this.handoverReady = undefined;
     }
     this.stopCapture();
-    await Promise.all([...this.workers.values()].map((w) => w.capture.flushed()));
+    await Promise.all([...this.workers.values()].map((w) => w.flushed()));
     await this.captureLease.release().catch(() => false);
     this.captureLease = undefined;
     if (to !== undefined) await this.redis.publish(this.keys.control(), JSON.stringify({ op: 'capture-released', from: this.opts.id, to })).catch(() => 0);
@@ -512,6 +713,15 @@ export class Runtime {
    * now, or on again after a problem) lost the changes in between: every recipe reconciles.
    */
   private async checkKeyspaceEvents(): Promise<void> {
+    if (this.cluster) {
+      // Set on every node by the capturer's MasterSubscriptions; what it could not set shows.
+      const problems = this.subs?.problems ?? [];
+      const message = problems.length ? `notify-keyspace-events cannot be set on every node of the cluster, whose changes are then not captured: ${problems.join('; ')}` : undefined;
+      if (message !== undefined && message !== this.replicaProblem) this.log.error(message);
+      this.replicaProblem = message ?? '';
+      for (const w of this.workers.values()) w.captureProblem(message);
+      return;
+    }
     const check = await ensureKeyspaceEvents(this.redis);
     const before = this.keyspace;
     this.keyspace = check;
@@ -538,7 +748,8 @@ export class Runtime {
     this.replicaProblem = text;
   }
 
-  private route(pattern: string, channel: Buffer, event: Buffer): void {
+  /** A keyspace event, captured by shard `tag` (its master's on a cluster). */
+  private route(pattern: string, channel: Buffer, event: Buffer, tag = ONLY_SHARD): void {
     const eventName = event.toString();
     const kind = classifyEvent(eventName);
     const names = this.patterns.get(pattern);
@@ -546,12 +757,12 @@ export class Runtime {
     // The channel prefix (`__keyspace@0__:`) is ASCII: its length in bytes is its length.
     if (!isUtf8(channel)) {
       const raw = channel.subarray(this.channelPrefix.length);
-      for (const name of names) this.workers.get(name)?.refuseKey(raw);
+      for (const name of names) this.workers.get(name)?.refuseKey(tag, raw);
       return;
     }
     const key = channel.toString('utf8', this.channelPrefix.length);
     const echo = mayBeEcho(eventName);
-    for (const recipe of names) this.workers.get(recipe)?.onChange(key, kind, echo);
+    for (const recipe of names) this.workers.get(recipe)?.onChange(tag, key, kind, echo);
   }
 
   private onControl(message: string): void {
@@ -568,7 +779,7 @@ export class Runtime {
     if (msg.op === 'capture-handover' && msg.to === this.opts.id && this.state === 'running') {
       // Listen first, then say so: the stopping capturer stops only after this.
       this.listeningAhead = true;
-      void this.startCapture()
+      void this.startCapture(true)
         .then(() => this.redis.publish(this.keys.control(), JSON.stringify({ op: 'capture-ready', from: this.opts.id, to: msg.from })))
         .catch((err) => this.log.warn({ err: errorText(err) }, 'listening ahead of a capture handover failed'));
     }
@@ -615,7 +826,7 @@ export class Runtime {
           this.workers.delete(name);
           this.unroute(worker.reg);
           await worker.stop();
-          await this.leases.remove(name);
+          await this.removeLeases(worker);
         }
         const now = new Date().toISOString();
         await this.redis.hset(this.keys.status(name), { state: 'failed', failedVersion: worker?.reg.version ?? '', error: reason, lastError: reason, lastErrorAt: now });
@@ -635,6 +846,7 @@ export class Runtime {
       this.policy.sentinelLooked(look.present);
       if (!look.present) await this.recoverFromFlush(look.flushNotice ? 'a flush notice from Redis' : undefined);
     }
+    if (!startup && this.cluster && (await this.redis.exists(this.nsSentinel())) === 0) await this.recoverFromFlush(undefined);
     const metas = await this.store.list();
     const names = new Set(metas.map((m) => m.name));
     for (const meta of metas) {
@@ -655,6 +867,7 @@ export class Runtime {
         let reconciles = false;
         try {
           assertDriverInstalled(reg.connector);
+          this.assertRunsHere(reg);
           reconciles = await this.install(reg, startup);
         } catch (err) {
           await loaded.sandbox.close();
@@ -676,7 +889,7 @@ export class Runtime {
     }
     for (const [name, worker] of this.workers) {
       if (names.has(name)) continue;
-      if ((await this.redis.exists(this.keys.sentinel())) === 0) return; // a flush, not an unregister: the next sync recovers
+      if ((await this.redis.exists(this.nsSentinel())) === 0) return; // a flush, not an unregister: the next sync recovers
       this.workers.delete(name);
       this.running.delete(name);
       this.outcomes.delete(name);
@@ -685,7 +898,7 @@ export class Runtime {
       this.sandboxes.delete(name);
       // Closing the sandbox first ends a credential call the worker may be waiting for.
       await Promise.all([worker.stop(), sandbox?.close()]);
-      await this.leases.remove(name);
+      await this.removeLeases(worker);
       await this.redis.hset(this.keys.status(name), { state: 'unregistered' });
       this.log.info({ recipe: name }, 'recipe unregistered');
     }
@@ -711,14 +924,17 @@ export class Runtime {
    * eviction must never delete rows.
    */
   private async recoverFromFlush(notice: string | undefined): Promise<void> {
-    const doubt = notice === undefined ? this.policy.evictionDoubt() : undefined;
+    // A cluster node that lost its keys proves no flush (no notice is listened for there): rows are kept.
+    const doubt = this.cluster
+      ? 'a node of the Redis Cluster lost its keys (a flush, or a restart without persistence; wbsync does not tell them apart on a cluster)'
+      : notice === undefined ? this.policy.evictionDoubt() : undefined;
     if (doubt === undefined) {
       const evidence = notice ?? 'the eviction policy cannot evict the sentinel';
       this.log.error({ evidence }, `wbsync keys vanished from Redis (FLUSHDB/FLUSHALL, or a restart without persistence; evidence: ${evidence}): restoring the running recipes; parameters must be tuned again if they are gone`);
     } else {
       this.log.error({ doubt }, `wbsync keys vanished from Redis (a flush, a restart without persistence, or an eviction: ${doubt}, and no flush notice was heard): restoring the running recipes; onFlush: 'delete' deletes nothing; parameters must be tuned again if they are gone`);
     }
-    const tx = this.redis.multi().set(this.keys.sentinel(), this.opts.id).set(this.keys.layout(), String(LAYOUT));
+    const tx = this.redis.multi().set(this.nsSentinel(), this.opts.id).set(this.keys.layout(), String(LAYOUT));
     for (const { meta, code } of this.running.values()) {
       const version = this.workers.get(meta.name)?.reg.version ?? meta.version;
       const partitions = this.workers.get(meta.name)?.reg.partitions;
@@ -733,10 +949,23 @@ export class Runtime {
     // proven by its notice (the restore's own write would otherwise count against it until the
     // next poll).
     if (this.flushWatch) this.policy.sentinelLooked((await this.flushWatch.look(this.redis)).present);
+    // Every shard's sentinel too (those on the node that lost its keys are gone with them).
+    for (const t of this.cluster ? this.knownTags() : []) await this.redis.set(this.keys.shard(t).sentinel(), this.opts.id, 'NX');
     if (this.me) await claimRuntimeId(this.redis, this.keys, this.opts.id, this.leaseOpts.ttlMs).catch(() => undefined);
     await this.beat().catch(() => undefined);
     for (const w of this.workers.values()) {
       await w.afterFlush(doubt).catch((err) => this.log.error({ recipe: w.reg.name, err: errorText(err) }, 'onFlush handling failed'));
+    }
+  }
+
+  /**
+   * Write-through does not run on a Redis Cluster yet: applying a committed change back to Redis
+   * is one script over the changed keys and the shard's marks, which a cluster refuses across
+   * slots. Refused at upload with that reason (the previous version keeps running).
+   */
+  private assertRunsHere(reg: Registration): void {
+    if (this.cluster && reg.kind === 'writeThrough') {
+      throw new Error(`recipe '${reg.name}' is write-through, which does not run on a Redis Cluster yet (write-behind does); run it against a single server or Redis Sentinel`);
     }
   }
 
@@ -748,47 +977,80 @@ export class Runtime {
     const fixed = Number(await this.redis.hget(this.keys.partitions(), reg.name));
     if (fixed !== reg.partitions) throw new Error(`recipe '${reg.name}' declares partitions: ${reg.partitions}, but its backlog has ${fixed} partitions; upload it again with partitions: ${fixed}`);
     const old = this.workers.get(reg.name);
+    const name = reg.name;
+    const shards = new RecipeShards(reg, (tag) => this.makeWorker(reg, tag), (tag, worker) => {
+      // The partitions held for the old version go on to the new one (it takes their pending entries over).
+      this.leases.add(this.unit(name, tag), reg.partitions, worker, { keys: this.keys.shard(tag), name });
+      if (this.state === 'running') void this.tickLeases();
+    }, this.log);
+    this.workers.set(reg.name, shards); // from here on, events go to the new version's capture
+    await this.routeTo(reg);
+    if (old && this.patternOf(old.reg) !== this.patternOf(reg)) this.unroute(old.reg);
+    if (old) await old.stop();
+    for (const tag of this.knownTags()) shards.shard(tag);
+    shards.open();
+    await shards.started();
+    // Only the capturer reconciles; at start-up, it does when it takes the capture lease. A
+    // version that covers other keys, writes another table or database, or maps other fields
+    // has rows to fill that no change may ever touch: every key is queued again.
+    const reconciles = !startup && this.capturing && (!old || this.patternOf(old.reg) !== this.patternOf(reg) || mirrorsOtherwise(old.reg, reg));
+    if (reconciles) this.reconcileInBackground(shards, 'new recipe');
+    return reconciles;
+  }
+
+  /** The worker of recipe `reg` for shard `tag` (the only one on a single server), its partitions fenced by this runtime's leases. */
+  private makeWorker(reg: Registration, tag: string): RecipeWorker {
+    const name = reg.name;
+    const unit = this.unit(name, tag);
+    const keys = this.keys.shard(tag);
     const options: WorkerOptions = {
       consumer: this.opts.id,
       retry: this.opts.retry,
       claimIdleMs: this.opts.claimIdleMs,
       db: this.dbTimeouts,
-      ...(this.metrics ? { metrics: this.metrics.forRecipe(reg.name), redisNow: () => Date.now() + this.clockOffsetMs } : {}),
-    };
-    const name = reg.name;
-    const more: Partial<WorkerOptions> = {
-      access: { fence: (p) => this.leases.fence(name, p), valid: (p) => this.leases.valid(name, p), writeBudgetMs: (p) => this.leases.writeBudgetMs(name, p), lostByFinish: (p) => this.leases.lostByFinish(name, p) },
+      ...(this.metrics ? { metrics: this.metrics.forRecipe(name), redisNow: () => Date.now() + this.clockOffsetMs } : {}),
+      access: { fence: (p) => this.leases.fence(unit, p), valid: (p) => this.leases.valid(unit, p), writeBudgetMs: (p) => this.leases.writeBudgetMs(unit, p), lostByFinish: (p) => this.leases.lostByFinish(unit, p) },
       capturing: () => this.capturing,
       // Other recipes loaded here that write the same table (accepted with upload --force).
       tableSharedWith: () => [...this.workers.values()].filter((w) => w.reg.name !== name && w.reg.connector.describe() === reg.connector.describe()).map((w) => w.reg.name),
       reader: () => {
-        const conn = connectRedis(this.opts.flags, { maxRetriesPerRequest: null, connectionName: `${this.clientName}:reader` });
+        const conn = this.connect('reader');
         keepConnected(conn, () => this.connectionsWanted() && this.workers.get(name)?.state === 'running');
         return conn;
       },
+      ...(this.cluster ? {
+        elsewhere: (keys: readonly string[], kinds: readonly ChangeKind[]) => this.elsewhere(name, tag, keys, kinds),
+        scanNode: () => this.nodeOfTag(tag),
+      } : {}),
     };
-    const worker = new RecipeWorker(reg, this.redis, this.keys, this.log.child({ recipe: reg.name, version: reg.version }), { ...options, ...more });
-    this.workers.set(reg.name, worker); // from here on, events go to the new version's capture
-    await this.routeTo(reg);
-    if (old && this.patternOf(old.reg) !== this.patternOf(reg)) this.unroute(old.reg);
-    if (old) await old.stop();
-    await worker.start();
-    // The partitions held for the old version go on to the new one (it takes their pending entries over).
-    this.leases.add(name, reg.partitions, worker);
-    if (this.state === 'running') void this.tickLeases();
-    // Only the capturer reconciles; at start-up, it does when it takes the capture lease. A
-    // version that covers other keys, writes another table or database, or maps other fields
-    // has rows to fill that no change may ever touch: every key is queued again.
-    const reconciles = !startup && this.capturing && (!old || this.patternOf(old.reg) !== this.patternOf(reg) || mirrorsOtherwise(old.reg, reg));
-    if (reconciles) this.reconcileInBackground(worker, 'new recipe');
-    return reconciles;
+    if (this.cluster) void this.redis.set(keys.sentinel(), this.opts.id, 'NX').catch(() => undefined);
+    return new RecipeWorker(reg, this.redis, keys, this.log.child({ recipe: name, version: reg.version, ...(this.cluster ? { shard: tag } : {}) }), options);
   }
 
-  private reconcileInBackground(worker: RecipeWorker, reason: string): void {
-    const p = worker
-      .reconcile(reason)
-      .catch((err) => this.log.error({ recipe: worker.reg.name, err: errorText(err) }, 'reconcile failed'))
-      .finally(() => this.reconciles.delete(p));
+  /** Releases the partition leases of every shard of a recipe stopped here. */
+  private async removeLeases(shards: RecipeShards): Promise<void> {
+    await Promise.all(shards.entries.map(([tag]) => this.leases.remove(this.unit(shards.reg.name, tag))));
+  }
+
+  /**
+   * Reconciles a recipe's shards `tags` (those that capture when absent) in the background. On a
+   * cluster a failed reconcile (a master unreachable, slots being read) is tried again until it
+   * succeeds or the runtime stops: changes of that master since its subscription started would
+   * otherwise never be captured.
+   */
+  private reconcileInBackground(worker: RecipeShards, reason: string, tags: readonly string[] = this.capturingTags()): void {
+    const p = (async () => {
+      for (let tries = 0; ; tries++) {
+        try {
+          await worker.reconcile(reason, tags);
+          return;
+        } catch (err) {
+          this.log.error({ recipe: worker.reg.name, err: errorText(err), ...(this.cluster ? { shards: tags } : {}) }, this.cluster ? 'reconcile failed; trying again' : 'reconcile failed');
+          if (!this.cluster || !this.connectionsWanted() || this.workers.get(worker.reg.name) !== worker) return;
+          await new Promise((r) => setTimeout(r, Math.min(10_000, 1000 * (tries + 1))));
+        }
+      }
+    })().finally(() => this.reconciles.delete(p));
     this.reconciles.add(p);
   }
 
@@ -802,7 +1064,7 @@ export class Runtime {
     const isNew = names.size === 0;
     names.add(reg.name);
     this.patterns.set(pattern, names);
-    if (isNew && this.capturing) await this.sub.psubscribe(pattern);
+    if (isNew && this.capturing) await (this.subs ? this.subs.psubscribe(pattern) : this.sub.psubscribe(pattern));
   }
 
   private unroute(reg: Registration): void {
@@ -812,7 +1074,7 @@ export class Runtime {
     names.delete(reg.name);
     if (names.size === 0) {
       this.patterns.delete(pattern);
-      if (this.capturing) void this.sub.punsubscribe(pattern).catch(() => undefined);
+      if (this.capturing) void (this.subs ? this.subs.punsubscribe(pattern) : this.sub.punsubscribe(pattern)).catch(() => undefined);
     }
   }
 
@@ -830,9 +1092,14 @@ export class Runtime {
     const hourAgo = Math.floor(Date.now() + this.clockOffsetMs - 3_600_000);
     const names = [...this.workers.keys()];
     if (names.length === 0) return;
-    const read = this.redis.pipeline();
-    for (const n of names) read.hget(this.keys.counters(n), 'queued');
-    const queued = ((await read.exec()) ?? []).map(([, v]) => v as string | null);
+    let queued: Array<string | null>;
+    if (this.cluster) {
+      queued = await Promise.all(names.map(async (n) => String((await backlogTotals(this.redis, this.keys, n, this.workers.get(n)?.reg.partitions ?? 1, this.knownTags())).queued)));
+    } else {
+      const read = this.redis.pipeline();
+      for (const n of names) read.hget(this.keys.counters(n), 'queued');
+      queued = ((await read.exec()) ?? []).map(([, v]) => v as string | null);
+    }
     const p = this.redis.pipeline();
     names.forEach((name, i) => {
       const w = this.metrics!.takeWindow(name);
@@ -850,12 +1117,16 @@ export class Runtime {
    */
   private async statusReport(): Promise<StatusReport> {
     const metas = await this.store.list();
-    const recipes = await Promise.all(metas.map(async (m) => {
-      const [st, deadLetters, history] = await Promise.all([
+    const counts = await partitionCounts(this.redis, this.keys, metas.map((m) => m.name));
+    const recipes = await Promise.all(metas.map(async (m, i) => {
+      const [st0, totals, history] = await Promise.all([
         this.redis.hgetall(this.keys.status(m.name)),
-        this.redis.xlen(this.keys.deadLetters(m.name)),
+        backlogTotals(this.redis, this.keys, m.name, counts[i] ?? 1, await shardTags(this.redis, this.keys)),
         this.redis.xrange(this.keys.history(m.name), '-', '+'),
       ]);
+      // The counters, summed over the shards (on a single server the status hash holds them).
+      const st: Record<string, string> = { ...st0, queued: String(totals.queued), synced: String(totals.synced) };
+      const deadLetters = totals.deadLetters;
       return {
         name: m.name, version: m.version, state: st['state'] ?? 'not loaded', backlog: Math.max(0, Number(st['queued'] ?? 0)),
         synced: Number(st['synced'] ?? 0), deadLetters, error: st['error'] || null, lastError: st['lastError'] || null, lastErrorAt: st['lastErrorAt'] || null,
@@ -908,7 +1179,14 @@ export class Runtime {
     const counts = await partitionCounts(this.redis, this.keys, names);
     const p = this.redis.pipeline();
     for (const name of names) p.hmget(this.keys.status(name), 'queued', 'overflowedAt');
-    const [res, oldest] = await Promise.all([p.exec(), Promise.all(names.map((name, i) => oldestEntryMs(this.redis, this.keys, name, counts[i] ?? 1)))]);
+    const [res0, oldest] = await Promise.all([p.exec(), Promise.all(names.map((name, i) => this.cluster ? undefined : oldestEntryMs(this.redis, this.keys, name, counts[i] ?? 1)))]);
+    let res = res0;
+    if (this.cluster) {
+      // Counted per shard: summed, each shard in its own slot.
+      const totals = await Promise.all(names.map((name, i) => backlogTotals(this.redis, this.keys, name, counts[i] ?? 1, this.knownTags())));
+      res = (res0 ?? []).map(([err, v], i) => [err, [String(totals[i]?.queued ?? 0), (v as Array<string | null>)[1] ?? null]] as [Error | null, unknown]);
+      totals.forEach((t, i) => (oldest[i] = t.oldestMs));
+    }
     const now = Date.now() + this.clockOffsetMs;
     return names.map((name, i) => {
       const [queued, overflowedAt] = (res?.[i]?.[1] as Array<string | null> | undefined) ?? [];
@@ -923,7 +1201,7 @@ export class Runtime {
         backlog: Math.max(0, Number(queued ?? 0)),
         oldestPendingSeconds: firstMs === undefined ? 0 : Math.max(0, (now - firstMs) / 1000),
         overflowed: Boolean(overflowedAt),
-        partitionsHeld: this.leases.summary()[name]?.length ?? 0,
+        partitionsHeld: Object.entries(this.leases.summary()).filter(([unit]) => unit === name || unit.startsWith(`${name}@`)).reduce((n, [, ps]) => n + ps.length, 0),
         // Recipe-wide gauges from the runtime that captures (or this one before any does).
         reportsBacklog: this.captureLease !== undefined || !this.capturingElsewhere,
       };
@@ -946,6 +1224,7 @@ export class Runtime {
         const loaded = await loadRegistration(name, code, this.keys.ns, { params: (n) => this.params.get(n), log: this.log, limits: this.opts.sandbox, onFail: () => undefined });
         try {
           assertDriverInstalled(loaded.reg.connector);
+          this.assertRunsHere(loaded.reg);
           await this.verdict(nonce, name, loaded.reg.version, 'prepared', '');
         } finally {
           await loaded.sandbox.close();

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import type { Keys } from '../../runtime/keys.ts';
 import { describeOverlap, findOverlaps, type PrefixClaim } from '../../runtime/registry/overlap.ts';
-import { backlogLength, oldestEntryMs, partitionCounts } from '../../runtime/backlog/streams.ts';
+import { backlogTotals, partitionCounts, shardTags } from '../../runtime/backlog/streams.ts';
+import { clusterMasters, tagIn } from '../../runtime/redis/cluster.ts';
 import { RecipeStore, type RecipeMeta } from '../../runtime/registry/store.ts';
 import { deleteGoneRowsCommand } from '../../runtime/verify/gone-rows.ts';
 import { redisTarget } from '../../runtime/redis/flags.ts';
@@ -17,13 +18,21 @@ import { registeredClaims } from '../recipe-loader.ts';
  * empty: its id carries its time on Redis's clock, so the age is taken against Redis's TIME, not
  * this host's clock.
  */
-async function oldestAgeMs(redis: Redis, keys: Keys, name: string, partitions: number): Promise<number | null> {
-  const [first, [sec, micros]] = await Promise.all([oldestEntryMs(redis, keys, name, partitions), redis.time()]);
+async function oldestAgeMs(redis: Redis, first: number | undefined): Promise<number | null> {
+  const [sec, micros] = await redis.time();
   return first === undefined ? null : Math.max(0, Number(sec) * 1000 + Math.floor(Number(micros) / 1000) - first);
 }
 
 /** The Redis server this status was read from: its address, role and run_id (a failover changes them). */
-async function serverStatus(redis: Redis, target: string): Promise<{ target: string; address: string; role: string; runId: string }> {
+async function serverStatus(redis: Redis, keys: Keys, target: string): Promise<{ target: string; address: string; role: string; runId: string; masters?: Array<{ address: string; slots: string; shard: string; replicas: string[] }> }> {
+  if (keys.cluster) {
+    // A cluster: its masters, each with its slots and the shard its changes are captured into.
+    const masters = await clusterMasters(redis);
+    return {
+      target, address: target, role: `cluster of ${masters.length} masters`, runId: '',
+      masters: masters.map((m) => ({ address: `${m.host}:${m.port}`, slots: m.slots.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(','), shard: tagIn(m.slots), replicas: m.replicas.map((r) => `${r.host}:${r.port}`) })),
+    };
+  }
   const { runId, role } = await serverIdentity(redis);
   const socket = (redis as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
   return { target, address: socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : target, role, runId };
@@ -33,9 +42,10 @@ async function recipeStatus(redis: Redis, keys: Keys, m: RecipeMeta, claims: rea
   const own = claims.find((c) => c.name === m.name);
   const overlaps = own ? findOverlaps([own], claims) : [];
   const [partitions = 1] = await partitionCounts(redis, keys, [m.name]);
-  const [s, backlog, oldest, deadLetters] = await Promise.all([
-    redis.hgetall(keys.status(m.name)), backlogLength(redis, keys, m.name, partitions), oldestAgeMs(redis, keys, m.name, partitions), redis.xlen(keys.deadLetters(m.name)),
-  ]);
+  // The counters live with the backlog: per shard on a cluster, summed here.
+  const [s0, totals] = await Promise.all([redis.hgetall(keys.status(m.name)), backlogTotals(redis, keys, m.name, partitions, await shardTags(redis, keys))]);
+  const s: Record<string, string> = { ...s0, queued: String(totals.queued), synced: String(totals.synced), deadLetters: String(totals.deadLettered) };
+  const [backlog, oldest, deadLetters] = [totals.entries, await oldestAgeMs(redis, totals.oldestMs), totals.deadLetters];
   return {
     name: m.name, version: m.version, loadedVersion: s['version'] ?? null, state: s['state'] ?? 'not loaded', runtime: s['runtime'] ?? null,
     backlog: Math.max(0, Number(s['queued'] ?? 0)), backlogEntries: backlog, oldestPendingMs: oldest, synced: Number(s['synced'] ?? 0), failures: Number(s['failures'] ?? 0),
@@ -82,7 +92,7 @@ export const status = new Command('status')
           metas = metas.filter((m) => m.name === name);
           if (metas.length === 0) throw new CliError(`no recipe named '${name}' is registered; wb-cli list shows the registered ones`);
         }
-        return { recipes: await Promise.all(metas.map((m) => recipeStatus(redis, keys, m, claims))), runtimes: await liveRuntimes(redis, keys), redis: await serverStatus(redis, target) };
+        return { recipes: await Promise.all(metas.map((m) => recipeStatus(redis, keys, m, claims))), runtimes: await liveRuntimes(redis, keys), redis: await serverStatus(redis, keys, target) };
       };
       if (opts.watch) {
         const tty = process.stdout.isTTY === true;
@@ -141,6 +151,7 @@ function print(recipes: readonly RecipeStatus[], runtimes: readonly Runtime[], n
     if (r.goneRows) process.stdout.write(`\nNOTE ${r.name}: ${r.goneRows} rows whose key is gone are kept (found ${r.goneRowsAt}); \`${deleteGoneRowsCommand(r.name, ns)}\` deletes them\n`);
   }
   process.stdout.write(`\nredis: ${server.address}${server.role ? ` (${server.role})` : ''}${server.target !== server.address ? `, reached as ${server.target}` : ''}\n`);
+  for (const m of server.masters ?? []) process.stdout.write(`  master ${m.address}: slots ${m.slots}, shard ${m.shard}${m.replicas.length ? `, replicas ${m.replicas.join(', ')}` : ''}\n`);
   process.stdout.write(`runtimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host}${r.http ? `, http://${r.http}/` : ''})`).join(', ') : 'none'}\n`);
   if (runtimes.length === 0) return;
   // What each one holds: the capture lease, and per recipe the backlog partitions it writes.

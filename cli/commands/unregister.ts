@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { backlogLength, partitionCounts } from '../../runtime/backlog/streams.ts';
+import { shardTags, backlogLength, partitionCounts } from '../../runtime/backlog/streams.ts';
 import { liveRuntimes } from '../../runtime/heartbeat.ts';
 import { execChecked } from '../../runtime/redis/exec.ts';
 import { RecipeStore } from '../../runtime/registry/store.ts';
@@ -27,13 +27,18 @@ export const unregister = new Command('unregister')
         // partitions): a worker still reading would create the streams again.
         const deadline = Date.now() + 20_000;
         for (;;) {
-          const running = (await liveRuntimes(redis, keys)).filter((r) => r.partitions?.[name] !== undefined).map((r) => r.id);
+          const running = (await liveRuntimes(redis, keys)).filter((r) => Object.keys(r.partitions ?? {}).some((unit) => unit === name || unit.startsWith(`${name}@`))).map((r) => r.id);
           if (running.length === 0) break;
           if (Date.now() > deadline) throw new CliError(`${name}'s backlog is kept: runtime${running.length > 1 ? 's' : ''} ${running.join(', ')} still run${running.length > 1 ? '' : 's'} it; try again once wb-cli status no longer lists it`);
           await new Promise((r) => setTimeout(r, 250));
         }
-        const left = await backlogLength(redis, keys, name, count);
-        await execChecked(redis.multi().del(...keys.backlogs(name, count)).hdel(keys.partitions(), name).hset(keys.counters(name), 'queued', 0));
+        let left = 0;
+        // Every shard's streams (one shard on a single server), each in one transaction of its slot.
+        for (const shard of (await shardTags(redis, keys)).map((t) => keys.shard(t))) {
+          left += await backlogLength(redis, shard, name, count);
+          await execChecked(redis.multi().del(...shard.backlogs(name, count)).hset(shard.counters(name), 'queued', 0));
+        }
+        await redis.hdel(keys.partitions(), name);
         say(`dropped the backlog of ${name} (${count} partitions, ${left} entries left unwritten)`);
       }
     });

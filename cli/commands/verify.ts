@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { driverFor } from '../../runtime/connectors/drivers.ts';
-import { backlogLength } from '../../runtime/backlog/streams.ts';
+import { backlogTotals, shardTags } from '../../runtime/backlog/streams.ts';
 import { execChecked } from '../../runtime/redis/exec.ts';
+import { clusterMasters, inRanges, slotOf, tagIn } from '../../runtime/redis/cluster.ts';
+import type { Keys } from '../../runtime/keys.ts';
 import { isClean, verifyRecipe, type VerifyReport } from '../../runtime/verify/verify.ts';
 import { errorText } from '../../runtime/writer/table-writer.ts';
 import { tellRuntimes, withRedis } from '../context.ts';
@@ -28,9 +30,17 @@ export const verify = new Command('verify')
       const bars = { keys: await progress(`verify ${name}: comparing`, 'keys', { json: opts.json }), rows: undefined as Progress | undefined };
       // As for dlq --replay: the runtime re-reads the table's shape before it writes what --fix queues.
       if (opts.fix) await tellRuntimes(redis, keys, { op: 'backlog', names: [name] });
+      // On a cluster, a key to fix is queued in the shard of the master that owns its slot.
+      const masters = keys.cluster ? await clusterMasters(redis) : [];
+      const shardOf = (key: string): Keys => {
+        const owner = masters.find((m) => inRanges(slotOf(key), m.slots));
+        if (!owner) throw new Error(`no master of the cluster serves the slot of '${key}'`);
+        return keys.shard(tagIn(owner.slots));
+      };
       try {
         report = await verifyRecipe(redis, keys, reg, session, {
           fix: opts.fix === true, deleteExtra: opts.deleteExtra === true,
+          ...(keys.cluster ? { shardOf } : {}),
           progress: (phase, done) => {
             if (phase === 'keys') return bars.keys.update(done);
             if (bars.rows === undefined) {
@@ -54,7 +64,7 @@ export const verify = new Command('verify')
       if (opts.fix && opts.deleteExtra) {
         await execChecked(redis.multi().hset(keys.status(name), 'goneRows', 0, 'goneRowsAt', new Date().toISOString()).hdel(keys.status(name), 'flushKeptAt'));
       }
-      const backlog = await backlogLength(redis, keys, name, reg.partitions);
+      const backlog = (await backlogTotals(redis, keys, name, reg.partitions, await shardTags(redis, keys))).entries;
       const unrepaired = report.notHash.count + (opts.fix ? (opts.deleteExtra ? 0 : report.extra.count) : report.missing.count + report.differing.count + report.extra.count);
       if (opts.json) say(JSON.stringify({ name, ...report, backlog, clean: isClean(report) }, null, 2));
       else printReport(name, report, backlog, opts.fix === true);

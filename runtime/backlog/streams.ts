@@ -36,3 +36,43 @@ export async function oldestEntryMs(redis: Redis, keys: Keys, name: string, part
   }
   return oldest;
 }
+
+/** The shards of a namespace's backlogs: the one of a single server, or every tag a cluster recorded (`<ns>:shards`). */
+export async function shardTags(redis: Redis, keys: Keys): Promise<string[]> {
+  return keys.cluster ? (await redis.smembers(keys.shards())).sort() : [''];
+}
+
+/** What a recipe's backlog counts, over every shard: its counters (queued, synced, deadLettered) and its dead letters. */
+export interface BacklogTotals {
+  queued: number;
+  synced: number;
+  deadLettered: number;
+  deadLetters: number;
+  entries: number;
+  /** The Redis time (ms) of its oldest entry; undefined when it is empty. */
+  oldestMs: number | undefined;
+}
+
+/** A recipe's backlog totals over the shards `tags`: one look per shard, each in its own slot. */
+export async function backlogTotals(redis: Redis, keys: Keys, name: string, partitions: number, tags: readonly string[]): Promise<BacklogTotals> {
+  const per = await Promise.all(tags.map(async (tag) => {
+    const shard = keys.shard(tag);
+    const [counters, deadLetters, entries, oldestMs] = await Promise.all([
+      redis.hmget(shard.counters(name), 'queued', 'synced', 'deadLetters'),
+      redis.xlen(shard.deadLetters(name)),
+      backlogLength(redis, shard, name, partitions),
+      oldestEntryMs(redis, shard, name, partitions),
+    ]);
+    return { counters: counters.map((v) => Number(v ?? 0)), deadLetters, entries, oldestMs };
+  }));
+  const total: BacklogTotals = { queued: 0, synced: 0, deadLettered: 0, deadLetters: 0, entries: 0, oldestMs: undefined };
+  for (const s of per) {
+    total.queued += s.counters[0] ?? 0;
+    total.synced += s.counters[1] ?? 0;
+    total.deadLettered += s.counters[2] ?? 0;
+    total.deadLetters += s.deadLetters;
+    total.entries += s.entries;
+    if (s.oldestMs !== undefined) total.oldestMs = Math.min(total.oldestMs ?? Infinity, s.oldestMs);
+  }
+  return total;
+}

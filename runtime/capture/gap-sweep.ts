@@ -6,7 +6,7 @@ import type { Keys } from '../keys.ts';
 import { deleteGoneRowsCommand, goneRowPages } from '../verify/gone-rows.ts';
 import { Backoff, sleep } from '../writer/backoff.ts';
 import { errorText } from '../writer/table-writer.ts';
-import { snapshotKeys } from './capture-queue.ts';
+import { snapshotKeys, type ChangeKind } from './capture-queue.ts';
 import { lowWater } from './overflow.ts';
 import { capturePattern, captureTarget, pacedTarget } from './targets.ts';
 
@@ -45,6 +45,8 @@ export interface GapSweepOptions {
    * recipe's keys gone, so the sweep then only counts.
    */
   readonly sharedWith?: () => readonly string[];
+  /** On a cluster: where candidates found on another node than the shard's go (see RecipeWorker). */
+  readonly elsewhere?: (keys: readonly string[], kinds: readonly ChangeKind[]) => void;
 }
 
 interface Progress {
@@ -176,7 +178,7 @@ export class GapSweep {
     const { reg, redis, keys, signal } = this.o;
     const table: TableShape = { table: reg.connector.table, pkColumn: reg.connector.pkColumn, columns: Object.values(reg.mappings) };
     // The script's expiry flag: '1' deletes the rows of keys still gone, '0' leaves them.
-    const base = { ...captureTarget(reg, keys), args: ['', deleting ? '1' : '0', String(reg.partitions)] };
+    const base = { ...captureTarget(reg, keys), args: ['', deleting ? '1' : '0', String(reg.partitions)], ...(this.o.elsewhere ? { elsewhere: this.o.elsewhere } : {}) };
     const target = pacedTarget(base, lowWater(reg.maxBacklog), this.o.room);
     const session = await this.o.connect();
     try {

@@ -47,10 +47,18 @@ export function assignedTo(name: string, p: number, ids: readonly string[]): str
 
 interface RecipeLeases {
   partitions: number;
+  /** Where its leases live (a cluster shard's keys) and the recipe they are named after. */
+  readonly at: LeaseHome;
   owner: PartitionOwner;
   readonly held: Map<number, Lease>;
   /** Partitions being handed over: still held (and renewed) until their work is done. */
   readonly yielding: Set<number>;
+}
+
+/** Where a unit's leases are kept: under `keys` (a shard's, on a cluster), named after recipe `name`. */
+export interface LeaseHome {
+  readonly keys: Keys;
+  readonly name: string;
 }
 
 /**
@@ -80,8 +88,12 @@ export class PartitionLeases {
     this.log = log;
   }
 
-  /** Starts managing a recipe's partitions for `owner` (a new version replaces the old owner, leases kept). */
-  add(name: string, partitions: number, owner: PartitionOwner): void {
+  /**
+   * Starts managing a unit's partitions for `owner` (a new version replaces the old owner, leases
+   * kept). A unit is a recipe on a single server, a recipe's shard (`<name>@<tag>`) on a cluster,
+   * whose leases live with its streams (`at`).
+   */
+  add(name: string, partitions: number, owner: PartitionOwner, at: LeaseHome = { keys: this.keys, name }): void {
     const r = this.recipes.get(name);
     if (r) {
       r.owner = owner;
@@ -89,7 +101,7 @@ export class PartitionLeases {
       for (const p of r.held.keys()) if (!r.yielding.has(p)) owner.gained(p);
       return;
     }
-    this.recipes.set(name, { partitions, owner, held: new Map(), yielding: new Set() });
+    this.recipes.set(name, { partitions, owner, at, held: new Map(), yielding: new Set() });
   }
 
   /** Stops managing a recipe (unregistered): its leases are released. */
@@ -185,7 +197,7 @@ export class PartitionLeases {
         const mine = assignedTo(name, p, ids) === this.id;
         if (mine && !r.held.has(p)) {
           let failed = false;
-          const lease = await Lease.acquire(this.redis, this.keys.lease(name, p), this.keys.leaseTokens(), `${name}/${p}`, this.id, this.opts).catch((err: unknown) => {
+          const lease = await Lease.acquire(this.redis, r.at.keys.lease(r.at.name, p), r.at.keys.leaseTokens(), `${name}/${p}`, this.id, this.opts).catch((err: unknown) => {
             failed = true;
             const message = `taking the lease of partition ${p} failed, retrying: ${errorText(err)}`;
             this.log.warn({ recipe: name, partition: p, err: errorText(err) }, 'taking a partition lease failed; retrying');

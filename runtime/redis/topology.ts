@@ -1,20 +1,19 @@
 import type { Redis } from 'ioredis';
 
-/** Redis Cluster is detected, and refused with what to do, until wbsync captures on every master. */
+/** A runtime made for a single server found a Redis Cluster node there. */
 export class ClusterUnsupported extends Error {
   override readonly name = 'ClusterUnsupported';
 }
 
 /**
- * Refuses a node of a Redis Cluster (`cluster_enabled:1`), naming it: wbsync keeps its own keys
- * and captures changes on one server, and on a cluster those live on several masters (a single
- * node answers MOVED for most keys, and publishes only its own keys' events). Sentinel and
- * single servers pass.
+ * Refuses a node of a Redis Cluster (`cluster_enabled:1`) where a single server was expected:
+ * the bins detect a cluster before they connect for good (`cluster-client.ts` detectShape), so
+ * this catches only a server that became a cluster node between that look and this one.
  */
 export async function refuseCluster(redis: Redis, where: string): Promise<void> {
   const info = await redis.info('cluster').catch(() => '');
   if (!/^cluster_enabled:1/m.test(info)) return;
-  throw new ClusterUnsupported(`Redis at ${where} is a node of a Redis Cluster, which wbsync does not run on yet (capturing on every master is being built): point --host/--port or --url at a single server, or use Redis Sentinel (--sentinel, --sentinel-master)`);
+  throw new ClusterUnsupported(`Redis at ${where} is a node of a Redis Cluster, but this runtime was started for a single server: start it again, and it runs on the cluster`);
 }
 
 /** One field of an INFO section ('' when absent). */

@@ -25,7 +25,8 @@ export class LayoutMismatch extends Error {
 export async function layoutOf(redis: Redis, keys: Keys): Promise<string | undefined> {
   const found = await redis.get(keys.layout());
   if (found !== null) return found;
-  const used = await redis.exists(keys.recipes(), keys.sentinel());
+  // A cluster's namespace was never at layout 1 (0.1 refused clusters), and its sentinels are per shard.
+  const used = await redis.exists(...(keys.cluster ? [keys.recipes()] : [keys.recipes(), keys.sentinel()]));
   return used > 0 ? '1' : undefined;
 }
 

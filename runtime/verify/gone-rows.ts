@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { pipelinedPerKey } from '../redis/nodes.ts';
 import type { ConnectorSession, TableShape } from '../connectors/types.ts';
 
 /** One page of the table's ids, and those whose key was gone from Redis when it was looked at. */
@@ -22,10 +23,8 @@ export async function* goneRowPages(
     const ids = await session.scanIds(table, cursor, pageSize);
     if (ids.length === 0) return;
     cursor = ids[ids.length - 1] as string;
-    const p = redis.pipeline();
-    for (const id of ids) p.exists(`${prefix}:${id}`);
-    const res = (await p.exec()) ?? [];
-    yield { ids, gone: ids.filter((_, i) => res[i]?.[1] === 0), after: cursor };
+    const res = await pipelinedPerKey(redis, ids.map((id) => `${prefix}:${id}`), 1, (p, k) => p.exists(k));
+    yield { ids, gone: ids.filter((id) => res.get(`${prefix}:${id}`)?.[0]?.[1] === 0), after: cursor };
   }
 }
 

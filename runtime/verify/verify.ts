@@ -4,6 +4,7 @@ import { snapshotKeys } from '../capture/capture-queue.ts';
 import { resyncTarget } from '../capture/targets.ts';
 import type { ConnectorSession, TableShape } from '../connectors/types.ts';
 import type { Keys } from '../keys.ts';
+import { masterNodes } from '../redis/nodes.ts';
 import { idOf } from '../writer/plan.ts';
 import { diffRow, expectedRow, type ColumnDiff } from './compare.ts';
 import { goneRowPages } from './gone-rows.ts';
@@ -31,6 +32,8 @@ export interface VerifyOptions {
   readonly deleteExtra: boolean;
   /** Told after each page: keys compared so far, then rows swept so far. */
   readonly progress?: (phase: 'keys' | 'rows', done: number) => void;
+  /** On a cluster: the keys of the shard that captures `key` (its master's); `keys` itself when absent. */
+  readonly shardOf?: (key: string) => Keys;
 }
 
 /**
@@ -43,22 +46,32 @@ export async function verifyRecipe(redis: Redis, keys: Keys, reg: Registration, 
     keys: 0, rows: 0, enqueued: 0, deleteEnqueued: 0,
     missing: { count: 0, sample: [] }, differing: { count: 0, sample: [] }, extra: { count: 0, sample: [] }, notHash: { count: 0, sample: [] },
   };
-  const fixer = resyncTarget(keys, reg.name, reg.partitions);
+  // Keys go to the backlog of the shard that captures them (the namespace's own on a single server).
+  const shardOf = opts.shardOf ?? (() => keys);
   // Through the column's own description: a value the writer would refuse never counts as equal.
   const columnOf = (column: string) => session.table.columns.get(column.toLowerCase());
   const enqueue = async (list: string[]): Promise<void> => {
-    if (opts.fix && list.length) await snapshotKeys(redis, fixer, list, list.map(() => 'c0'));
+    if (!opts.fix || list.length === 0) return;
+    const groups = new Map<string, { shard: Keys; keys: string[] }>();
+    for (const k of list) {
+      const shard = shardOf(k);
+      const g = groups.get(shard.backlog(reg.name, 0)) ?? { shard, keys: [] };
+      g.keys.push(k);
+      groups.set(shard.backlog(reg.name, 0), g);
+    }
+    for (const g of groups.values()) await snapshotKeys(redis, resyncTarget(g.shard, reg.name, reg.partitions), g.keys, g.keys.map(() => 'c0'));
   };
   const note = <T>(bucket: { count: number; sample: T[] }, item: T): void => {
     bucket.count++;
     if (bucket.sample.length < SAMPLE) bucket.sample.push(item);
   };
 
-  for (let cursor = '0'; ; ) {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${reg.keysPrefix}:*`, 'COUNT', PAGE);
+  // Every master's keys: SCAN answers for one node (the server itself on a single server).
+  for (const node of masterNodes(redis)) for (let cursor = '0'; ; ) {
+    const [next, found] = await node.scan(cursor, 'MATCH', `${reg.keysPrefix}:*`, 'COUNT', PAGE);
     cursor = next;
     const page = found.filter((k) => idOf(k, reg.keysPrefix) !== undefined);
-    const p = redis.pipeline();
+    const p = node.pipeline();
     for (const k of page) p.hgetall(k);
     const hashes = (await p.exec()) ?? [];
     const rows = await session.readRows(table, page.map((k) => idOf(k, reg.keysPrefix) as string));

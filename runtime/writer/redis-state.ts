@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { byNode, isCluster } from '../redis/nodes.ts';
 import type { BacklogEntry } from '../backlog/entry.ts';
 import { execChecked, isWrongType } from '../redis/exec.ts';
 import type { RowWrite, ThroughOp } from './plan.ts';
@@ -11,13 +12,16 @@ import type { RowWrite, ThroughOp } from './plan.ts';
 export async function refreshEntries(redis: Redis, entries: readonly BacklogEntry[]): Promise<BacklogEntry[]> {
   const keys = [...new Set(entries.map((e) => e.key))];
   if (keys.length === 0) return [];
-  const p = redis.pipeline();
-  for (const k of keys) p.type(k).hgetall(k);
-  // A failed read must not pass for a key of unknown type (dead-lettered): it throws and is
-  // retried. HGETALL of a key that is not a hash is answered by its TYPE.
-  const res = (await execChecked(p, isWrongType)) ?? [];
   const now = new Map<string, { type: string; hash: Record<string, string> | undefined }>();
-  keys.forEach((key, i) => now.set(key, { type: res[2 * i]?.[1] as string, hash: res[2 * i + 1]?.[1] as Record<string, string> | undefined }));
+  // One pipeline per node (one on a single server). A failed read must not pass for a key of
+  // unknown type (dead-lettered): it throws and is retried. HGETALL of a key that is not a hash
+  // is answered by its TYPE.
+  await Promise.all(byNode(redis, keys).map(async (group) => {
+    const p = redis.pipeline();
+    for (const k of group) p.type(k).hgetall(k);
+    const res = (await execChecked(p, isWrongType)) ?? [];
+    group.forEach((key, i) => now.set(key, { type: res[2 * i]?.[1] as string, hash: res[2 * i + 1]?.[1] as Record<string, string> | undefined }));
+  }));
   const deleted = new Set(entries.filter((e) => e.op === 'd').map((e) => e.key));
   return entries.map((e): BacklogEntry => {
     if (e.op !== 'u' && e.op !== 'd') return e;
@@ -40,8 +44,10 @@ export async function refreshEntries(redis: Redis, entries: readonly BacklogEntr
  * older (or the same) state of them. Returns the records and that id ('0-0' for an empty stream).
  */
 export async function refreshThrough(redis: Redis, stream: string, entries: readonly BacklogEntry[]): Promise<{ records: BacklogEntry[]; through: string }> {
-  // XREVRANGE first, then the reads: Redis runs a pipeline's commands in order.
+  // XREVRANGE first, then the reads: Redis runs a pipeline's commands in order. On a cluster the
+  // keys may live on other nodes than the stream: the reads are sent once the id is in.
   const last = redis.xrevrange(stream, '+', '-', 'COUNT', 1);
+  if (isCluster(redis as unknown as Redis | Cluster)) await last;
   const records = await refreshEntries(redis, entries);
   const top = (await last)[0];
   return { records, through: top?.[0] ?? '0-0' };
@@ -52,14 +58,16 @@ export async function readTargets(redis: Redis, entries: readonly BacklogEntry[]
   const keys = [...new Set(entries.filter((e) => e.op === 'w').map((e) => e.key))];
   const out = new Map<string, Record<string, string> | null>();
   if (keys.length === 0) return out;
-  const p = redis.pipeline();
-  for (const k of keys) p.hgetall(k);
   // Another type is left out on purpose (below); any other failure is retried by the caller.
-  const res = (await execChecked(p, isWrongType)) ?? [];
-  keys.forEach((k, i) => {
-    const [err, hash] = res[i] ?? [];
-    if (!err) out.set(k, Object.keys(hash as object).length ? (hash as Record<string, string>) : null);
-  });
+  await Promise.all(byNode(redis, keys).map(async (group) => {
+    const p = redis.pipeline();
+    for (const k of group) p.hgetall(k);
+    const res = (await execChecked(p, isWrongType)) ?? [];
+    group.forEach((k, i) => {
+      const [err, hash] = res[i] ?? [];
+      if (!err) out.set(k, Object.keys(hash as object).length ? (hash as Record<string, string>) : null);
+    });
+  }));
   return out;
 }
 

@@ -14,7 +14,12 @@ const run = promisify(execFile);
 export class TestCluster {
   readonly nodes: TestRedis[];
 
-  constructor(masters = 3, replicas = 1, extra: readonly string[] = []) {
+  /** The password every node requires (`requirepass`, and `masterauth` for its replicas), if any. */
+  readonly password: string | undefined;
+
+  constructor(masters = 3, replicas = 1, extra: readonly string[] = [], password?: string) {
+    this.password = password;
+    const auth = password === undefined ? [] : ['--requirepass', password, '--masterauth', password];
     // Each node also listens on its port + 10000 (the cluster bus): kept below Linux's ephemeral
     // range (32768 and up), where this suite's outgoing sockets could hold it and fail the node.
     const base = 20_000 + Math.floor(Math.random() * 2_700);
@@ -22,7 +27,7 @@ export class TestCluster {
       '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${base + i}.conf`, '--cluster-node-timeout', '2000', '--appendonly', 'no',
       // Replicas sync at once (not after diskless replication's 5 s wait): a replica that never
       // synced is never promoted.
-      '--repl-diskless-sync-delay', '0', ...extra,
+      '--repl-diskless-sync-delay', '0', ...auth, ...extra,
     ]));
     this.replicas = replicas;
   }
@@ -35,9 +40,9 @@ export class TestCluster {
 
   async start(): Promise<void> {
     for (const n of this.nodes) await n.start();
-    await run('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(this.replicas), '--cluster-yes']);
+    await run('redis-cli', [...(this.password === undefined ? [] : ['--no-auth-warning', '-a', this.password]), '--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(this.replicas), '--cluster-yes']);
     for (const port of this.ports) {
-      const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+      const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, ...(this.password === undefined ? {} : { password: this.password }) });
       try {
         await waitFor(`cluster_state:ok on ${port}`, async () => (await r.call('CLUSTER', 'INFO') as string).includes('cluster_state:ok'), 30_000, 200);
         // A replica counts once it has synced with its master.

@@ -53,7 +53,10 @@ export class TestRedis {
 
   async start(): Promise<void> {
     this.child = spawn('redis-server', [...this.listenArgs(), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...this.args], { stdio: 'ignore' });
-    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...this.clientOptions });
+    // A server started with a password (`--requirepass`) is probed with it.
+    const pw = this.args.indexOf('--requirepass');
+    const password = pw >= 0 ? this.args[pw + 1] : undefined;
+    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...(password === undefined ? {} : { password }), ...this.clientOptions });
     probe.on('error', () => undefined);
     const child = this.child;
     await waitFor(`redis-server on ${this.port}`, async () => {

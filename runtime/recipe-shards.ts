@@ -1,0 +1,159 @@
+import type { Logger } from 'pino';
+import type { Registration } from '../recipes/options.ts';
+import type { ChangeKind } from './capture/capture-queue.ts';
+import type { RecipeWorker, WorkerState } from './recipe-worker.ts';
+import { errorText } from './writer/table-writer.ts';
+
+/** The shard of a single server: it has one, the namespace's own keys. */
+export const ONLY_SHARD = '';
+
+/**
+ * One recipe's workers: a `RecipeWorker` per shard. On a single server there is one shard
+ * (`ONLY_SHARD`); on a Redis Cluster one per shard tag (`redis/cluster.ts` `tagIn`), each with
+ * its own partition streams, counters, leases and dead letters on the master that holds the tag,
+ * so that everything below the worker is as on a single server. A shard's worker is made the
+ * first time it is asked for (at install for the shards known then, later when the topology
+ * shows a new one) and started at once; `onStarted` then hands its partitions to the leases.
+ */
+export class RecipeShards {
+  readonly reg: Registration;
+  private readonly make: (tag: string) => RecipeWorker;
+  private readonly onStarted: (tag: string, worker: RecipeWorker) => void;
+  private readonly log: Logger;
+  private readonly shards = new Map<string, RecipeWorker>();
+  private readonly starts = new Map<string, Promise<void>>();
+  private stopping = false;
+  /** Until `open`, shards are made but not started (the version they replace is still stopping). */
+  private opened = false;
+
+  constructor(reg: Registration, make: (tag: string) => RecipeWorker, onStarted: (tag: string, worker: RecipeWorker) => void, log: Logger) {
+    this.reg = reg;
+    this.make = make;
+    this.onStarted = onStarted;
+    this.log = log;
+  }
+
+  /** The worker of shard `tag`, made and started the first time it is asked for. */
+  shard(tag: string): RecipeWorker {
+    const known = this.shards.get(tag);
+    if (known) return known;
+    const worker = this.make(tag);
+    this.shards.set(tag, worker);
+    if (this.opened) this.begin(tag, worker);
+    return worker;
+  }
+
+  /** Starts every shard made so far, and from now on each one as it is made. */
+  open(): void {
+    if (this.opened) return;
+    this.opened = true;
+    for (const [tag, worker] of this.shards) this.begin(tag, worker);
+  }
+
+  private begin(tag: string, worker: RecipeWorker): void {
+    const started = worker.start().then(() => {
+      if (!this.stopping) this.onStarted(tag, worker);
+    });
+    // Awaited by `started` (an install fails with it); a shard made later only logs it.
+    started.catch((err: unknown) => this.log.error({ recipe: this.reg.name, shard: tag, err: errorText(err) }, 'a shard failed to start'));
+    this.starts.set(tag, started);
+  }
+
+  /** Resolves once every shard asked for so far has started (rejects with the first failure). */
+  async started(): Promise<void> {
+    await Promise.all(this.starts.values());
+  }
+
+  /** The shards' tags and workers. */
+  get entries(): Array<[string, RecipeWorker]> {
+    return [...this.shards.entries()];
+  }
+
+  get workers(): RecipeWorker[] {
+    return [...this.shards.values()];
+  }
+
+  has(tag: string): boolean {
+    return this.shards.has(tag);
+  }
+
+  /** The state of the first shard (they start and stop together). */
+  get state(): WorkerState {
+    return this.workers[0]?.state ?? 'created';
+  }
+
+  onChange(tag: string, key: string, kind: ChangeKind, echo: boolean): void {
+    this.shard(tag).onChange(key, kind, echo);
+  }
+
+  refuseKey(tag: string, raw: Buffer): void {
+    this.shard(tag).refuseKey(raw);
+  }
+
+  /** Reconciles the shards `tags` (every shard when absent): each scans the keys its master holds. */
+  async reconcile(reason: string, tags?: readonly string[]): Promise<void> {
+    const which = tags ?? [...this.shards.keys()];
+    const results = await Promise.allSettled(which.map((t) => this.shard(t).reconcile(reason)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  refreshTable(): void {
+    for (const w of this.shards.values()) w.refreshTable();
+  }
+
+  nudge(): void {
+    for (const w of this.shards.values()) w.nudge();
+  }
+
+  async setPaused(paused: boolean): Promise<void> {
+    for (const w of this.shards.values()) await w.setPaused(paused);
+  }
+
+  get isPaused(): boolean {
+    return this.workers[0]?.isPaused ?? false;
+  }
+
+  /** The first shard's standing problem, '' when none has one. */
+  get problem(): string {
+    return this.workers.map((w) => w.problem).find((p) => p !== '') ?? '';
+  }
+
+  get rowsWritten(): number {
+    return this.workers.reduce((n, w) => n + w.rowsWritten, 0);
+  }
+
+  serverInDoubt(): void {
+    for (const w of this.shards.values()) w.serverInDoubt();
+  }
+
+  /** The same server as before answers for shards `tags` (every shard when absent). */
+  serverSame(tags?: readonly string[]): void {
+    for (const t of tags ?? [...this.shards.keys()]) this.shards.get(t)?.serverSame();
+  }
+
+  /** Another server answers for shards `tags` (every shard when absent): what their backlog holds is re-read before it is written. */
+  async serverChanged(tags?: readonly string[]): Promise<void> {
+    for (const t of tags ?? [...this.shards.keys()]) await this.shards.get(t)?.serverChanged();
+  }
+
+  captureProblem(message: string | undefined): void {
+    for (const w of this.shards.values()) w.captureProblem(message);
+  }
+
+  /** Resolves once every capture started so far has finished. */
+  async flushed(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.capture.flushed()));
+  }
+
+  async afterFlush(doubt?: string): Promise<void> {
+    for (const w of this.shards.values()) await w.afterFlush(doubt);
+  }
+
+  /** Stops every shard's worker after its in-flight batches. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.starts.values()].map((p) => p.catch((err) => this.log.warn({ err: errorText(err) }, 'a shard failed to start'))));
+    await Promise.all(this.workers.map((w) => w.stop()));
+  }
+}

@@ -1,0 +1,56 @@
+import type { Cluster, Redis } from 'ioredis';
+import { slotOf } from './cluster.ts';
+
+/**
+ * What commands that span many keys need to know on a Redis Cluster. An ioredis `Cluster` client
+ * routes each command by its keys' slot, but a pipeline must stay on one node, and SCAN, CONFIG
+ * and INFO answer for one node only. On a single server (or Sentinel's master) each of these is
+ * the connection itself, so callers are written once for both.
+ */
+
+/** Whether `redis` is an ioredis cluster client. */
+export function isCluster(redis: Redis | Cluster): redis is Cluster {
+  return (redis as { isCluster?: boolean }).isCluster === true;
+}
+
+/** The connection of every master (the client's own, ready to use); the connection itself on a single server. */
+export function masterNodes(redis: Redis): Redis[] {
+  const c = redis as unknown as Redis | Cluster;
+  return isCluster(c) ? c.nodes('master') : [redis];
+}
+
+/**
+ * Groups `keys` by the node that serves them now (the client's slot map), each group in the
+ * order given, so that one pipeline per group stays on one node. One group on a single server.
+ * A slot not known yet (the map is being read) is a group of its own: ioredis routes it.
+ */
+export function byNode(redis: Redis, keys: readonly string[]): string[][] {
+  const c = redis as unknown as Redis | Cluster;
+  if (!isCluster(c) || keys.length === 0) return keys.length ? [[...keys]] : [];
+  const groups = new Map<string, string[]>();
+  for (const k of keys) {
+    const slot = slotOf(k);
+    const node = c.slots[slot]?.[0] ?? `slot:${slot}`;
+    const g = groups.get(node);
+    if (g) g.push(k);
+    else groups.set(node, [k]);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * Runs `build` on a pipeline per node group of `keys` and gives each key's reply (error first,
+ * as ioredis' exec does) in the order of `keys`: `build` adds `per` commands for each key.
+ */
+export async function pipelinedPerKey(
+  redis: Redis, keys: readonly string[], per: number, build: (p: ReturnType<Redis['pipeline']>, key: string) => void,
+): Promise<Map<string, Array<[Error | null, unknown]>>> {
+  const out = new Map<string, Array<[Error | null, unknown]>>();
+  await Promise.all(byNode(redis, keys).map(async (group) => {
+    const p = redis.pipeline();
+    for (const k of group) build(p, k);
+    const res = (await p.exec()) ?? [];
+    group.forEach((k, i) => out.set(k, res.slice(i * per, (i + 1) * per) as Array<[Error | null, unknown]>));
+  }));
+  return out;
+}

@@ -1,0 +1,218 @@
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterMasters, inRanges, slotOf, type ClusterMaster } from '../../runtime/redis/cluster.ts';
+import { diffRows } from '../helpers/compare.ts';
+import { TestEnv } from '../helpers/env.ts';
+import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
+import { TestCluster } from '../helpers/redis-cluster.ts';
+import { RegressionPoller } from '../helpers/regression.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+// The bins on a Redis Cluster (3 masters, 1 replica each, password-protected) started by the
+// test: given any one node they detect the cluster, keep wbsync's keys in it (namespace-wide
+// keys in one slot, each shard's beside its master's keys) and capture on every master.
+const PASSWORD = 'cluster-secret';
+const MAPPINGS = { first_name: 'first', last_name: 'last', age: 'age' };
+
+describe('the runtime and the CLI on a Redis Cluster', () => {
+  const cluster = new TestCluster(3, 1, [], PASSWORD);
+  let env: TestEnv;
+  let all: Cluster;
+  const runtimes: RuntimeProcess[] = [];
+  /** The bins' flags aimed at node `i` of the cluster. */
+  const at = (i: number): string[] => ['--host', '127.0.0.1', '--port', String(cluster.ports[i]), '--password', PASSWORD];
+
+  beforeAll(async () => {
+    await cluster.start();
+    all = new Cluster(cluster.ports.slice(0, 3).map((port) => ({ host: '127.0.0.1', port })), { redisOptions: { password: PASSWORD, maxRetriesPerRequest: null } });
+    // The test's own client is the cluster; the bins reach it through node 0 unless told otherwise.
+    env = new TestEnv(`redis://127.0.0.1:${cluster.ports[0]}`, { connection: at(0), client: all as unknown as Redis });
+    await env.createTable();
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const rt of runtimes) await rt.stop();
+    await env?.db.query(`DROP TABLE IF EXISTS \`${env.table}\``);
+    await env?.close().catch(() => undefined);
+    all?.disconnect();
+    await cluster.stop();
+  });
+
+  /** The masters now, as the first node that answers says (one may have been killed). */
+  async function mastersNow(): Promise<ClusterMaster[]> {
+    for (const node of cluster.nodes) {
+      const conn = new Redis({ host: '127.0.0.1', port: node.port, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      conn.on('error', () => undefined);
+      try {
+        await conn.connect();
+        return await clusterMasters(conn);
+      } catch {
+        // the next node
+      } finally {
+        conn.disconnect();
+      }
+    }
+    throw new Error('no node of the cluster answers');
+  }
+
+  /** What the cluster holds under the test's prefix, every master scanned: id -> expected row. */
+  async function expected(): Promise<Map<string, Record<string, string | null>>> {
+    const out = new Map<string, Record<string, string | null>>();
+    for (const m of await mastersNow()) {
+      const node = new Redis({ host: m.host, port: m.port, password: PASSWORD, maxRetriesPerRequest: 0 });
+      try {
+        for (let cursor = '0'; ;) {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${env.prefix}:*`, 'COUNT', 1000);
+          for (const k of keys) {
+            const h = await node.hgetall(k);
+            out.set(k.slice(env.prefix.length + 1), Object.fromEntries(Object.entries(MAPPINGS).map(([f, c]) => [c, h[f] ?? null])));
+          }
+          cursor = next;
+          if (cursor === '0') break;
+        }
+      } finally {
+        node.disconnect();
+      }
+    }
+    return out;
+  }
+
+  /** Waits until the table equals the cluster key by key. */
+  async function tableEqualsCluster(what: string, timeoutMs = 60_000): Promise<void> {
+    let diffs: string[] = [];
+    try {
+      await waitFor(what, async () => {
+        diffs = diffRows(await expected(), await env.rows());
+        return diffs.length === 0;
+      }, timeoutMs, 250);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}: ${diffs.length} differences, e.g. ${diffs.slice(0, 5).join('; ')}\nruntime log tail:\n${runtimes.flatMap((r) => r.lines.slice(-40)).join('\n')}`);
+    }
+  }
+
+  it('the seed journey through any node: tune, upload, keys of every slot range arrive, change, delete; status shows the masters; verify is clean', async () => {
+    expect((await env.cli(['tune', 'param', 'MySqlUser', 'root'])).code).toBe(0);
+    expect((await env.cli(['tune', 'param', 'MySqlPassword', '--stdin'], '\n')).code).toBe(0);
+    // Keys written before the recipe exists are found by the first reconcile, on every master.
+    for (let i = 0; i < 100; i++) await all.hset(`${env.prefix}:old${i}`, 'first_name', `old${i}`, 'age', String(i));
+    runtimes.push(await startRuntime(env.runtimeArgs()));
+    expect(runtimes[0]?.hasLog((r) => r['msg'] === 'Redis is a cluster: capturing on every master')).toBe(true);
+    // Uploaded through another node than the runtime's.
+    const up = await env.cli(['upload', env.writeRecipe({ version: '1' }), ...at(2).slice(2), '--wait']);
+    expect(up.code, up.stderr).toBe(0);
+    const masters = await mastersNow();
+    expect(masters).toHaveLength(3);
+    // 600 keys: every master gets some.
+    const keys = Array.from({ length: 600 }, (_, i) => `${env.prefix}:${i}`);
+    for (const m of masters) expect(keys.some((k) => inRanges(slotOf(k), m.slots))).toBe(true);
+    for (const k of keys) await all.hset(k, 'first_name', 'Ada', 'last_name', k, 'age', '1');
+    await tableEqualsCluster('700 rows');
+    expect(await env.count()).toBe(700);
+    for (const k of keys.slice(0, 200)) await all.hset(k, 'age', '2');
+    for (const k of keys.slice(200, 300)) await all.hdel(k, 'last_name');
+    for (const k of keys.slice(300, 350)) await all.del(k);
+    await tableEqualsCluster('changes and deletes');
+    expect(await env.count()).toBe(650);
+
+    type Report = { recipes: Array<{ name: string; synced: number; backlog: number; state: string }>; runtimes: Array<{ id: string; capture: boolean; partitions: Record<string, number[]> }>; redis: { masters: Array<{ address: string; shard: string }> } };
+    const statusJson = async (): Promise<Report> => {
+      const status = await env.cli(['status', '--json']);
+      expect(status.code, status.stderr).toBe(0);
+      return JSON.parse(status.stdout) as Report;
+    };
+    // One runtime captures and holds every shard's partitions (its heartbeat says so within a lease round).
+    const report = await waitFor('every shard\'s partitions held', async () => {
+      const r = await statusJson();
+      const held = Object.entries(r.runtimes[0]?.partitions ?? {});
+      return held.length === 3 && held.every(([, ps]) => ps.length === 8) ? r : undefined;
+    }, 20_000, 500);
+    expect(report.redis.masters.map((m) => m.address).sort()).toStrictEqual(masters.map((m) => `${m.host}:${m.port}`).sort());
+    expect(Object.keys(report.runtimes[0]?.partitions ?? {}).sort()).toStrictEqual(report.redis.masters.map((m) => `${env.name}@${m.shard}`).sort());
+    expect(report.runtimes).toHaveLength(1);
+    expect(report.runtimes[0]?.capture).toBe(true);
+    const recipe = report.recipes.find((r) => r.name === env.name);
+    expect(recipe?.state).toBe('loaded');
+    expect(recipe?.backlog).toBe(0);
+    // 100 reconciled, 600 created, 200 + 100 updates, 50 deletes (a change may be coalesced with another).
+    expect(recipe?.synced).toBeGreaterThanOrEqual(700);
+    const text = await env.cli(['status']);
+    expect(text.stdout).toMatch(/cluster of 3 masters/);
+    for (const m of masters) expect(text.stdout).toContain(`master ${m.host}:${m.port}`);
+
+    const verify = await env.cli(['verify', env.name]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    // A row changed behind wbsync's back: verify finds it, --fix queues it on its master's shard.
+    await env.db.query(`UPDATE \`${env.table}\` SET age = 99 WHERE id = ?`, ['0']);
+    expect((await env.cli(['verify', env.name])).code).toBe(1);
+    const fix = await env.cli(['verify', env.name, '--fix']);
+    expect(fix.code, fix.stdout + fix.stderr).toBe(0);
+    expect(fix.stdout).toContain('enqueued 1 keys to write again');
+    await waitFor('row 0 fixed', async () => (await env.row('0'))?.['age'] === 2);
+    expect((await env.cli(['verify', env.name])).code).toBe(0);
+  }, 180_000);
+
+  it('a master killed with kill -9 under load: its replica is promoted, capture and writes follow, no row regresses, the table equals the cluster', async () => {
+    const rt = runtimes[0] as RuntimeProcess;
+    const masters = await mastersNow();
+    const victim = masters[1] as (typeof masters)[number];
+    const keys = Array.from({ length: 300 }, (_, i) => `${env.prefix}:f${i}`);
+    const confirmed = new Map<string, number>();
+    const poller = new RegressionPoller(env, (id) => confirmed.get(id) ?? 0);
+    let stop = false;
+    let round = 0;
+    const load = (async () => {
+      while (!stop) {
+        round++;
+        for (const k of keys) {
+          if (stop) break;
+          try {
+            // WAIT in the same pipeline, so on the key's own master: what a replica acknowledged survives the failover.
+            const res = await all.pipeline().hset(k, 'first_name', 'f', 'age', String(round)).call('WAIT', '1', '100').exec();
+            if (!res?.[0]?.[0] && Number(res?.[1]?.[1]) >= 1) confirmed.set(k.slice(env.prefix.length + 1), round);
+          } catch {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      }
+    })();
+    await waitFor('load under way', () => round >= 2, 60_000);
+    const node = cluster.nodes.find((n) => n.port === victim.port);
+    await node?.kill9();
+    await waitFor('a replica promoted', async () => {
+      const now = await mastersNow().catch(() => []);
+      return now.length === 3 && !now.some((m) => m.port === victim.port);
+    }, 60_000, 500);
+    const after = round;
+    await waitFor('load goes on after the failover', () => round >= after + 2, 60_000);
+    stop = true;
+    await load;
+    await tableEqualsCluster('the table equals the cluster after the failover', 90_000);
+    await poller.stop();
+    expect(poller.regressions).toStrictEqual([]);
+    expect(poller.polls).toBeGreaterThan(10);
+    await waitFor('the runtime saw the shard move to the promoted replica', () => rt.hasLog((r) => typeof r['msg'] === 'string' && (r['msg'] as string).includes('another master than before')), 20_000);
+    const verify = await env.cli(['verify', env.name]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  }, 240_000);
+
+  it('two runtimes: partitions spread over both; one killed, the other takes its partitions over and keeps writing', async () => {
+    const second = await startRuntime(env.runtimeArgs().map((a) => (a === `rt-${env.id}` ? `rt2-${env.id}` : a)).concat(['--lease-ttl-ms', '3000']));
+    runtimes.push(second);
+    const held = async (): Promise<Record<string, number>> => {
+      const report = JSON.parse((await env.cli(['status', '--json'])).stdout) as { runtimes: Array<{ id: string; partitions: Record<string, number[]> }> };
+      return Object.fromEntries(report.runtimes.map((r) => [r.id, Object.values(r.partitions).reduce((n, ps) => n + ps.length, 0)]));
+    };
+    await waitFor('both hold partitions', async () => {
+      const h = await held();
+      return Object.keys(h).length === 2 && Object.values(h).every((n) => n > 0);
+    }, 60_000, 500);
+    const first = runtimes[0] as RuntimeProcess;
+    await first.kill9();
+    runtimes.shift();
+    for (let i = 0; i < 200; i++) await all.hset(`${env.prefix}:t${i}`, 'first_name', 'after', 'age', '5');
+    await tableEqualsCluster('written by the survivor', 90_000);
+    const h = await held();
+    expect(Object.keys(h)).toStrictEqual([`rt2-${env.id}`]);
+    expect((await env.cli(['verify', env.name])).code).toBe(0);
+  }, 180_000);
+});
