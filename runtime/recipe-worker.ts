@@ -55,6 +55,11 @@ export interface WorkerOptions {
   readonly elsewhere?: (keys: readonly string[], kinds: readonly ChangeKind[]) => void;
   /** On a cluster: the node whose keys this shard captures, scanned by a reconcile (the worker's connection when absent). */
   readonly scanNode?: () => Redis;
+  /**
+   * On a cluster: whether `key`'s slot is on this shard's master now. A record of a key that
+   * moved away is not written here (see handOverMoved). Every key, when absent.
+   */
+  readonly owns?: (key: string) => boolean;
 }
 
 
@@ -154,7 +159,7 @@ export class RecipeWorker implements PartitionOwner {
     });
     this.highWater = reg.batchSize * this.writers.length * 2;
     this.order = new InOrder((entries) => {
-      if (entries.length) this.pipeline.push(this.supersede(entries));
+      if (entries.length) this.pipeline.push(this.supersede(this.handOverMoved(entries)));
     });
     this.sweep = new GapSweep({
       reg, redis, keys, log, signal: this.abort.signal, retry: opts.retry,
@@ -607,6 +612,38 @@ export class RecipeWorker implements PartitionOwner {
       });
       return changed ? { ...e, records } : e;
     });
+  }
+
+  /**
+   * On a cluster, a key whose slot moved to another master (a reshard) has its later changes
+   * captured there, into that master's shard, which writes them. Records of it still in this
+   * shard's backlog are older: written now, one could land after a newer state the other shard
+   * wrote. So they are not written here: the key is captured again by its owner's shard (its
+   * current state, after that shard's own older entries) and the records here are acknowledged
+   * as superseded. A delete goes over as a change (gone: deleted there too), an upsert as an
+   * expiry, so a key expired since is handled by the recipe's onExpire.
+   */
+  private handOverMoved(entries: StreamEntry[]): StreamEntry[] {
+    const { owns, elsewhere } = this.opts;
+    if (!owns || !elsewhere) return entries;
+    const keys: string[] = [];
+    const kinds: ChangeKind[] = [];
+    const out = entries.map((e) => {
+      let changed = false;
+      const records = e.records.map((r) => {
+        if ((r.op !== 'u' && r.op !== 'd') || owns(r.key)) return r;
+        changed = true;
+        keys.push(r.key);
+        kinds.push(r.op === 'd' ? 'c' : 'x');
+        return { id: r.id, key: r.key, ack: r.ack, op: 's' as const };
+      });
+      return changed ? { ...e, records } : e;
+    });
+    if (keys.length) {
+      this.log.debug({ keys: keys.length, sample: keys[0] }, 'keys whose slot moved to another master: captured again by its shard, not written here');
+      elsewhere(keys, kinds);
+    }
+    return out;
   }
 
   /** Runs a Redis step; on failure (other than a stop) logs, waits and yields undefined. */

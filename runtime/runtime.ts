@@ -602,6 +602,16 @@ export class Runtime {
     });
   }
 
+  /**
+   * Whether `key`'s slot is on the master that holds shard `tag` now, as last read (true when
+   * that master is not known: the records are then written as usual).
+   */
+  private shardOwns(tag: string, key: string): boolean {
+    const masters = this.subs?.masters.length ? this.subs.masters : this.masters;
+    const home = masters.find((m) => inRanges(slotOf(`{${tag}}`), m.slots));
+    return home === undefined || inRanges(slotOf(key), home.slots);
+  }
+
   /** The connection of the master holding shard `tag`'s slot, for a reconcile's SCAN. */
   private nodeOfTag(tag: string): Redis {
     const c = this.redis as unknown as Cluster;
@@ -1021,6 +1031,7 @@ export class Runtime {
       ...(this.cluster ? {
         elsewhere: (keys: readonly string[], kinds: readonly ChangeKind[]) => this.elsewhere(name, tag, keys, kinds),
         scanNode: () => this.nodeOfTag(tag),
+        owns: (key: string) => this.shardOwns(tag, key),
       } : {}),
     };
     if (this.cluster) void this.redis.set(keys.sentinel(), this.opts.id, 'NX').catch(() => undefined);
