@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { BENCH_PASSWORD, BENCH_USER, benchUser, count, mysqlPool, NS, percentile, reconciled, redisCpu, REDIS_URL, ROOT, Runtime, sleep, startRedis, steadyWrites, table, unregisterRecipe, until, uploadRecipe, warmUp, writeHashes } from './lib.ts';
+import { clusterPhase, type ClusterFigures } from './cluster.ts';
 import { cliStartup, type CliStartup } from './cli-startup.ts';
 import { referenceLoad } from './reference-loader.ts';
 import { severalRuntimes, type SeveralRuntimes } from './runtimes.ts';
@@ -211,6 +212,11 @@ function targets(): Verdict[] {
   if (mc) out.push({ measure: 'runtime CPU per change, --http on vs off', result: `${(mc.difference * 100).toFixed(1)} % (${mc.cpuMicrosPerChangeOn} / ${mc.cpuMicrosPerChangeOff} µs)`, target: '<= 5 %', met: mc.difference <= 0.05 });
   const fp = results['footprint'] as { ratio: number } | undefined;
   if (fp) out.push({ measure: 'Redis footprint ratio', result: String(fp.ratio), target: '<= 4', met: fp.ratio <= 4 });
+  const cl = results['cluster'] as ClusterFigures | undefined;
+  if (cl) {
+    out.push({ measure: 'Redis CPU per synced change, cluster of 3 masters vs a single server', result: `${cl.ratio}x (${cl.redisCpuPerChangeMicros.cluster} / ${cl.redisCpuPerChangeMicros.standalone} µs)`, target: '<= 1.3x', met: cl.ratio <= 1.3 });
+    out.push({ measure: 'lag p99 at 1,000 changes/s, cluster', result: `${cl.lagAt1000.p99} ms`, target: '<= 30 ms', met: cl.lagAt1000.p99 <= 30 });
+  }
   const three = results['severalRuntimes'] as SeveralRuntimes | undefined;
   if (three) {
     out.push({ measure: 'Redis CPU per synced change, three runtimes vs one', result: `${three.ratio}x (${three.redisCpuPerChangeMicros.three} / ${three.redisCpuPerChangeMicros.one} µs)`, target: '<= 1.25x', met: three.ratio <= 1.25 });
@@ -245,6 +251,11 @@ async function main(): Promise<void> {
     }
     if (want('footprint')) await footprint(redis, db);
     if (want('metrics')) await metricsCost(redis, db);
+    if (want('cluster')) {
+      const c = await clusterPhase(redis, db, N, LAG_SECONDS);
+      results['cluster'] = c;
+      log(`cluster of 3 masters: Redis CPU per change ${c.redisCpuPerChangeMicros.cluster} µs vs ${c.redisCpuPerChangeMicros.standalone} µs on a single server (ratio ${c.ratio}); runtime CPU per change ${c.runtimeCpuPerChangeMicros.cluster} µs vs ${c.runtimeCpuPerChangeMicros.standalone} µs; lag at 1,000/s p50 ${c.lagAt1000.p50} ms, p99 ${c.lagAt1000.p99} ms, max ${c.lagAt1000.max} ms`);
+    }
     if (want('runtimes')) {
       const three = await severalRuntimes(redis, db, N, LAG_SECONDS);
       results['severalRuntimes'] = three;
