@@ -58,6 +58,11 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
     // its keys' slot, seeded with that node.
     const cluster = /^cluster_enabled:1/m.test(await redis.info('cluster'));
     if (cluster) {
+      // A cluster that does not serve every slot (a master and its replicas down) is named as such.
+      const state = /^cluster_state:(\w+)/m.exec(String(await redis.call('CLUSTER', 'INFO').catch(() => '')))?.[1];
+      if (state !== undefined && state !== 'ok') {
+        throw new CliError(`the Redis Cluster of ${where} is down (cluster_state:${state}: some slots have no master that answers); try again once CLUSTER INFO says cluster_state:ok`);
+      }
       const { connectCluster } = await import('../runtime/redis/cluster-client.ts');
       const seed = { host: redis.options.host ?? '127.0.0.1', port: redis.options.port ?? 6379 };
       redis.disconnect();
@@ -65,8 +70,13 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
       client.on('error', (err: Error) => (lastError = err));
       redis = client as unknown as Redis;
       try {
-        await client.connect();
-        await client.ping();
+        // ioredis may give up without settling connect() (its retry strategy says stop): an end,
+        // or no answer within the connect timeout, is a failure too.
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+          client.once('end', () => reject(lastError ?? new Error('the cluster client gave up')));
+          client.connect().then(() => client.ping()).then(() => resolve(), reject).finally(() => clearTimeout(timer));
+        });
       } catch (err) {
         const cause = lastError ?? err;
         throw new CliError(`cannot reach the Redis Cluster at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`);

@@ -89,7 +89,8 @@ async function shapeOf(): Promise<RedisShape> {
     } catch (err) {
       if (err instanceof FlagError) throw err;
       const why = err instanceof Error ? err.message : String(err);
-      if (why !== said) log.warn({ redis: redisTarget(flags).describe, err: why }, 'Redis does not answer yet; trying again every second');
+      const refused = /WRONGPASS|NOAUTH|invalid username-password|NOPERM/.test(why);
+      if (why !== said) log.warn({ redis: redisTarget(flags).describe, err: why }, refused ? 'Redis refuses these credentials (check --user, --password, WB_REDIS_PASSWORD); trying again every second' : 'Redis does not answer yet; trying again every second');
       said = why;
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -150,14 +151,44 @@ try {
   usage(err);
 }
 
+/** An error of a cluster in the middle of a failover (a master down, slots being moved): it passes. */
+function clusterSettling(err: unknown): boolean {
+  return /Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|Connection is closed|ECONNREFUSED|Failed to refresh slots cache|None of startup nodes|MOVED|ASK /.test(err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Makes and starts the runtime. On a cluster whose failover is under way at this moment (a
+ * master down, its replica not promoted yet), a start fails on the dead master: it is made and
+ * started again every second until the cluster answers, as a start waits for a single server.
+ */
+async function start(shape: RedisShape): Promise<void> {
+  let said = '';
+  for (;;) {
+    try {
+      runtime = makeRuntime(shape);
+    } catch (err) {
+      usage(err);
+    }
+    try {
+      await runtime.start();
+      return;
+    } catch (err) {
+      if (stopping || !shape.cluster || !clusterSettling(err)) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      if (why !== said) log.warn({ err: why }, 'the cluster does not answer for all its slots yet (a failover under way?); starting again every second');
+      said = why;
+      const failed = runtime;
+      runtime = undefined;
+      await failed.stop().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1000));
+      if (stopping) return;
+    }
+  }
+}
+
 shapeOf().then((shape) => {
   if (stopping) return;
-  try {
-    runtime = makeRuntime(shape);
-  } catch (err) {
-    usage(err);
-  }
-  return runtime.start();
+  return start(shape);
 }).catch((err: unknown) => {
   if (stopping) return; // a signal during the start ends it; the stop exits
   log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'runtime failed to start');

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
 import type { ChangeKind } from './capture/capture-queue.ts';
@@ -25,12 +26,16 @@ export class RecipeShards {
   private stopping = false;
   /** Until `open`, shards are made but not started (the version they replace is still stopping). */
   private opened = false;
+  private paused = false;
+  /** On a cluster: the recipe's status hash, where a reconcile over the shards is reported once all are done. */
+  private readonly status: { readonly redis: Redis; readonly key: string } | undefined;
 
-  constructor(reg: Registration, make: (tag: string) => RecipeWorker, onStarted: (tag: string, worker: RecipeWorker) => void, log: Logger) {
+  constructor(reg: Registration, make: (tag: string) => RecipeWorker, onStarted: (tag: string, worker: RecipeWorker) => void, log: Logger, status?: { readonly redis: Redis; readonly key: string }) {
     this.reg = reg;
     this.make = make;
     this.onStarted = onStarted;
     this.log = log;
+    this.status = status;
   }
 
   /** The worker of shard `tag`, made and started the first time it is asked for. */
@@ -51,7 +56,8 @@ export class RecipeShards {
   }
 
   private begin(tag: string, worker: RecipeWorker): void {
-    const started = worker.start().then(() => {
+    // A shard made while the recipe is paused (a new master) starts paused.
+    const started = (this.paused ? worker.setPaused(true) : Promise.resolve()).then(() => worker.start()).then(() => {
       if (!this.stopping) this.onStarted(tag, worker);
     });
     // Awaited by `started` (an install fails with it); a shard made later only logs it.
@@ -90,12 +96,24 @@ export class RecipeShards {
     this.shard(tag).refuseKey(raw);
   }
 
-  /** Reconciles the shards `tags` (every shard when absent): each scans the keys its master holds. */
+  /**
+   * Reconciles the shards `tags` (every shard when absent): each scans the keys its master
+   * holds. On a cluster the recipe's status says `reconciling` until every one of them is done,
+   * then `reconciledAt` with the keys of all of them (what `upload --wait` waits for).
+   */
   async reconcile(reason: string, tags?: readonly string[]): Promise<void> {
     const which = tags ?? [...this.shards.keys()];
+    if (this.status) await this.status.redis.hset(this.status.key, 'reconciling', reason, 'reconcilingKeys', 0);
     const results = await Promise.allSettled(which.map((t) => this.shard(t).reconcile(reason)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    if (failed) {
+      if (this.status) await this.status.redis.hset(this.status.key, 'reconciling', '').catch(() => undefined);
+      throw failed.reason;
+    }
+    const done = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+    if (!this.status || done.some((d) => d === undefined)) return; // stopped: the next start reconciles
+    const keys = done.reduce((n, d) => n + (d?.keys ?? 0), 0);
+    await this.status.redis.hset(this.status.key, 'reconciling', '', 'reconcilingKeys', keys, 'reconciledAt', new Date().toISOString(), 'reconciledKeys', keys, 'reconciledScope', done[0]?.scope ?? '');
   }
 
   refreshTable(): void {
@@ -107,6 +125,7 @@ export class RecipeShards {
   }
 
   async setPaused(paused: boolean): Promise<void> {
+    this.paused = paused;
     for (const w of this.shards.values()) await w.setPaused(paused);
   }
 

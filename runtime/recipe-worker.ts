@@ -56,10 +56,18 @@ export interface WorkerOptions {
   /** On a cluster: the node whose keys this shard captures, scanned by a reconcile (the worker's connection when absent). */
   readonly scanNode?: () => Redis;
   /**
-   * On a cluster: whether `key`'s slot is on this shard's master now. A record of a key that
-   * moved away is not written here (see handOverMoved). Every key, when absent.
+   * On a cluster: whether this shard is the one `key`'s changes are captured into now (that of
+   * the master owning its slot). A record of another shard's key is not written here (see
+   * handOverMoved). Every key, when absent.
    */
   readonly owns?: (key: string) => boolean;
+  /**
+   * The hash its reconciles' fields (`reconciling`, `reconciledAt`, `reconciledKeys`,
+   * `reconciledScope`) are kept in: the recipe's status hash when absent; on a cluster the
+   * shard's own, since a recipe's reconcile there is one per shard and `RecipeShards` writes
+   * the recipe's status once all of them are done.
+   */
+  readonly reconcileStatus?: string;
 }
 
 
@@ -171,7 +179,7 @@ export class RecipeWorker implements PartitionOwner {
     });
     this.bound = new BacklogBound({
       reg, redis, keys, log, signal: this.abort.signal,
-      reconcile: (reason) => this.reconcile(reason),
+      reconcile: async (reason) => void (await this.reconcile(reason)),
       swept: () => this.sweep.settled(),
       // A writer's or the pipeline's standing problem means the database is not writing yet;
       // capture's (notifications off) says nothing about the writer and must not hold a catch-up.
@@ -348,10 +356,10 @@ export class RecipeWorker implements PartitionOwner {
    * new recipe's existing keys are all queued once `reconciledAt` is set. `reconciledScope` says
    * what was mirrored, so that the next reconcile knows whether it follows a gap (see GapSweep).
    */
-  async reconcile(reason: string): Promise<void> {
+  async reconcile(reason: string): Promise<{ keys: number; scope: string } | undefined> {
     const started = Date.now();
     const since = performance.now();
-    const status = this.keys.status(this.reg.name);
+    const status = this.opts.reconcileStatus ?? this.keys.status(this.reg.name);
     const previousScope = await this.redis.hget(status, 'reconciledScope');
     await this.redis.hset(status, 'reconciling', reason, 'reconcilingKeys', 0);
     // Stopped at half the bound to wait for the writer: a reconcile never overflows the backlog.
@@ -368,15 +376,16 @@ export class RecipeWorker implements PartitionOwner {
       n = await reconcileKeys(this.opts.scanNode?.() ?? this.redis, capturePattern(this.reg), target, () => this.abort.signal.aborted, () => this.nudge(), (raw) => this.refuseKey(raw), progress);
     } catch (err) {
       await this.redis.hset(status, 'reconciling', '').catch(() => undefined);
-      if (this.abort.signal.aborted) return; // stopped while waiting for room: the next start reconciles
+      if (this.abort.signal.aborted) return undefined; // stopped while waiting for room: the next start reconciles
       throw err;
     }
-    if (this.abort.signal.aborted) return; // a stop: the next version (or start) reconciles and says so
+    if (this.abort.signal.aborted) return undefined; // a stop: the next version (or start) reconciles and says so
     await this.redis.hset(status, 'reconciling', '', 'reconcilingKeys', n, 'reconciledAt', new Date().toISOString(), 'reconciledKeys', n, 'reconciledScope', this.sweep.scope);
     this.log.info({ reason, keys: n, ms: Date.now() - started }, 'reconciled');
     this.metrics.gap(reason);
     this.metrics.reconciled(n);
     this.sweep.afterReconcile(reason, previousScope, since);
+    return { keys: n, scope: this.sweep.scope };
   }
 
   async start(): Promise<void> {
@@ -384,7 +393,8 @@ export class RecipeWorker implements PartitionOwner {
     this.state = 'running';
     const status = this.keys.status(this.reg.name);
     // A sweep that a stop (or a version replacement) cut short is taken up again.
-    const [unfinished, scope, overflowedAt] = await this.redis.hmget(status, 'sweeping', 'reconciledScope', 'overflowedAt');
+    const [unfinished, overflowedAt] = await this.redis.hmget(status, 'sweeping', 'overflowedAt');
+    const scope = await this.redis.hget(this.opts.reconcileStatus ?? status, 'reconciledScope');
     await this.redis.hset(status, { version: this.reg.version, state: 'loaded', runtime: this.opts.consumer, reconciling: '', sweeping: '' });
     // No problem of this runtime yet: what an earlier run of it left goes, the others' stay.
     this.problems.publish();

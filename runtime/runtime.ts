@@ -286,7 +286,7 @@ export class Runtime {
         if (!this.connectionsWanted()) return;
         for (const w of this.workers.values()) w.serverInDoubt();
         this.inDoubt = true;
-        void this.followTopology().catch((err) => this.log.warn({ err: errorText(err) }, 'following the cluster topology failed; retrying at the next lease round'));
+        void this.followTopology().catch((err) => this.topologyFailed(err));
       });
     } else {
       await this.redis.set(this.keys.sentinel(), this.opts.id, 'NX');
@@ -366,6 +366,8 @@ export class Runtime {
       await Promise.race([this.startPromise?.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
       await Promise.all([...[...this.workers.values()].map((w) => w.stop().catch(() => undefined)), ...[...this.sandboxes.values()].map((sb) => sb.close())]);
       await this.flushWatch?.stop().catch(() => undefined);
+      this.stopCapture();
+      await this.http?.close().catch(() => undefined);
       this.state = 'stopped';
       this.log.info('runtime stopped before it was running');
       return;
@@ -491,7 +493,7 @@ export class Runtime {
         if (why === 'reconnect' || !initial) this.log.warn({ master: `${master.host}:${master.port}`, why }, 'listening to a master anew (a promoted replica, an added master, or a dropped subscription); events in between are lost, reconciling its keys');
         for (const w of this.workers.values()) this.reconcileInBackground(w, reason, [tagIn(master.slots)]);
       },
-      onTopology: () => void this.followTopology().catch((err) => this.log.warn({ err: errorText(err) }, 'following the cluster topology failed; retrying')),
+      onTopology: () => void this.followTopology().catch((err) => this.topologyFailed(err)),
     });
     this.subs = subs;
     try {
@@ -563,6 +565,17 @@ export class Runtime {
     }
   }
 
+  private topologyLogged = { text: '', at: 0 };
+
+  /** A failed read of the topology (around a failover many fail at once): logged once per reason and 10 s. */
+  private topologyFailed(err: unknown): void {
+    const text = errorText(err);
+    const now = performance.now();
+    if (text === this.topologyLogged.text && now - this.topologyLogged.at < 10_000) return;
+    this.topologyLogged = { text, at: now };
+    this.log.warn({ err: text }, 'reading the cluster topology failed; trying again (at the latest at the next lease round)');
+  }
+
   /** The shard tags that capture: each master's (the only shard of a single server). */
   private capturingTags(): string[] {
     if (!this.cluster) return [ONLY_SHARD];
@@ -581,7 +594,7 @@ export class Runtime {
    */
   private elsewhere(name: string, from: string, keys: readonly string[], kinds: readonly ChangeKind[], tries = 0): void {
     const refresh = this.subs ? this.subs.refresh() : this.followTopology();
-    void refresh.catch((err) => this.log.warn({ err: errorText(err) }, 'reading the cluster topology failed')).then(() => {
+    void refresh.catch((err) => this.topologyFailed(err)).then(() => {
       const shards = this.workers.get(name);
       if (!shards || !this.connectionsWanted()) return;
       const masters = this.subs?.masters.length ? this.subs.masters : this.masters;
@@ -603,14 +616,21 @@ export class Runtime {
   }
 
   /**
-   * Whether `key`'s slot is on the master that holds shard `tag` now, as last read (true when
-   * that master is not known: the records are then written as usual).
+   * Whether shard `tag` is the one `key`'s changes are captured into now: that of the master
+   * that owns the key's slot, as last read (true when no master is known for it: the records are
+   * then written as usual). Another shard's records of the key are older (a shard whose tag's
+   * slot moved to another master keeps being drained there, but captures nothing new).
    */
   private shardOwns(tag: string, key: string): boolean {
     const masters = this.subs?.masters.length ? this.subs.masters : this.masters;
-    const home = masters.find((m) => inRanges(slotOf(`{${tag}}`), m.slots));
-    return home === undefined || inRanges(slotOf(key), home.slots);
+    if (masters !== this.tagsOf.masters) this.tagsOf = { masters, tags: new Map(masters.map((m) => [m, tagIn(m.slots)])) };
+    const slot = slotOf(key);
+    const owner = masters.find((m) => inRanges(slot, m.slots));
+    return owner === undefined || this.tagsOf.tags.get(owner) === tag;
   }
+
+  /** Each master's shard tag, for the masters last read (shardOwns runs for every record written). */
+  private tagsOf: { masters: readonly ClusterMaster[]; tags: Map<ClusterMaster, string> } = { masters: [], tags: new Map() };
 
   /** The connection of the master holding shard `tag`'s slot, for a reconcile's SCAN. */
   private nodeOfTag(tag: string): Redis {
@@ -992,7 +1012,7 @@ export class Runtime {
       // The partitions held for the old version go on to the new one (it takes their pending entries over).
       this.leases.add(this.unit(name, tag), reg.partitions, worker, { keys: this.keys.shard(tag), name });
       if (this.state === 'running') void this.tickLeases();
-    }, this.log);
+    }, this.log, this.cluster ? { redis: this.redis, key: this.keys.status(name) } : undefined);
     this.workers.set(reg.name, shards); // from here on, events go to the new version's capture
     await this.routeTo(reg);
     if (old && this.patternOf(old.reg) !== this.patternOf(reg)) this.unroute(old.reg);
@@ -1032,6 +1052,7 @@ export class Runtime {
         elsewhere: (keys: readonly string[], kinds: readonly ChangeKind[]) => this.elsewhere(name, tag, keys, kinds),
         scanNode: () => this.nodeOfTag(tag),
         owns: (key: string) => this.shardOwns(tag, key),
+        reconcileStatus: keys.counters(name),
       } : {}),
     };
     if (this.cluster) void this.redis.set(keys.sentinel(), this.opts.id, 'NX').catch(() => undefined);
@@ -1231,8 +1252,10 @@ export class Runtime {
         await this.verdict(nonce, name, '?', 'failed', 'the uploaded bundle was gone before this runtime read it (it is kept 2 minutes)').catch(() => undefined);
         continue;
       }
+      let version = '?';
       try {
         const loaded = await loadRegistration(name, code, this.keys.ns, { params: (n) => this.params.get(n), log: this.log, limits: this.opts.sandbox, onFail: () => undefined });
+        version = loaded.reg.version;
         try {
           assertDriverInstalled(loaded.reg.connector);
           this.assertRunsHere(loaded.reg);
@@ -1241,7 +1264,7 @@ export class Runtime {
           await loaded.sandbox.close();
         }
       } catch (err) {
-        await this.verdict(nonce, name, '?', 'failed', errorText(err)).catch(() => undefined);
+        await this.verdict(nonce, name, version, 'failed', errorText(err)).catch(() => undefined);
       }
     }
   }

@@ -34,6 +34,12 @@ export const upload = new Command('upload')
           throw new CliError(`upload refused: '${reg.name}' keysPrefix '${reg.keysPrefix}' overlaps wbsync's own namespace '${keys.ns}'; choose another prefix`);
         }
       }
+      // The same refusal as every runtime's on a cluster, also when none is alive to say it.
+      for (const reg of regs) {
+        if (keys.cluster && reg.kind === 'writeThrough') {
+          throw new CliError(`upload refused: recipe '${reg.name}' is write-through, which does not run on a Redis Cluster yet (write-behind does); run it against a single server or Redis Sentinel`);
+        }
+      }
       const overlaps = findOverlaps(regs.map(claimOf), await registeredClaims(redis, keys, undefined, limits));
       const clashes = overlaps.filter((o) => o.sameTable);
       if (clashes.length && !opts.force) {

@@ -146,20 +146,24 @@ export class MasterSubscriptions {
       l.conn.disconnect();
       this.opts.log.info({ master: `${l.shard.host}:${l.shard.port}` }, 'no longer a master: its subscription ends');
     }
+    // Notifications set first: a master listened to anew is reconciled at once, and must publish
+    // every change after that reconcile's scan.
+    if (changed) await this.configure(shards);
     for (const shard of shards) {
       const l = this.listeners.get(shard.id);
       if (l) l.shard = shard;
       else await this.listen(shard);
     }
-    if (changed) {
-      await this.configure(shards);
-      this.opts.onTopology?.(shards);
-    }
+    if (changed) this.opts.onTopology?.(shards);
   }
 
   /** notify-keyspace-events on every node, replicas included. */
   private async configure(shards: readonly ClusterMaster[]): Promise<void> {
-    await Promise.all(shards.flatMap((s) => [s, ...s.replicas]).map(async ({ host, port }) => {
+    const nodes = shards.flatMap((s) => [s, ...s.replicas]);
+    // Nodes gone from the topology have no problem any more.
+    const current = new Set(nodes.map(({ host, port }) => `${host}:${port}`));
+    for (const at of this.configProblems.keys()) if (!current.has(at)) this.configProblems.delete(at);
+    await Promise.all(nodes.map(async ({ host, port }) => {
       const at = `${host}:${port}`;
       const conn = this.opts.open(host, port, 'config');
       conn.on('error', () => undefined);
@@ -167,7 +171,11 @@ export class MasterSubscriptions {
         const check = await within(ensureKeyspaceEvents(conn), at);
         this.configProblems.set(at, check.kind === 'ok' ? '' : check.message);
       } catch (err) {
-        this.configProblems.set(at, errorText(err));
+        // A node that does not answer (down, a replica resyncing) is not a capture problem: a
+        // master that is down has no changes, and it is configured again when the topology
+        // changes (a replica promoted is listened to, and set, as a new master).
+        this.configProblems.set(at, '');
+        this.opts.log.warn({ node: at, err: errorText(err) }, 'cannot set notify-keyspace-events on a node that does not answer; it is set when the topology next changes');
       } finally {
         conn.disconnect();
       }

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { clusterMasters, inRanges, slotOf, type ClusterMaster } from '../../runtime/redis/cluster.ts';
+import { clusterMasters, inRanges, slotOf, tagIn, type ClusterMaster } from '../../runtime/redis/cluster.ts';
 import { diffRows } from '../helpers/compare.ts';
 import { TestEnv } from '../helpers/env.ts';
 import { startRuntime, type RuntimeProcess } from '../helpers/processes.ts';
@@ -34,7 +35,8 @@ describe('the runtime and the CLI on a Redis Cluster', () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const rt of runtimes) await rt.stop();
+    // Killed: the last test leaves the cluster without some slots, where a graceful stop would wait.
+    await Promise.all(runtimes.map((rt) => rt.kill9()));
     await env?.db.query(`DROP TABLE IF EXISTS \`${env.table}\``);
     await env?.close().catch(() => undefined);
     all?.disconnect();
@@ -106,6 +108,8 @@ describe('the runtime and the CLI on a Redis Cluster', () => {
     // Uploaded through another node than the runtime's.
     const up = await env.cli(['upload', env.writeRecipe({ version: '1' }), ...at(2).slice(2), '--wait']);
     expect(up.code, up.stderr).toBe(0);
+    // --wait waits for the reconcile of every master's shard, not the first one done.
+    expect(up.stdout).toContain('100 existing keys queued');
     const masters = await mastersNow();
     expect(masters).toHaveLength(3);
     // 600 keys: every master gets some.
@@ -147,6 +151,12 @@ describe('the runtime and the CLI on a Redis Cluster', () => {
 
     const verify = await env.cli(['verify', env.name]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    // Write-through does not run on a cluster yet: refused at upload with the reason.
+    const through = env.writeRecipe({ version: '1', name: `Through_${env.id}`, table: `${env.table}_wt` });
+    writeFileSync(through, readFileSync(through, 'utf8').replace(/writeBehind/g, 'writeThrough'));
+    const refused = await env.cli(['upload', through]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('is write-through, which does not run on a Redis Cluster yet');
     // A row changed behind wbsync's back: verify finds it, --fix queues it on its master's shard.
     await env.db.query(`UPDATE \`${env.table}\` SET age = 99 WHERE id = ?`, ['0']);
     expect((await env.cli(['verify', env.name])).code).toBe(1);
@@ -159,7 +169,10 @@ describe('the runtime and the CLI on a Redis Cluster', () => {
 
   it('2,000 slots resharded from one master to another under load: the row count never drops, no row regresses, the table equals the cluster', async () => {
     const masters = await mastersNow();
-    const [from, , to] = masters as [ClusterMaster, ClusterMaster, ClusterMaster];
+    // The middle master's first 2,000 slots hold its shard's tag: it gets a new shard, made while
+    // the recipe is paused below.
+    const [, from, to] = masters as [ClusterMaster, ClusterMaster, ClusterMaster];
+    const tagsBefore = masters.map((m) => tagIn(m.slots));
     // Keys on the master that gives slots away, and some on the others.
     const keys = Array.from({ length: 400 }, (_, i) => `${env.prefix}:r${i}`);
     const poller = new RegressionPoller(env);
@@ -196,6 +209,9 @@ describe('the runtime and the CLI on a Redis Cluster', () => {
     // Paused, so that the giving master's shard holds older entries of the moved keys when the
     // slots move, while their newer changes are captured on the receiving master.
     expect((await env.cli(['pause', env.name])).code).toBe(0);
+    const synced = async (): Promise<number> => (JSON.parse((await env.cli(['status', env.name, '--json'])).stdout) as { recipes: Array<{ synced: number }> }).recipes[0]?.synced ?? -1;
+    await new Promise((r) => setTimeout(r, 1000)); // the batches in flight finish
+    const syncedAtPause = await synced();
     const paused = round;
     await waitFor('changes queued while paused', () => round >= paused + 1, 60_000);
     const reshard = run('redis-cli', ['--no-auth-warning', '-a', PASSWORD, '--cluster', 'reshard', `127.0.0.1:${from.port}`, '--cluster-from', from.id, '--cluster-to', to.id, '--cluster-slots', '2000', '--cluster-yes', '--cluster-pipeline', '50'], { maxBuffer: 64 * 1024 * 1024 });
@@ -207,6 +223,10 @@ describe('the runtime and the CLI on a Redis Cluster', () => {
     await reshard;
     const resumedAt = round;
     await waitFor('changes on the new master while paused', () => round >= resumedAt + 1, 60_000);
+    // A shard made while paused (the giving master's new one) wrote nothing either.
+    expect((await mastersNow()).map((m) => tagIn(m.slots))).not.toStrictEqual(tagsBefore);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await synced()).toBe(syncedAtPause);
     expect((await env.cli(['resume', env.name])).code).toBe(0);
     const moved = (await mastersNow()).find((m) => m.id === to.id);
     expect(moved?.slots.reduce((n, [a, b]) => n + b - a + 1, 0)).toBeGreaterThanOrEqual(5461 + 2000);
@@ -268,12 +288,16 @@ describe('the runtime and the CLI on a Redis Cluster', () => {
     await waitFor('load under way', () => round >= 2, 60_000);
     const node = cluster.nodes.find((n) => n.port === victim.port);
     await node?.kill9();
+    // A runtime started while the master is down (before its replica is promoted) starts once
+    // the cluster answers again, and shares the work.
+    const late = startRuntime(env.runtimeArgs().map((a) => (a === `rt-${env.id}` ? `rt-late-${env.id}` : a)));
     await waitFor('a replica promoted', async () => {
       const now = await mastersNow().catch(() => []);
       return now.length === 3 && !now.some((m) => m.port === victim.port);
     }, 60_000, 500);
     // The promoted master has no replica: each WAIT there takes its 100 ms, holding the client's
     // one connection to that node (about ten writes a second), so a count, not rounds.
+    runtimes.push(await late);
     const after = writes;
     await waitFor('load goes on after the failover', () => writes >= after + 500, 90_000).catch((err: Error) => {
       throw new Error(`${err.message}: ${writes - after} writes since, ${failures} failures in all (last: ${lastFailure})`);
@@ -289,24 +313,40 @@ describe('the runtime and the CLI on a Redis Cluster', () => {
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   }, 240_000);
 
-  it('two runtimes: partitions spread over both; one killed, the other takes its partitions over and keeps writing', async () => {
-    const second = await startRuntime(env.runtimeArgs().map((a) => (a === `rt-${env.id}` ? `rt2-${env.id}` : a)).concat(['--lease-ttl-ms', '3000']));
-    runtimes.push(second);
+  it('several runtimes: partitions spread over all; all but one killed, the survivor takes every partition over and keeps writing', async () => {
+    const survivorId = `rt2-${env.id}`;
+    const survivor = await startRuntime(env.runtimeArgs().map((a) => (a === `rt-${env.id}` ? survivorId : a)).concat(['--lease-ttl-ms', '3000']));
     const held = async (): Promise<Record<string, number>> => {
       const report = JSON.parse((await env.cli(['status', '--json'])).stdout) as { runtimes: Array<{ id: string; partitions: Record<string, number[]> }> };
       return Object.fromEntries(report.runtimes.map((r) => [r.id, Object.values(r.partitions).reduce((n, ps) => n + ps.length, 0)]));
     };
-    await waitFor('both hold partitions', async () => {
+    await waitFor('every runtime holds partitions', async () => {
       const h = await held();
-      return Object.keys(h).length === 2 && Object.values(h).every((n) => n > 0);
+      return Object.keys(h).length === runtimes.length + 1 && Object.values(h).every((n) => n > 0);
     }, 60_000, 500);
-    const first = runtimes[0] as RuntimeProcess;
-    await first.kill9();
-    runtimes.shift();
+    for (const rt of runtimes) await rt.kill9();
+    runtimes.length = 0;
+    runtimes.push(survivor);
     for (let i = 0; i < 200; i++) await all.hset(`${env.prefix}:t${i}`, 'first_name', 'after', 'age', '5');
     await tableEqualsCluster('written by the survivor', 90_000);
-    const h = await held();
-    expect(Object.keys(h)).toStrictEqual([`rt2-${env.id}`]);
+    // Every shard's 8 partitions (the reshard and the failover above added shards).
+    await waitFor('the survivor holds every partition', async () => {
+      const report = JSON.parse((await env.cli(['status', '--json'])).stdout) as { runtimes: Array<{ id: string; partitions: Record<string, number[]> }> };
+      const units = Object.values(report.runtimes[0]?.partitions ?? {});
+      return report.runtimes.length === 1 && report.runtimes[0]?.id === survivorId && units.length >= 3 && units.every((ps) => ps.length === 8);
+    }, 30_000, 500);
     expect((await env.cli(['verify', env.name])).code).toBe(0);
   }, 180_000);
+
+  it('a cluster that does not serve every slot: wb-cli exits 1 saying so', async () => {
+    // A master and its replica down: their slots have nobody.
+    const masters = await mastersNow();
+    const victim = masters.find((m) => m.port !== cluster.ports[0] && m.replicas.length > 0) as ClusterMaster;
+    for (const port of [victim.port, ...victim.replicas.map((r) => r.port)]) await cluster.nodes.find((n) => n.port === port)?.kill9();
+    const res = await waitFor('the CLI says the cluster is down', async () => {
+      const r = await env.cli(['status']);
+      return r.stderr.includes('is down (cluster_state:fail') ? r : undefined;
+    }, 30_000, 1000);
+    expect(res.code).toBe(1);
+  }, 60_000);
 });
