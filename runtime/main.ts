@@ -90,7 +90,8 @@ async function shapeOf(): Promise<RedisShape> {
       if (err instanceof FlagError) throw err;
       const why = err instanceof Error ? err.message : String(err);
       const refused = /WRONGPASS|NOAUTH|invalid username-password|NOPERM/.test(why);
-      if (why !== said) log.warn({ redis: redisTarget(flags).describe, err: why }, refused ? 'Redis refuses these credentials (check --user, --password, WB_REDIS_PASSWORD); trying again every second' : 'Redis does not answer yet; trying again every second');
+      // The same message as a connection's error once running (operators grep for it).
+      if (why !== said) log.warn({ conn: 'start', redis: redisTarget(flags).describe, err: why, next: refused ? 'Redis refuses these credentials (check --user, --password, WB_REDIS_PASSWORD); trying again every second' : 'trying again every second' }, 'redis connection error');
       said = why;
       await new Promise((r) => setTimeout(r, 1000));
     }

@@ -432,7 +432,12 @@ export class Runtime {
   /** Renews the capture lease, or takes it when it is free; a lease found lost stops capture. */
   private async tickCapture(): Promise<void> {
     if (this.captureLease) {
-      if (await this.captureLease.renew()) return;
+      if (await this.captureLease.renew()) {
+        // Held, but listening failed when it was taken (a cluster's master down mid-failover):
+        // tried again every round; each master listened to is reconciled.
+        if (!this.capturing) await this.startCapture();
+        return;
+      }
       this.captureLease = undefined;
       this.log.warn('lost the capture lease (it expired and another runtime may hold it): stopping capture');
       this.stopCapture();

@@ -1,20 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { withDeadline } from '../connectors/timeouts.ts';
 import { errorText } from '../writer/table-writer.ts';
 import { mastersOf, type ClusterMaster, type SlotsReply } from '../redis/cluster.ts';
 import { ensureKeyspaceEvents } from './keyspace-config.ts';
 
 /** How long one node may take to answer a topology read or a configuration (ms). */
 const NODE_TIMEOUT_MS = 2000;
-
-/** `p`, or a rejection naming `at` once NODE_TIMEOUT_MS have passed. */
-function within<T>(p: Promise<T>, at: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${at} did not answer within ${NODE_TIMEOUT_MS} ms`)), NODE_TIMEOUT_MS);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
 
 export interface MasterSubscriptionsOptions {
   /** Nodes to read the topology from before any is known (the one the bins were given). */
@@ -121,7 +113,7 @@ export class MasterSubscriptions {
       const conn = this.opts.open(host, port, 'topology');
       conn.on('error', () => undefined);
       try {
-        const shards = mastersOf((await within(conn.call('CLUSTER', 'SLOTS'), `${host}:${port}`)) as SlotsReply);
+        const shards = mastersOf((await withDeadline(NODE_TIMEOUT_MS, () => conn.call('CLUSTER', 'SLOTS'))) as SlotsReply);
         if (shards.length) return shards;
       } catch (err) {
         last = err;
@@ -168,7 +160,7 @@ export class MasterSubscriptions {
       const conn = this.opts.open(host, port, 'config');
       conn.on('error', () => undefined);
       try {
-        const check = await within(ensureKeyspaceEvents(conn), at);
+        const check = await withDeadline(NODE_TIMEOUT_MS, () => ensureKeyspaceEvents(conn));
         this.configProblems.set(at, check.kind === 'ok' ? '' : check.message);
       } catch (err) {
         // A node that does not answer (down, a replica resyncing) is not a capture problem: a
