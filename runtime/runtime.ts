@@ -540,9 +540,11 @@ export class Runtime {
     if (masters.length === 0) throw new Error('the cluster reports no master with slots (CLUSTER SLOTS)');
     this.masters = masters;
     const tags = new Set(masters.map((m) => tagIn(m.slots)));
-    const unknown = [...tags].filter((t) => !this.tagOwners.has(t));
-    if (unknown.length) await this.redis.sadd(this.keys.shards(), ...unknown);
-    for (const t of await this.redis.smembers(this.keys.shards())) tags.add(t);
+    const recorded = new Set(await this.redis.smembers(this.keys.shards()));
+    // Every tag known here is recorded (again, if the record was lost with its node).
+    const missing = [...new Set([...tags, ...this.tagOwners.keys()])].filter((t) => !recorded.has(t));
+    if (missing.length) await this.redis.sadd(this.keys.shards(), ...missing);
+    for (const t of recorded) tags.add(t);
     const moved: string[] = [];
     for (const t of tags) {
       const owner = masters.find((m) => inRanges(slotOf(`{${t}}`), m.slots))?.id;

@@ -338,6 +338,25 @@ describe('the runtime and the CLI on a Redis Cluster', () => {
     expect((await env.cli(['verify', env.name])).code).toBe(0);
   }, 180_000);
 
+  it('FLUSHALL on the master of the namespace-wide keys: the runtime restores its recipe, keeps the rows, and syncs on', async () => {
+    const masters = await mastersNow();
+    const home = masters.find((m) => inRanges(slotOf(`{${env.ns}}`), m.slots)) as ClusterMaster;
+    const rowsBefore = await env.count();
+    const node = new Redis({ host: home.host, port: home.port, password: PASSWORD });
+    try {
+      await node.flushall();
+    } finally {
+      node.disconnect();
+    }
+    await waitFor('the recipe restored', async () => (await all.hexists(`{${env.ns}}:recipes`, env.name)) === 1, 30_000, 250);
+    for (let i = 0; i < 50; i++) await all.hset(`${env.prefix}:after-flush${i}`, 'first_name', 'x', 'age', '1');
+    await waitFor('rows written after the flush', async () => (await env.row('after-flush49')) !== undefined, 30_000, 250);
+    // Rows of keys the flush took are kept (a cluster node's loss proves no flush).
+    expect(await env.count()).toBeGreaterThanOrEqual(rowsBefore + 50);
+    const status = JSON.parse((await env.cli(['status', '--json'])).stdout) as { recipes: Array<{ name: string; state: string }> };
+    expect(status.recipes.find((r) => r.name === env.name)?.state).toBe('loaded');
+  }, 90_000);
+
   it('a cluster that does not serve every slot: wb-cli exits 1 saying so', async () => {
     // A master and its replica down: their slots have nobody.
     const masters = await mastersNow();
