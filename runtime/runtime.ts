@@ -615,7 +615,10 @@ export class Runtime {
       });
       if (again.length === 0) return;
       if (tries >= 300) {
-        this.log.error({ recipe: name, keys: again.length, sample: again[0]?.[0] }, 'keys stay on no master the topology names; they are captured at the next reconcile');
+        // A minute on: the keys' master is not known here (the topology read names none, or
+        // names this shard's own). They are not dropped: the recipe is reconciled.
+        this.log.error({ recipe: name, shard: from, keys: again.length, sample: again[0]?.[0] }, 'keys a capture found on another node are on no other master the topology names after a minute; reconciling the recipe to capture them');
+        this.reconcileInBackground(shards, 'subscription restored');
         return;
       }
       setTimeout(() => this.elsewhere(name, from, again.map(([k]) => k), again.map(([, k]) => k), tries + 1), 200).unref();

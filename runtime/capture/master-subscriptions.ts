@@ -78,12 +78,16 @@ export class MasterSubscriptions {
   async psubscribe(pattern: string): Promise<void> {
     if (this.patterns.has(pattern)) return;
     this.patterns.add(pattern);
-    await Promise.all([...this.listeners.values()].map((l) => l.conn.psubscribe(pattern)));
+    // A listener whose node does not answer (dead, until the topology drops it) subscribes when
+    // its connection comes back, or is replaced: it does not hold the others up.
+    await Promise.all([...this.listeners.values()].map((l) => withDeadline(NODE_TIMEOUT_MS, () => l.conn.psubscribe(pattern)).catch((err: unknown) => {
+      this.opts.log.warn({ master: `${l.shard.host}:${l.shard.port}`, err: errorText(err) }, 'subscribing on a master did not answer');
+    })));
   }
 
   async punsubscribe(pattern: string): Promise<void> {
     if (!this.patterns.delete(pattern)) return;
-    await Promise.all([...this.listeners.values()].map((l) => l.conn.punsubscribe(pattern).catch(() => undefined)));
+    await Promise.all([...this.listeners.values()].map((l) => withDeadline(NODE_TIMEOUT_MS, () => l.conn.punsubscribe(pattern)).catch(() => undefined)));
   }
 
   /** Reads CLUSTER SLOTS again (one read at a time) and follows it. */
@@ -143,8 +147,18 @@ export class MasterSubscriptions {
     if (changed) await this.configure(shards);
     for (const shard of shards) {
       const l = this.listeners.get(shard.id);
-      if (l) l.shard = shard;
-      else await this.listen(shard);
+      if (l) {
+        l.shard = shard;
+        continue;
+      }
+      try {
+        await this.listen(shard);
+      } catch (err) {
+        // The others are listened to; this one is tried again soon.
+        this.opts.log.warn({ master: `${shard.host}:${shard.port}`, err: errorText(err) }, 'cannot listen to a master; trying again');
+        clearTimeout(this.soon);
+        this.soon = setTimeout(() => void this.refresh().catch(() => undefined), 1000);
+      }
     }
     if (changed) this.opts.onTopology?.(shards);
   }
@@ -193,7 +207,11 @@ export class MasterSubscriptions {
       this.opts.onListening(l.shard, 'reconnect');
     });
     try {
-      for (const p of this.patterns) await conn.psubscribe(p);
+      // A node the topology names but that does not answer (a dead master a lagging node still
+      // lists, around a failover) must not hold the topology up: every later read would wait for it.
+      await withDeadline(NODE_TIMEOUT_MS, async () => {
+        for (const p of this.patterns) await conn.psubscribe(p);
+      });
     } catch (err) {
       this.listeners.delete(shard.id);
       conn.disconnect();
