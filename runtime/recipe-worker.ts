@@ -202,7 +202,7 @@ export class RecipeWorker implements PartitionOwner {
   private delivery(): Delivery {
     return {
       begin: (): FollowRead | undefined => {
-        if (!this.followOk || this.inDoubt || this.heldThrough.size > 0 || this.reading.size === 0 || this.paused || this.abort.signal.aborted || this.pipeline.pending >= this.highWater) return undefined;
+        if (!this.followOk || this.inDoubt || this.holdsHeld() || this.reading.size === 0 || this.paused || this.abort.signal.aborted || this.pipeline.pending >= this.highWater) return undefined;
         this.followsInFlight++;
         return { ticket: this.order.take(), streams: this.backlog.streamsOf([...this.reading]), consumer: this.opts.consumer, count: CAPTURE_READ_COUNT };
       },
@@ -216,6 +216,12 @@ export class RecipeWorker implements PartitionOwner {
         if (result?.refusedAt !== undefined) this.bound.refused();
       },
     };
+  }
+
+  /** Whether a partition read here still has entries from before a server change to re-read (captures then do not deliver). */
+  private holdsHeld(): boolean {
+    for (const p of this.heldThrough.keys()) if (this.reading.has(p)) return true;
+    return false;
   }
 
   /** This runtime now holds partition `p`: the read loop takes its pending entries over, then reads it. */
@@ -254,10 +260,13 @@ export class RecipeWorker implements PartitionOwner {
    */
   async serverChanged(): Promise<void> {
     if (this.reg.kind !== 'writeThrough') {
-      for (const p of [...this.reading]) {
+      // Every partition, not only those read now: one being handed over at this moment (or lost
+      // with a lease the new server never got) is gained here later, and what the new server
+      // held of it then must be re-read too.
+      for (let p = 0; p < this.backlog.partitions; p++) {
         const top = await this.redis.xrevrange(this.backlog.streams[p] as string, '+', '-', 'COUNT', 1);
         if (top[0]) this.heldThrough.set(p, top[0][0]);
-        this.gained(p);
+        if (this.reading.has(p)) this.gained(p);
       }
     }
     this.inDoubt = false;
