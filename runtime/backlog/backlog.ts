@@ -22,6 +22,21 @@ const SETTLE_SHA = createHash('sha1').update(SETTLE).digest('hex');
  */
 const scriptsOn = new WeakMap<object, Set<string>>();
 
+/**
+ * A dead letter's `op` as `dlq` shows it: what was refused, in words, not the backlog's record
+ * codes (`u`, `d`, `t`, `p`, `w`).
+ */
+export function opName(op: string): string {
+  switch (op) {
+    case 'u': return 'upsert';
+    case 'd': return 'delete';
+    case 't': return 'not a hash';
+    case 'p': return 'malformed';
+    case 'w': return 'write-through';
+    default: return op;
+  }
+}
+
 /** Queues one dead letter on `tx`, replacing the key's previous one (dead-letter.lua). */
 export function addDeadLetter(tx: ChainableCommander, keys: Keys, recipe: string, key: string, fields: readonly string[]): void {
   tx.eval(DEAD_LETTER, 2, keys.deadLetters(recipe), keys.deadLetterIndex(recipe), key, ...fields);
@@ -208,7 +223,7 @@ export class Backlog {
       else tx.eval(lua, 3, ...args);
     };
     const at = new Date().toISOString();
-    const letter = (d: DeadLetter): string[] => ['key', d.key, 'op', d.op, 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at, ...(d.entry ? ['entry', d.entry] : [])];
+    const letter = (d: DeadLetter): string[] => ['key', d.key, 'op', opName(d.op), 'error', d.error, 'version', c.version, 'fields', JSON.stringify(fieldsObject(d.fields)), 'at', at, ...(d.entry ? ['entry', d.entry] : [])];
     // finish.lua counts an entry only if this call acknowledges it: a finish whose reply was
     // lost ran already, and its retry must not count (or take off `queued`) twice.
     const parts = [...new Set([...c.entries, ...c.dead, ...c.acks].flatMap((e) => (e.partition === undefined ? [] : [e.partition])))].sort((a, b) => a - b);

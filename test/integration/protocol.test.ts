@@ -107,6 +107,9 @@ describe("RGSync's # protocol", () => {
       await waitFor('dead letter', async () => (await behind.redis.xlen(`${behind.ns}:dlq:${behind.name}`)) >= 2);
       const last = await behind.redis.xrevrange(`${behind.ns}:dlq:${behind.name}`, '+', '-', 'COUNT', 1);
       expect(last[0]?.[1].join(' ')).toContain("'#' op '?x' is not one of =, ~, + or -");
+      // Named in words, as dlq shows it, not by the backlog's record code.
+      const fields = last[0]?.[1] ?? [];
+      expect(fields[fields.indexOf('op') + 1]).toBe('malformed');
       expect(await behind.redis.hexists(bk('4'), '#')).toBe(0);
       // Its suffix still names an acknowledgement stream: the writer is told it failed.
       const [ack] = await ackOf(behind, bk('4'), 'x');

@@ -44,7 +44,7 @@ describe('Backlog.finish', () => {
     const at = '2024-05-06T07:08:09.010Z';
     expect(calls).toStrictEqual([
       ['eval', expect.stringContaining("'XACK'"), 3, 'wb:backlog:{Persons/0}', 'wb:status:Persons', 'wb:lease:{Persons/0}', 'writers', '', '1-0', 2, 1, 1, '2-0', 3, 2, 1],
-      ['eval', expect.any(String), 2, 'wb:dlq:Persons', 'wb:dlqidx:Persons', 'person:7', 'key', 'person:7', 'op', 't', 'error', 'bad', 'version', '1.2', 'fields', '{}', 'at', at],
+      ['eval', expect.any(String), 2, 'wb:dlq:Persons', 'wb:dlqidx:Persons', 'person:7', 'key', 'person:7', 'op', 'not a hash', 'error', 'bad', 'version', '1.2', 'fields', '{}', 'at', at],
       ['eval', expect.any(String), 2, 'wb:dlq:Persons', 'wb:dlqidx:Persons', 'person:8', 'key', 'person:8', 'op', 'upsert', 'error', 'too long', 'version', '1.2', 'fields', '{"first_name":"x"}', 'at', at],
       ['xadd', '{person:1}a1', '*', 'status', 'done'],
       ['expire', '{person:1}a1', 3600],
@@ -140,7 +140,7 @@ describe('Backlog.finish: counts', () => {
     });
     expect(calls[0]).toStrictEqual(['eval', expect.any(String), 3, 'wb:backlog:{R/0}', 'wb:status:R', 'wb:lease:{R/0}', 'writers', '', '8-0', 4, 0, 1]);
     expect(calls.slice(2)).toStrictEqual([['exec']]);
-    expect(calls[1]?.slice(0, 16)).toStrictEqual(['eval', expect.any(String), 2, 'wb:dlq:R', 'wb:dlqidx:R', 'p:1', 'key', 'p:1', 'op', 'p', 'error', 'e', 'version', '3', 'fields', '{}']);
+    expect(calls[1]?.slice(0, 16)).toStrictEqual(['eval', expect.any(String), 2, 'wb:dlq:R', 'wb:dlqidx:R', 'p:1', 'key', 'p:1', 'op', 'malformed', 'error', 'e', 'version', '3', 'fields', '{}']);
   });
 });
 
