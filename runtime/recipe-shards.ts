@@ -79,10 +79,6 @@ export class RecipeShards {
     return [...this.shards.values()];
   }
 
-  has(tag: string): boolean {
-    return this.shards.has(tag);
-  }
-
   /** The state of the first shard (they start and stop together). */
   get state(): WorkerState {
     return this.workers[0]?.state ?? 'created';
@@ -172,7 +168,7 @@ export class RecipeShards {
   /** Stops every shard's worker after its in-flight batches. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.starts.values()].map((p) => p.catch((err) => this.log.warn({ err: errorText(err) }, 'a shard failed to start'))));
+    await Promise.all([...this.starts.values()].map((p) => p.catch(() => undefined))); // logged by begin
     await Promise.all(this.workers.map((w) => w.stop()));
   }
 }

@@ -552,8 +552,6 @@ export class Runtime {
       const before = this.tagOwners.get(t);
       this.tagOwners.set(t, owner);
       if (!known) {
-        // Gone means flushed to the gap sweep (`sentinel()`): every shard has one.
-        await this.redis.set(this.keys.shard(t).sentinel(), this.opts.id, 'NX');
         for (const w of this.workers.values()) w.shard(t);
       } else if (before !== undefined && owner !== undefined && before !== owner) {
         moved.push(t);
@@ -583,10 +581,15 @@ export class Runtime {
     this.log.warn({ err: text }, 'reading the cluster topology failed; trying again (at the latest at the next lease round)');
   }
 
+  /** A cluster's masters as last read: by the capture's subscriptions when capturing (the freshest), else by followTopology. */
+  private currentMasters(): readonly ClusterMaster[] {
+    return this.subs?.masters.length ? this.subs.masters : this.masters;
+  }
+
   /** The shard tags that capture: each master's (the only shard of a single server). */
   private capturingTags(): string[] {
     if (!this.cluster) return [ONLY_SHARD];
-    return [...new Set((this.subs?.masters.length ? this.subs.masters : this.masters).map((m) => tagIn(m.slots)))];
+    return [...new Set(this.currentMasters().map((m) => tagIn(m.slots)))];
   }
 
   /** Every shard tag known (the only shard of a single server). */
@@ -604,7 +607,7 @@ export class Runtime {
     void refresh.catch((err) => this.topologyFailed(err)).then(() => {
       const shards = this.workers.get(name);
       if (!shards || !this.connectionsWanted()) return;
-      const masters = this.subs?.masters.length ? this.subs.masters : this.masters;
+      const masters = this.currentMasters();
       const again: Array<[string, ChangeKind]> = [];
       keys.forEach((key, i) => {
         const owner = masters.find((m) => inRanges(slotOf(key), m.slots));
@@ -632,7 +635,7 @@ export class Runtime {
    * slot moved to another master keeps being drained there, but captures nothing new).
    */
   private shardOwns(tag: string, key: string): boolean {
-    const masters = this.subs?.masters.length ? this.subs.masters : this.masters;
+    const masters = this.currentMasters();
     if (masters !== this.tagsOf.masters) this.tagsOf = { masters, tags: new Map(masters.map((m) => [m, tagIn(m.slots)])) };
     const slot = slotOf(key);
     const owner = masters.find((m) => inRanges(slot, m.slots));
@@ -1065,6 +1068,7 @@ export class Runtime {
         reconcileStatus: keys.counters(name),
       } : {}),
     };
+    // Gone means flushed to the gap sweep (`sentinel()`): every shard has one.
     if (this.cluster) void this.redis.set(keys.sentinel(), this.opts.id, 'NX').catch(() => undefined);
     return new RecipeWorker(reg, this.redis, keys, this.log.child({ recipe: name, version: reg.version, ...(this.cluster ? { shard: tag } : {}) }), options);
   }

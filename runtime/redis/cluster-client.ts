@@ -1,6 +1,6 @@
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, type Redis, type RedisOptions } from 'ioredis';
 import { connectRedis } from './connect.ts';
-import { redisTarget, type RedisFlags } from './flags.ts';
+import { redisTarget, replicaFlags, type RedisFlags } from './flags.ts';
 
 /** Where the bins' flags point: one server (or Sentinel's master), or any node of a Redis Cluster. */
 export type RedisShape = { readonly cluster: false } | { readonly cluster: true; readonly seeds: ReadonlyArray<{ readonly host: string; readonly port: number }> };
@@ -29,18 +29,13 @@ export async function detectShape(flags: RedisFlags, connectTimeoutMs = 5000): P
   }
 }
 
-/** The per-node options of the flags (auth, TLS, db), without the address. */
+/**
+ * The per-node options of the flags (auth, TLS), without the address: what `replicaFlags` keeps
+ * of them for any one server, a URL's credentials and TLS included.
+ */
 export function nodeOptions(flags: RedisFlags): RedisOptions {
-  const target = redisTarget(flags);
-  const { host: _h, port: _p, ...rest } = target.options;
-  if (target.url === undefined) return rest;
-  // A URL's credentials and TLS apply to every node.
-  const parsed = new URL(target.url);
-  const out: RedisOptions = { ...rest };
-  if (parsed.username !== '' && out.username === undefined) out.username = decodeURIComponent(parsed.username);
-  if (parsed.password !== '' && out.password === undefined) out.password = decodeURIComponent(parsed.password);
-  if (parsed.protocol === 'rediss:' && out.tls === undefined) out.tls = {};
-  return out;
+  const { host: _h, port: _p, ...rest } = redisTarget(replicaFlags(flags, '127.0.0.1', 6379)).options;
+  return rest;
 }
 
 /**
@@ -62,5 +57,5 @@ export function connectCluster(flags: RedisFlags, seeds: ReadonlyArray<{ readonl
 
 /** A plain connection to one node of the cluster, with the flags' auth and TLS. */
 export function connectNode(flags: RedisFlags, host: string, port: number, extra: RedisOptions = {}): Redis {
-  return new Redis({ ...nodeOptions(flags), host, port, ...extra });
+  return connectRedis(replicaFlags(flags, host, port), extra);
 }

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { slotOf } from './cluster.ts';
+import { execChecked } from './exec.ts';
 
 /**
  * What commands that span many keys need to know on a Redis Cluster. An ioredis `Cluster` client
@@ -39,17 +40,19 @@ export function byNode(redis: Redis, keys: readonly string[]): string[][] {
 }
 
 /**
- * Runs `build` on a pipeline per node group of `keys` and gives each key's reply (error first,
- * as ioredis' exec does) in the order of `keys`: `build` adds `per` commands for each key.
+ * Runs `build` on a pipeline per node group of `keys` and gives each key's replies (error first,
+ * as ioredis' exec does): `build` adds `per` commands for each key. With `expected`, a failed
+ * command throws (execChecked) unless `expected` names its error as an answer.
  */
 export async function pipelinedPerKey(
   redis: Redis, keys: readonly string[], per: number, build: (p: ReturnType<Redis['pipeline']>, key: string) => void,
+  expected?: (err: Error) => boolean,
 ): Promise<Map<string, Array<[Error | null, unknown]>>> {
   const out = new Map<string, Array<[Error | null, unknown]>>();
   await Promise.all(byNode(redis, keys).map(async (group) => {
     const p = redis.pipeline();
     for (const k of group) build(p, k);
-    const res = (await p.exec()) ?? [];
+    const res = (expected ? await execChecked(p, expected) : await p.exec()) ?? [];
     group.forEach((k, i) => out.set(k, res.slice(i * per, (i + 1) * per) as Array<[Error | null, unknown]>));
   }));
   return out;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
-import { byNode, isCluster } from '../redis/nodes.ts';
+import { isCluster, pipelinedPerKey } from '../redis/nodes.ts';
 import type { BacklogEntry } from '../backlog/entry.ts';
-import { execChecked, isWrongType } from '../redis/exec.ts';
+import { isWrongType } from '../redis/exec.ts';
 import type { RowWrite, ThroughOp } from './plan.ts';
 
 /**
@@ -16,12 +16,8 @@ export async function refreshEntries(redis: Redis, entries: readonly BacklogEntr
   // One pipeline per node (one on a single server). A failed read must not pass for a key of
   // unknown type (dead-lettered): it throws and is retried. HGETALL of a key that is not a hash
   // is answered by its TYPE.
-  await Promise.all(byNode(redis, keys).map(async (group) => {
-    const p = redis.pipeline();
-    for (const k of group) p.type(k).hgetall(k);
-    const res = (await execChecked(p, isWrongType)) ?? [];
-    group.forEach((key, i) => now.set(key, { type: res[2 * i]?.[1] as string, hash: res[2 * i + 1]?.[1] as Record<string, string> | undefined }));
-  }));
+  const res = await pipelinedPerKey(redis, keys, 2, (p, k) => p.type(k).hgetall(k), isWrongType);
+  for (const [key, [type, hash]] of res) now.set(key, { type: type?.[1] as string, hash: hash?.[1] as Record<string, string> | undefined });
   const deleted = new Set(entries.filter((e) => e.op === 'd').map((e) => e.key));
   return entries.map((e): BacklogEntry => {
     if (e.op !== 'u' && e.op !== 'd') return e;
@@ -59,15 +55,10 @@ export async function readTargets(redis: Redis, entries: readonly BacklogEntry[]
   const out = new Map<string, Record<string, string> | null>();
   if (keys.length === 0) return out;
   // Another type is left out on purpose (below); any other failure is retried by the caller.
-  await Promise.all(byNode(redis, keys).map(async (group) => {
-    const p = redis.pipeline();
-    for (const k of group) p.hgetall(k);
-    const res = (await execChecked(p, isWrongType)) ?? [];
-    group.forEach((k, i) => {
-      const [err, hash] = res[i] ?? [];
-      if (!err) out.set(k, Object.keys(hash as object).length ? (hash as Record<string, string>) : null);
-    });
-  }));
+  for (const [k, [reply]] of await pipelinedPerKey(redis, keys, 1, (p, key) => p.hgetall(key), isWrongType)) {
+    const [err, hash] = reply ?? [];
+    if (!err) out.set(k, Object.keys(hash as object).length ? (hash as Record<string, string>) : null);
+  }
   return out;
 }
 
