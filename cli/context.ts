@@ -56,7 +56,8 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
     }
     // A node of a Redis Cluster: the commands go through a cluster client, which routes each by
     // its keys' slot, seeded with that node.
-    const cluster = /^cluster_enabled:1/m.test(await redis.info('cluster'));
+    const { isClusterNode } = await import('../runtime/redis/topology.ts');
+    const cluster = await isClusterNode(redis);
     if (cluster) {
       // A cluster that does not serve every slot (a master and its replicas down) is named as such.
       const state = /^cluster_state:(\w+)/m.exec(String(await redis.call('CLUSTER', 'INFO').catch(() => '')))?.[1];

@@ -1,6 +1,7 @@
 import { Cluster, type ClusterOptions, type Redis, type RedisOptions } from 'ioredis';
 import { connectRedis } from './connect.ts';
 import { redisTarget, replicaFlags, type RedisFlags } from './flags.ts';
+import { isClusterNode } from './topology.ts';
 
 /** Where the bins' flags point: one server (or Sentinel's master), or any node of a Redis Cluster. */
 export type RedisShape = { readonly cluster: false } | { readonly cluster: true; readonly seeds: ReadonlyArray<{ readonly host: string; readonly port: number }> };
@@ -21,8 +22,7 @@ export async function detectShape(flags: RedisFlags, connectTimeoutMs = 5000): P
     } catch (err) {
       throw lastError ?? err;
     }
-    const info = await probe.info('cluster');
-    if (!/^cluster_enabled:1/m.test(info)) return { cluster: false };
+    if (!(await isClusterNode(probe))) return { cluster: false };
     return { cluster: true, seeds: [{ host: probe.options.host ?? '127.0.0.1', port: probe.options.port ?? 6379 }] };
   } finally {
     probe.disconnect();

@@ -1,5 +1,10 @@
 import type { Redis } from 'ioredis';
 
+/** Whether the server `redis` talks to is a node of a Redis Cluster (`INFO cluster`); a failed INFO counts as no. */
+export async function isClusterNode(redis: Redis): Promise<boolean> {
+  return /^cluster_enabled:1/m.test(await redis.info('cluster').catch(() => ''));
+}
+
 /** A runtime made for a single server found a Redis Cluster node there. */
 export class ClusterUnsupported extends Error {
   override readonly name = 'ClusterUnsupported';
@@ -11,8 +16,7 @@ export class ClusterUnsupported extends Error {
  * this catches only a server that became a cluster node between that look and this one.
  */
 export async function refuseCluster(redis: Redis, where: string): Promise<void> {
-  const info = await redis.info('cluster').catch(() => '');
-  if (!/^cluster_enabled:1/m.test(info)) return;
+  if (!(await isClusterNode(redis))) return;
   throw new ClusterUnsupported(`Redis at ${where} is a node of a Redis Cluster, but this runtime was started for a single server: start it again, and it runs on the cluster`);
 }
 
