@@ -56,6 +56,8 @@ export class RecipeShards {
   }
 
   private begin(tag: string, worker: RecipeWorker): void {
+    // Stopped (a failed start's runtime whose timers still fire): nothing more is started.
+    if (this.stopping) return;
     // A shard made while the recipe is paused (a new master) starts paused.
     const started = (this.paused ? worker.setPaused(true) : Promise.resolve()).then(() => worker.start()).then(() => {
       if (!this.stopping) this.onStarted(tag, worker);

@@ -536,6 +536,7 @@ export class Runtime {
    * master may lack the last acknowledgements, or hold entries already written.
    */
   private async followTopology(): Promise<void> {
+    if (!this.connectionsWanted()) return; // stopped (a start that failed): no shard is made any more
     const masters = await clusterMasters(this.redis);
     if (masters.length === 0) throw new Error('the cluster reports no master with slots (CLUSTER SLOTS)');
     this.masters = masters;
