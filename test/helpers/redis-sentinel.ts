@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { keepConnected } from '../../runtime/redis/connect.ts';
 import { freePort, TestRedis, type TestRedisTls } from './redis-server.ts';
 import { waitFor } from './wait.ts';
 
@@ -77,6 +78,16 @@ export class TestSentinel {
     const tls: RedisOptions = this.tls ? { tls: this.direct.tls, sentinelTLS: this.direct.tls, enableTLSForSentinelMode: true } : {};
     const c = new Redis({ sentinels: this.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), name: SENTINEL_MASTER, maxRetriesPerRequest: null, failoverDetector: true, ...tls });
     c.on('error', () => undefined);
+    // ioredis ends such a client for good when its failover detector closes it while it is still
+    // asking the sentinels for the master (around a kill -9): it is connected again, as the bins'
+    // connections are, until the test disconnects it itself.
+    let closed = false;
+    const disconnect = c.disconnect.bind(c);
+    c.disconnect = (reconnect = false) => {
+      if (!reconnect) closed = true;
+      disconnect(reconnect);
+    };
+    keepConnected(c, () => !closed, () => undefined, 200);
     return c;
   }
 

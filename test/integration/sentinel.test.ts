@@ -24,6 +24,8 @@ class AckedCounterLoad {
   readonly acked = new Map<string, number>();
   writes = 0;
   failed = 0;
+  /** The last error a write met, for a failure's message. */
+  lastError = '';
   private stopped = false;
   private readonly done: Promise<void>;
 
@@ -38,8 +40,9 @@ class AckedCounterLoad {
           const age = Number(res?.[0]?.[1]);
           if (Number(await redis.call('WAIT', 1, 100)) >= 1) this.acked.set(id, Math.max(age, this.acked.get(id) ?? 0));
           this.writes++;
-        } catch {
+        } catch (err) {
           this.failed++;
+          this.lastError = String(err);
           await new Promise((r) => setTimeout(r, 50));
         }
       }
@@ -114,7 +117,9 @@ describe('Redis Sentinel', () => {
       // has a replica to wait for again).
       await sentinel.master.start();
       const promotedWrites = load.writes;
-      await waitFor('writes go on on the promoted master', async () => load.writes > promotedWrites + 1000, 60_000);
+      await waitFor('writes go on on the promoted master', async () => load.writes > promotedWrites + 1000, 60_000).catch((err: unknown) => {
+        throw new Error(`${String(err)}: ${load.writes - promotedWrites} writes since, ${load.failed} failed, the last with ${load.lastError}`);
+      });
       for (const r of [rt, rt2]) expect(r?.hasLog((l) => String(l['msg']).includes('another server than before'))).toBe(true);
     } finally {
       await load.stop();
