@@ -6,6 +6,7 @@ import { createLogger } from './log.ts';
 import { packageVersion } from './package-version.ts';
 import { addRedisFlags, FlagError, redisTarget, type RedisFlags } from './redis/flags.ts';
 import { detectShape, type RedisShape } from './redis/cluster-client.ts';
+import { redisUnavailable } from './redis/nodes.ts';
 import { parseHttp, type HttpAddress } from './http/server.ts';
 import { Runtime } from './runtime.ts';
 import { addSandboxFlags } from './sandbox/limits.ts';
@@ -152,11 +153,6 @@ try {
   usage(err);
 }
 
-/** An error of a cluster in the middle of a failover (a master down, slots being moved): it passes. */
-function clusterSettling(err: unknown): boolean {
-  return /Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|Connection is closed|ECONNREFUSED|Failed to refresh slots cache|None of startup nodes|MOVED|ASK /.test(err instanceof Error ? err.message : String(err));
-}
-
 /**
  * Makes and starts the runtime. On a cluster whose failover is under way at this moment (a
  * master down, its replica not promoted yet), a start fails on the dead master: it is made and
@@ -174,7 +170,7 @@ async function start(shape: RedisShape): Promise<void> {
       await runtime.start();
       return;
     } catch (err) {
-      if (stopping || !shape.cluster || !clusterSettling(err)) throw err;
+      if (stopping || !shape.cluster || !redisUnavailable(err)) throw err;
       const why = err instanceof Error ? err.message : String(err);
       if (why !== said) log.warn({ err: why }, 'the cluster does not answer for all its slots yet (a failover under way?); starting again every second');
       said = why;

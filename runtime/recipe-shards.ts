@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Registration } from '../recipes/options.ts';
 import type { ChangeKind } from './capture/capture-queue.ts';
 import type { RecipeWorker, WorkerState } from './recipe-worker.ts';
+import { redisUnavailable } from './redis/nodes.ts';
 import { errorText } from './writer/table-writer.ts';
 
 /** The shard of a single server: it has one, the namespace's own keys. */
@@ -58,10 +59,25 @@ export class RecipeShards {
   private begin(tag: string, worker: RecipeWorker): void {
     // Stopped (a failed start's runtime whose timers still fire): nothing more is started.
     if (this.stopping) return;
-    // A shard made while the recipe is paused (a new master) starts paused.
-    const started = (this.paused ? worker.setPaused(true) : Promise.resolve()).then(() => worker.start()).then(() => {
+    const started = (async () => {
+      // A start that meets a master down or slots moving (a failover under way) is tried again
+      // until it succeeds: a shard left unstarted would hold its captured changes unwritten.
+      for (let tries = 0; ; tries++) {
+        try {
+          // A shard made while the recipe is paused (a new master) starts paused.
+          if (this.paused) await worker.setPaused(true);
+          await worker.start();
+          break;
+        } catch (err) {
+          if (this.stopping) return;
+          if (!redisUnavailable(err)) throw err;
+          if (tries === 0) this.log.warn({ recipe: this.reg.name, shard: tag, err: errorText(err) }, 'a shard could not start yet (its master does not answer); trying again');
+          await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** tries, 2000)));
+          if (this.stopping) return;
+        }
+      }
       if (!this.stopping) this.onStarted(tag, worker);
-    });
+    })();
     // Awaited by `started` (an install fails with it); a shard made later only logs it.
     started.catch((err: unknown) => this.log.error({ recipe: this.reg.name, shard: tag, err: errorText(err) }, 'a shard failed to start'));
     this.starts.set(tag, started);

@@ -25,6 +25,7 @@ import { connectRedis, keepConnected } from './redis/connect.ts';
 import { redisTarget, replicaFlags } from './redis/flags.ts';
 import { refuseCluster, serverIdentity } from './redis/topology.ts';
 import { execChecked } from './redis/exec.ts';
+import { redisUnavailable, shardTagsOn } from './redis/nodes.ts';
 import { entryFields, streamIdMs } from './redis/stream.ts';
 import { EvictionPolicyWatch } from './redis/eviction-policy.ts';
 import { FlagError, type RedisFlags } from './redis/flags.ts';
@@ -119,6 +120,9 @@ export class Runtime {
   private masters: ClusterMaster[] = [];
   /** A cluster's shard tags that hold (or held) streams, and the master each lives on now. */
   private readonly tagOwners = new Map<string, string | undefined>();
+  /** On a cluster: the masters (ids) whose keys were scanned for shard streams (`discoverShards`). */
+  private readonly scannedMasters = new Set<string>();
+  private discovering: Promise<void> | undefined;
   /** On a cluster: a node dropped since the topology was last read. */
   private inDoubt = false;
   /** While capturing on a cluster: one subscription per master. */
@@ -546,6 +550,7 @@ export class Runtime {
     const missing = [...new Set([...tags, ...this.tagOwners.keys()])].filter((t) => !recorded.has(t));
     if (missing.length) await this.redis.sadd(this.keys.shards(), ...missing);
     for (const t of recorded) tags.add(t);
+    this.discoverShards(masters);
     const moved: string[] = [];
     for (const t of tags) {
       const owner = masters.find((m) => inRanges(slotOf(`{${t}}`), m.slots))?.id;
@@ -569,6 +574,38 @@ export class Runtime {
     for (const w of this.workers.values()) {
       await w.serverChanged(moved).catch((err) => this.log.warn({ recipe: w.reg.name, err: errorText(err) }, 'taking up a shard on its new master failed; its entries are re-read when claimed'));
     }
+  }
+
+  /**
+   * Scans each master not scanned yet (those of the start, then each new one) for shard streams
+   * (`<ns>:{<tag>}:backlog:…`) in the background: a shard no record names (`<ns>:shards` lost with
+   * its node, while no runtime that knew the shard ran) is recorded and drained like the others,
+   * so no stream is orphaned. A master whose scan failed is scanned at the next topology read.
+   */
+  private discoverShards(masters: readonly ClusterMaster[]): void {
+    const fresh = masters.filter((m) => !this.scannedMasters.has(m.id));
+    if (fresh.length === 0 || this.discovering) return;
+    this.discovering = (async () => {
+      const found = new Set<string>();
+      for (const m of fresh) {
+        const node = connectNode(this.opts.flags, m.host, m.port, { maxRetriesPerRequest: 1, connectionName: `${this.clientName}:scan` });
+        node.on('error', () => undefined);
+        try {
+          for (const tag of await shardTagsOn(node, this.keys.ns)) found.add(tag);
+          this.scannedMasters.add(m.id);
+        } finally {
+          node.disconnect();
+        }
+      }
+      const unknown = [...found].filter((t) => !this.tagOwners.has(t));
+      if (unknown.length === 0 || !this.connectionsWanted()) return;
+      this.log.info({ shards: unknown }, 'found shard streams no record named; recording and draining them');
+      await this.redis.sadd(this.keys.shards(), ...unknown);
+      await this.followTopology();
+    })().catch((err) => this.log.warn({ err: errorText(err) }, 'scanning the masters for shard streams failed; trying again at the next topology read'))
+      .finally(() => {
+        this.discovering = undefined;
+      });
   }
 
   private topologyLogged = { text: '', at: 0 };
@@ -926,6 +963,12 @@ export class Runtime {
         this.log.info({ recipe: reg.name, version: reg.version, connector: reg.connector.describe() }, 'recipe loaded');
       } catch (err) {
         const error = errorText(err);
+        if (redisUnavailable(err)) {
+          // Not the recipe's fault: the next sync loads it again (a verdict waits for it).
+          this.outcomes.delete(meta.name);
+          this.log.warn({ recipe: meta.name, version: meta.version, err: error }, 'recipe not loaded yet: Redis does not answer; trying again at the next sync');
+          continue;
+        }
         this.outcomes.set(meta.name, { stamp, status: 'failed', error });
         this.log.error({ recipe: meta.name, version: meta.version, error }, 'recipe failed to load');
         await this.redis.hset(this.keys.status(meta.name), { state: 'failed', failedVersion: meta.version, error, lastError: error, lastErrorAt: new Date().toISOString() });
@@ -1033,7 +1076,19 @@ export class Runtime {
     if (old) await old.stop();
     for (const tag of this.knownTags()) shards.shard(tag);
     shards.open();
-    await shards.started();
+    try {
+      await shards.started();
+    } catch (err) {
+      // Nothing of this version goes on here: shards that did start would write with the code
+      // the failed load closes.
+      if (this.workers.get(name) === shards) {
+        this.workers.delete(name);
+        this.unroute(reg);
+      }
+      await shards.stop();
+      await this.removeLeases(shards);
+      throw err;
+    }
     // Only the capturer reconciles; at start-up, it does when it takes the capture lease. A
     // version that covers other keys, writes another table or database, or maps other fields
     // has rows to fill that no change may ever touch: every key is queued again.

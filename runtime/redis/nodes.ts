@@ -9,6 +9,16 @@ import { execChecked } from './exec.ts';
  * the connection itself, so callers are written once for both.
  */
 
+/**
+ * Whether `err` says Redis does not answer for now rather than that something is wrong: a
+ * connection lost or refused, a server still loading, or a cluster in the middle of a failover or
+ * a slot move (a master down, slots without a node, keys being migrated). Such a step is tried
+ * again; any other error is reported as it is.
+ */
+export function redisUnavailable(err: unknown): boolean {
+  return /Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|Failed to refresh slots cache|None of startup nodes|MOVED|ASK /.test(err instanceof Error ? err.message : String(err));
+}
+
 /** Whether `redis` is an ioredis cluster client. */
 export function isCluster(redis: Redis | Cluster): redis is Cluster {
   return (redis as { isCluster?: boolean }).isCluster === true;
@@ -56,4 +66,27 @@ export async function pipelinedPerKey(
     group.forEach((k, i) => out.set(k, res.slice(i * per, (i + 1) * per) as Array<[Error | null, unknown]>));
   }));
   return out;
+}
+
+/** `text` with the characters a SCAN MATCH pattern treats specially escaped. */
+export function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The shard tags whose backlog streams (`<ns>:{<tag>}:backlog:…`) one node holds: a SCAN of its
+ * whole keyspace, for streams only.
+ */
+export async function shardTagsOn(node: Redis, ns: string): Promise<Set<string>> {
+  const head = `${ns}:{`;
+  const tags = new Set<string>();
+  for (let cursor = '0'; ;) {
+    const [next, keys] = await node.scan(cursor, 'MATCH', `${globEscape(head)}*}:backlog:*`, 'COUNT', 1000, 'TYPE', 'stream');
+    for (const k of keys) {
+      const end = k.indexOf('}:backlog:', head.length);
+      if (k.startsWith(head) && end > head.length) tags.add(k.slice(head.length, end));
+    }
+    cursor = next;
+    if (cursor === '0') return tags;
+  }
 }

@@ -1,7 +1,5 @@
-// Redis Cluster. wbsync does not run on a cluster yet (capture on every master is being built):
-// until it does, both bins pointed at any node of one say so and what to use instead, rather
-// than failing with a bare `MOVED …` or writing part of their keys.
-// What is built already is tested here on a real cluster: the capture scripts run on a master
+// Redis Cluster, the parts below the runtime (the bins on a cluster: cluster-runtime.test.ts).
+// Tested here on a real cluster: the capture scripts run on a master
 // with their declared keys in one slot of it (a shard's hash tag), read the changed keys of any
 // slot of that master, and report, never delete, a key that lives on another master (or that
 // MIGRATE moved away: the `del` a resharding publishes on the source); the listener subscribes
