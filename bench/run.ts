@@ -259,7 +259,7 @@ async function main(): Promise<void> {
     if (want('runtimes')) {
       const three = await severalRuntimes(redis, db, N, LAG_SECONDS);
       results['severalRuntimes'] = three;
-      log(`three runtimes: Redis CPU per change ${three.redisCpuPerChangeMicros.three} µs vs ${three.redisCpuPerChangeMicros.one} µs with one (ratio ${three.ratio}); lag at 1,000/s p50 ${three.lagAt1000.p50} ms, p99 ${three.lagAt1000.p99} ms; per runtime ${three.perRuntime.map((r) => `${r.id}${r.captures ? ' (captures)' : ''}: ${r.rows} rows, ${r.rowsPerSec} rows/s, ${r.cpuMicrosPerRow} µs CPU per row`).join('; ')}`);
+      log(`three runtimes: Redis CPU per change ${three.redisCpuPerChangeMicros.three} µs vs ${three.redisCpuPerChangeMicros.one} µs with one (ratio ${three.ratio}; medians of ${three.rounds} alternating rounds, one ${three.redisCpuPerChangeRounds.one.join('/')} µs, three ${three.redisCpuPerChangeRounds.three.join('/')} µs); lag at 1,000/s p50 ${three.lagAt1000.p50} ms, p99 ${three.lagAt1000.p99} ms; per runtime ${three.perRuntime.map((r) => `${r.id}${r.captures ? ' (captures)' : ''}: ${r.rows} rows, ${r.rowsPerSec} rows/s, ${r.cpuMicrosPerRow} µs CPU per row`).join('; ')}`);
     }
     const rt = await Runtime.start();
     try {
