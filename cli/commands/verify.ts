@@ -26,6 +26,8 @@ export const verify = new Command('verify')
         throw new CliError(`cannot connect to ${driver.describe()}: ${errorText(err)}`);
       });
       let report: VerifyReport;
+      // With --fix, the backlog that can explain a difference is the one before the fix queues its own keys.
+      const pendingBefore = opts.fix ? (await backlogTotals(redis, keys, name, reg.partitions, await shardTags(redis, keys))).entries : 0;
       // On a terminal: keys compared, then rows swept, with their rate (the totals are not known up front).
       const bars = { keys: await progress(`verify ${name}: comparing`, 'keys', { json: opts.json }), rows: undefined as Progress | undefined };
       // As for dlq --replay: the runtime re-reads the table's shape before it writes what --fix queues.
@@ -64,7 +66,7 @@ export const verify = new Command('verify')
       if (opts.fix && opts.deleteExtra) {
         await execChecked(redis.multi().hset(keys.status(name), 'goneRows', 0, 'goneRowsAt', new Date().toISOString()).hdel(keys.status(name), 'flushKeptAt'));
       }
-      const backlog = (await backlogTotals(redis, keys, name, reg.partitions, await shardTags(redis, keys))).entries;
+      const backlog = opts.fix ? pendingBefore : (await backlogTotals(redis, keys, name, reg.partitions, await shardTags(redis, keys))).entries;
       const unrepaired = report.notHash.count + (opts.fix ? (opts.deleteExtra ? 0 : report.extra.count) : report.missing.count + report.differing.count + report.extra.count);
       if (opts.json) say(JSON.stringify({ name, ...report, backlog, clean: isClean(report) }, null, 2));
       else printReport(name, report, backlog, opts.fix === true);

@@ -53,6 +53,23 @@ describe('wb-cli verify and the sweep', () => {
     expect(await env.row('7')).toMatchObject({ first: 'f7', age: 7 });
   });
 
+  it('--fix says a backlog only when one was pending before it: the keys it queues itself are not changes in flight', async () => {
+    // Paused: what --fix queues stays in the backlog until resumed.
+    expect((await env.cli(['pause', env.name])).code).toBe(0);
+    await waitFor('paused', async () => JSON.parse((await env.cli(['status', env.name, '--json'])).stdout).recipes[0].state === 'paused', 10_000, 200);
+    await env.db.query(`UPDATE ${env.table} SET first = 'tampered' WHERE id = '9'`);
+    const fix = await env.cli(['verify', env.name, '--fix']);
+    expect(fix.stdout).toContain('enqueued 1 keys to write again');
+    expect(fix.stdout).not.toContain('still pending');
+    expect(JSON.parse((await env.cli(['verify', env.name, '--fix', '--json'])).stdout)).toMatchObject({ backlog: 1 });
+    // A verify now finds the fix's entries pending, and says so.
+    const after = await env.cli(['verify', env.name]);
+    expect(after.stdout).toMatch(/backlog: 2 changes still pending/);
+    expect((await env.cli(['resume', env.name])).code).toBe(0);
+    await expectVerifyClean(env);
+    expect(await env.row('9')).toMatchObject({ first: 'f9' });
+  });
+
   it('refuses --delete-extra without --fix, and an unknown recipe', async () => {
     expect((await env.cli(['verify', env.name, '--delete-extra'])).code).toBe(2);
     const unknown = await env.cli(['verify', 'NoSuchRecipe']);
