@@ -101,6 +101,11 @@ interface Outcome {
   readonly error: string;
 }
 
+/** Rounds (200 ms apart, each after a topology read) before keys found elsewhere are captured again in the shard whose master the topology still names. */
+const ELSEWHERE_SAME_SHARD_TRIES = 5;
+/** Rounds (a minute) before keys found elsewhere that no master serves are logged as an error; they are tried every 2 s after. */
+const ELSEWHERE_PATIENCE_TRIES = 300;
+
 /** Wires capture, backlog, writers and the recipe registry; one per process. */
 export class Runtime {
   private readonly opts: RuntimeOptions;
@@ -636,9 +641,11 @@ export class Runtime {
   }
 
   /**
-   * Keys a capture on shard `from` found on another node (their slot moved, or the topology
-   * here is behind): captured by the shard of the master that owns them, once the topology has
-   * been read again; still shown on `from`, they are tried again shortly (for up to a minute).
+   * Keys a capture on shard `from` found on another node, or whose records `from` handed over
+   * (their slot moved, or the topology here is behind): captured by the shard of the master that
+   * owns them, once the topology has been read again; still shown on `from` a second later, by
+   * `from` itself; on no master (slots without a node), as soon as one serves them. Never left
+   * to a reconcile, which finds no deleted key.
    */
   private elsewhere(name: string, from: string, keys: readonly string[], kinds: readonly ChangeKind[], tries = 0): void {
     const refresh = this.subs ? this.subs.refresh() : this.followTopology();
@@ -651,18 +658,19 @@ export class Runtime {
         const owner = masters.find((m) => inRanges(slotOf(key), m.slots));
         const kind = kinds[i] ?? 'c';
         const tag = owner ? tagIn(owner.slots) : undefined;
-        if (tag !== undefined && tag !== from) shards.onChange(tag, key, kind, false);
+        // Its owner's shard; or this shard itself once the topology, read again since, still
+        // names it: slots kept moving during a reshard (this shard's master took the key's slot
+        // after the record was handed over), or the node was behind. Captured again either way:
+        // a delete among them is lost if it is left to a reconcile, which only finds keys.
+        if (tag !== undefined && (tag !== from || tries >= ELSEWHERE_SAME_SHARD_TRIES)) shards.onChange(tag, key, kind, false);
         else again.push([key, kind]);
       });
       if (again.length === 0) return;
-      if (tries >= 300) {
-        // A minute on: the keys' master is not known here (the topology read names none, or
-        // names this shard's own). They are not dropped: the recipe is reconciled.
-        this.log.error({ recipe: name, shard: from, keys: again.length, sample: again[0]?.[0] }, 'keys a capture found on another node are on no other master the topology names after a minute; reconciling the recipe to capture them');
-        this.reconcileInBackground(shards, 'subscription restored');
-        return;
+      if (tries === ELSEWHERE_PATIENCE_TRIES) {
+        // No master serves their slot (a cluster missing slots): they wait for one, and say so.
+        this.log.error({ recipe: name, shard: from, keys: again.length, sample: again[0]?.[0] }, 'keys a capture found on another node are on no master the topology names after a minute; they are captured once a master serves their slot');
       }
-      setTimeout(() => this.elsewhere(name, from, again.map(([k]) => k), again.map(([, k]) => k), tries + 1), 200).unref();
+      setTimeout(() => this.elsewhere(name, from, again.map(([k]) => k), again.map(([, k]) => k), tries + 1), tries < ELSEWHERE_PATIENCE_TRIES ? 200 : 2000).unref();
     });
   }
 
