@@ -208,7 +208,15 @@ export default writeBehind({ name: '${env.name}', version: '1', connector: new M
     const took = Date.now() - killedAt;
     console.log(`kill -9 of ${victim}: its partitions held elsewhere after ${took} ms (TTL ${TTL_MS} ms)`);
     expect(took).toBeLessThanOrEqual(TTL_MS + 5000);
-    expectEven(held);
+    // Whichever runtime saw the leases expire first may take more than its share at first (CI
+    // once saw 6 and 2 at the takeover); the next lease rounds even it out.
+    const even = (h: Map<string, number[]>): boolean => Math.max(...[...h.values()].map((p) => p.length)) - Math.min(...[...h.values()].map((p) => p.length)) <= 1;
+    await waitFor('the partitions spread evenly over the two left', async () => {
+      const h = await spread(rest);
+      return h !== undefined && even(h);
+    }, 10_000, 250).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}: ${JSON.stringify([...((await spread(rest)) ?? held)])}`);
+    });
     await new Promise((r) => setTimeout(r, 2000));
     await load.stop();
     await settled();
