@@ -60,7 +60,12 @@ export async function withRedis<T>(cmd: Command, fn: (ctx: CliContext) => Promis
     const cluster = await isClusterNode(redis);
     if (cluster) {
       // A cluster that does not serve every slot (a master and its replicas down) is named as such.
-      const state = /^cluster_state:(\w+)/m.exec(String(await redis.call('CLUSTER', 'INFO').catch(() => '')))?.[1];
+      const info = String(await redis.call('CLUSTER', 'INFO').catch(() => ''));
+      const state = /^cluster_state:(\w+)/m.exec(info)?.[1];
+      // A node that knows no other node (one removed with del-node, or never joined) serves no cluster.
+      if (state !== 'ok' && /^cluster_known_nodes:1\r?$/m.test(info)) {
+        throw new CliError(`${where} is a Redis Cluster node that is in no cluster (it knows no other node: removed with del-node, or not joined yet); give the address of a node of the cluster`);
+      }
       if (state !== undefined && state !== 'ok') {
         throw new CliError(`the Redis Cluster of ${where} is down (cluster_state:${state}: some slots have no master that answers); try again once CLUSTER INFO says cluster_state:ok`);
       }

@@ -22,7 +22,7 @@ import { MasterSubscriptions } from '../../runtime/capture/master-subscriptions.
 import { clusterMasters, inRanges, slotOf, tagIn, type ClusterMaster } from '../../runtime/redis/cluster.ts';
 import { cli } from '../helpers/processes.ts';
 import { TestCluster } from '../helpers/redis-cluster.ts';
-import type { TestRedis } from '../helpers/redis-server.ts';
+import { freePort, TestRedis } from '../helpers/redis-server.ts';
 import { uid, waitFor } from '../helpers/wait.ts';
 import { MYSQL } from '../helpers/env.ts';
 
@@ -53,6 +53,18 @@ describe('Redis Cluster', () => {
     expect(list.code, list.stderr).toBe(0);
     for (const port of [cluster.ports[0], cluster.ports[4]]) expect(list.stdout).toContain(`User${port}`);
   }, 60_000);
+
+  it('wb-cli given a cluster node that is in no cluster (removed with del-node, or never joined) says so and exits 1', async () => {
+    const lone = new TestRedis(freePort(), ['--cluster-enabled', 'yes']);
+    await lone.start();
+    try {
+      const res = await cli(['status', '--port', String(lone.port), '--namespace', 'wbcluster']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`127.0.0.1:${lone.port} is a Redis Cluster node that is in no cluster`);
+    } finally {
+      await lone.stop();
+    }
+  });
 
   it('subscribes on every master, sets keyspace events on every node, and follows a failover to the promoted replica', async () => {
     const open = (host: string, port: number): Redis => new Redis({ host, port, maxRetriesPerRequest: null });
