@@ -24,7 +24,7 @@ async function oldestAgeMs(redis: Redis, first: number | undefined): Promise<num
 }
 
 /** The Redis server this status was read from: its address, role and run_id (a failover changes them). */
-async function serverStatus(redis: Redis, keys: Keys, target: string): Promise<{ target: string; address: string; role: string; runId: string; masters?: Array<{ address: string; slots: string; shard: string; replicas: string[] }> }> {
+async function serverStatus(redis: Redis, keys: Keys, target: string): Promise<{ target: string; address: string; role: string; runId: string; masters?: Array<{ address: string; slots: string; shard: string; replicas: string[]; capturedBy?: string | null }> }> {
   if (keys.cluster) {
     // A cluster: its masters, each with its slots and the shard its changes are captured into.
     const masters = await clusterMasters(redis);
@@ -92,7 +92,12 @@ export const status = new Command('status')
           metas = metas.filter((m) => m.name === name);
           if (metas.length === 0) throw new CliError(`no recipe named '${name}' is registered; wb-cli list shows the registered ones`);
         }
-        return { recipes: await Promise.all(metas.map((m) => recipeStatus(redis, keys, m, claims))), runtimes: await liveRuntimes(redis, keys), redis: await serverStatus(redis, keys, target) };
+        const runtimes = await liveRuntimes(redis, keys);
+        const server = await serverStatus(redis, keys, target);
+        // One runtime captures every master of a cluster (the capture lease): each master names it.
+        const capturer = runtimes.find((r) => r.capture)?.id ?? null;
+        if (server.masters) server.masters = server.masters.map((m) => ({ ...m, capturedBy: capturer }));
+        return { recipes: await Promise.all(metas.map((m) => recipeStatus(redis, keys, m, claims))), runtimes, redis: server };
       };
       if (opts.watch) {
         const tty = process.stdout.isTTY === true;
@@ -151,7 +156,7 @@ function print(recipes: readonly RecipeStatus[], runtimes: readonly Runtime[], n
     if (r.goneRows) process.stdout.write(`\nNOTE ${r.name}: ${r.goneRows} rows whose key is gone are kept (found ${r.goneRowsAt}); \`${deleteGoneRowsCommand(r.name, ns)}\` deletes them\n`);
   }
   process.stdout.write(`\nredis: ${server.address}${server.role ? ` (${server.role})` : ''}${server.target !== server.address ? `, reached as ${server.target}` : ''}\n`);
-  for (const m of server.masters ?? []) process.stdout.write(`  master ${m.address}: slots ${m.slots}, shard ${m.shard}${m.replicas.length ? `, replicas ${m.replicas.join(', ')}` : ''}\n`);
+  for (const m of server.masters ?? []) process.stdout.write(`  master ${m.address}: slots ${m.slots}, shard ${m.shard}${m.replicas.length ? `, replicas ${m.replicas.join(', ')}` : ''}, ${m.capturedBy ? `captured by ${m.capturedBy}` : 'captured by no runtime'}\n`);
   process.stdout.write(`runtimes alive: ${runtimes.length ? runtimes.map((r) => `${r.id} (pid ${r.pid} on ${r.host}${r.http ? `, http://${r.http}/` : ''})`).join(', ') : 'none'}\n`);
   if (runtimes.length === 0) return;
   // What each one holds: the capture lease, and per recipe the backlog partitions it writes.

@@ -147,7 +147,8 @@ describe('the runtime and the CLI on a Redis Cluster', () => {
     expect(recipe?.synced).toBeGreaterThanOrEqual(700);
     const text = await env.cli(['status']);
     expect(text.stdout).toMatch(/cluster of 3 masters/);
-    for (const m of masters) expect(text.stdout).toContain(`master ${m.host}:${m.port}`);
+    for (const m of masters) expect(text.stdout).toMatch(new RegExp(`master ${m.host}:${m.port}: slots [^\\n]*, captured by rt-${env.id}\\n`));
+    expect(report.redis.masters.every((m) => (m as { capturedBy?: string }).capturedBy === `rt-${env.id}`)).toBe(true);
 
     const verify = await env.cli(['verify', env.name]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
