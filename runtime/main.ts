@@ -172,7 +172,7 @@ async function start(shape: RedisShape): Promise<void> {
     } catch (err) {
       if (stopping || !shape.cluster || !redisUnavailable(err)) throw err;
       const why = err instanceof Error ? err.message : String(err);
-      if (why !== said) log.warn({ err: why }, 'the cluster does not answer for all its slots yet (a failover under way?); starting again every second');
+      if (why !== said) log.warn({ err: why }, 'the cluster does not answer for all its slots yet (a failover under way, or the node given is in no cluster yet?); starting again every second');
       said = why;
       const failed = runtime;
       runtime = undefined;
