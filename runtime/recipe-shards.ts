@@ -24,6 +24,8 @@ export class RecipeShards {
   private readonly log: Logger;
   private readonly shards = new Map<string, RecipeWorker>();
   private readonly starts = new Map<string, Promise<void>>();
+  /** Per shard, its start with the retries: a stop waits for it to give up. */
+  private readonly loops = new Map<string, Promise<void>>();
   private stopping = false;
   /** Until `open`, shards are made but not started (the version they replace is still stopping). */
   private opened = false;
@@ -59,9 +61,15 @@ export class RecipeShards {
   private begin(tag: string, worker: RecipeWorker): void {
     // Stopped (a failed start's runtime whose timers still fire): nothing more is started.
     if (this.stopping) return;
-    const started = (async () => {
-      // A start that meets a master down or slots moving (a failover under way) is tried again
-      // until it succeeds: a shard left unstarted would hold its captured changes unwritten.
+    let firstTried: () => void = () => undefined;
+    const first = new Promise<void>((resolve) => {
+      firstTried = resolve;
+    });
+    const loop = (async () => {
+      // A start that meets a master down or slots moving (a failover under way) is tried again,
+      // in the background, until it succeeds or the shards stop: a shard left unstarted would
+      // hold its captured changes unwritten. An install waits for the first try only (a sync
+      // must not wait for a master to come back: a stop waits for the sync).
       for (let tries = 0; ; tries++) {
         try {
           // A shard made while the recipe is paused (a new master) starts paused.
@@ -72,18 +80,25 @@ export class RecipeShards {
           if (this.stopping) return;
           if (!redisUnavailable(err)) throw err;
           if (tries === 0) this.log.warn({ recipe: this.reg.name, shard: tag, err: errorText(err) }, 'a shard could not start yet (its master does not answer); trying again');
+          firstTried();
           await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** tries, 2000)));
           if (this.stopping) return;
         }
       }
       if (!this.stopping) this.onStarted(tag, worker);
     })();
-    // Awaited by `started` (an install fails with it); a shard made later only logs it.
-    started.catch((err: unknown) => this.log.error({ recipe: this.reg.name, shard: tag, err: errorText(err) }, 'a shard failed to start'));
+    // The first try's failure fails `started` (an install); a later one, or a shard made later, is logged.
+    const started = Promise.race([loop, first]);
+    loop.catch((err: unknown) => this.log.error({ recipe: this.reg.name, shard: tag, err: errorText(err) }, 'a shard failed to start'));
+    started.catch(() => undefined);
     this.starts.set(tag, started);
+    this.loops.set(tag, loop);
   }
 
-  /** Resolves once every shard asked for so far has started (rejects with the first failure). */
+  /**
+   * Resolves once every shard asked for so far has started or is being started again in the
+   * background (its master does not answer yet); rejects with the first other failure.
+   */
   async started(): Promise<void> {
     await Promise.all(this.starts.values());
   }
@@ -186,7 +201,7 @@ export class RecipeShards {
   /** Stops every shard's worker after its in-flight batches. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.starts.values()].map((p) => p.catch(() => undefined))); // logged by begin
+    await Promise.all([...this.loops.values()].map((p) => p.catch(() => undefined))); // logged by begin
     await Promise.all(this.workers.map((w) => w.stop()));
   }
 }

@@ -106,6 +106,13 @@ const ELSEWHERE_SAME_SHARD_TRIES = 5;
 /** Rounds (a minute) before keys found elsewhere that no master serves are logged as an error; they are tried every 2 s after. */
 const ELSEWHERE_PATIENCE_TRIES = 300;
 
+/** A recipe's install that failed only because Redis did not answer (`redisUnavailable`). */
+class RedisUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(errorText(cause));
+  }
+}
+
 /** Wires capture, backlog, writers and the recipe registry; one per process. */
 export class Runtime {
   private readonly opts: RuntimeOptions;
@@ -591,22 +598,25 @@ export class Runtime {
     const fresh = masters.filter((m) => !this.scannedMasters.has(m.id));
     if (fresh.length === 0 || this.discovering) return;
     this.discovering = (async () => {
-      const found = new Set<string>();
+      let recorded = false;
       for (const m of fresh) {
+        if (!this.connectionsWanted()) return;
         const node = connectNode(this.opts.flags, m.host, m.port, { maxRetriesPerRequest: 1, connectionName: `${this.clientName}:scan` });
         node.on('error', () => undefined);
         try {
-          for (const tag of await shardTagsOn(node, this.keys.ns)) found.add(tag);
+          const unknown = [...(await shardTagsOn(node, this.keys.ns))].filter((t) => !this.tagOwners.has(t));
+          // Recorded master by master: a later master's failed scan loses nothing found here.
+          if (unknown.length) {
+            this.log.info({ master: `${m.host}:${m.port}`, shards: unknown }, 'found shard streams no record named; recording and draining them');
+            await this.redis.sadd(this.keys.shards(), ...unknown);
+            recorded = true;
+          }
           this.scannedMasters.add(m.id);
         } finally {
           node.disconnect();
         }
       }
-      const unknown = [...found].filter((t) => !this.tagOwners.has(t));
-      if (unknown.length === 0 || !this.connectionsWanted()) return;
-      this.log.info({ shards: unknown }, 'found shard streams no record named; recording and draining them');
-      await this.redis.sadd(this.keys.shards(), ...unknown);
-      await this.followTopology();
+      if (recorded && this.connectionsWanted()) await this.followTopology();
     })().catch((err) => this.log.warn({ err: errorText(err) }, 'scanning the masters for shard streams failed; trying again at the next topology read'))
       .finally(() => {
         this.discovering = undefined;
@@ -648,10 +658,22 @@ export class Runtime {
    * to a reconcile, which finds no deleted key.
    */
   private elsewhere(name: string, from: string, keys: readonly string[], kinds: readonly ChangeKind[], tries = 0): void {
+    if (tries === 0) {
+      // A key already waiting for its owner (slots no master serves) waits once, not once per
+      // sweep or capture that finds it again.
+      const fresh = keys.map((k, i) => [k, kinds[i] ?? 'c'] as const).filter(([k]) => !this.waitingElsewhere.has(`${name}\0${k}`));
+      if (fresh.length === 0) return;
+      keys = fresh.map(([k]) => k);
+      kinds = fresh.map(([, k]) => k);
+      for (const k of keys) this.waitingElsewhere.add(`${name}\0${k}`);
+    }
     const refresh = this.subs ? this.subs.refresh() : this.followTopology();
     void refresh.catch((err) => this.topologyFailed(err)).then(() => {
       const shards = this.workers.get(name);
-      if (!shards || !this.connectionsWanted()) return;
+      if (!shards || !this.connectionsWanted()) {
+        for (const k of keys) this.waitingElsewhere.delete(`${name}\0${k}`);
+        return;
+      }
       const masters = this.currentMasters();
       const again: Array<[string, ChangeKind]> = [];
       keys.forEach((key, i) => {
@@ -662,8 +684,13 @@ export class Runtime {
         // names it: slots kept moving during a reshard (this shard's master took the key's slot
         // after the record was handed over), or the node was behind. Captured again either way:
         // a delete among them is lost if it is left to a reconcile, which only finds keys.
-        if (tag !== undefined && (tag !== from || tries >= ELSEWHERE_SAME_SHARD_TRIES)) shards.onChange(tag, key, kind, false);
-        else again.push([key, kind]);
+        if (tag !== undefined && (tag !== from || tries >= ELSEWHERE_SAME_SHARD_TRIES)) {
+          this.waitingElsewhere.delete(`${name}\0${key}`);
+          if (tag === from) this.sameShardAgain(name, from, key);
+          shards.onChange(tag, key, kind, false);
+        } else {
+          again.push([key, kind]);
+        }
       });
       if (again.length === 0) return;
       if (tries === ELSEWHERE_PATIENCE_TRIES) {
@@ -672,6 +699,29 @@ export class Runtime {
       }
       setTimeout(() => this.elsewhere(name, from, again.map(([k]) => k), again.map(([, k]) => k), tries + 1), tries < ELSEWHERE_PATIENCE_TRIES ? 200 : 2000).unref();
     });
+  }
+
+  /** Keys (`<recipe>\0<key>`) waiting in `elsewhere` for a master that serves them. */
+  private readonly waitingElsewhere = new Set<string>();
+  /** Per key (`<recipe>\0<key>`), how often `elsewhere` captured it again in the shard it came from, since `bouncesSince`. */
+  private bounces = new Map<string, number>();
+  private bouncesSince = performance.now();
+
+  /**
+   * A key captured again in the shard that found it elsewhere: once, slots moved on meanwhile;
+   * again and again (a slot left migrating by a reshard that failed, say), it never settles, and
+   * that is logged as an error, once a minute, with how many keys do it.
+   */
+  private sameShardAgain(name: string, from: string, key: string): void {
+    const now = performance.now();
+    if (now - this.bouncesSince > 60_000) {
+      const stuck = [...this.bounces].filter(([, n]) => n >= 20);
+      if (stuck.length) this.log.error({ recipe: name, shard: from, keys: stuck.length, sample: stuck[0]?.[0].split('\0')[1] }, 'keys a capture finds on another node while the cluster topology names this shard\'s master keep coming back (a slot left migrating or importing by a reshard that failed? redis-cli --cluster fix); they are tried again every second');
+      this.bounces = new Map();
+      this.bouncesSince = now;
+    }
+    const id = `${name}\0${key}`;
+    if (this.bounces.size < 100_000 || this.bounces.has(id)) this.bounces.set(id, (this.bounces.get(id) ?? 0) + 1);
   }
 
   /**
@@ -957,7 +1007,10 @@ export class Runtime {
         try {
           assertDriverInstalled(reg.connector);
           this.assertRunsHere(reg);
-          reconciles = await this.install(reg, startup);
+          reconciles = await this.install(reg, startup).catch((err: unknown) => {
+            // Only Redis's own answers here, not the recipe's code (whose errors may say anything).
+            throw redisUnavailable(err) ? new RedisUnavailableError(err) : err;
+          });
         } catch (err) {
           await loaded.sandbox.close();
           throw err;
@@ -971,8 +1024,9 @@ export class Runtime {
         this.log.info({ recipe: reg.name, version: reg.version, connector: reg.connector.describe() }, 'recipe loaded');
       } catch (err) {
         const error = errorText(err);
-        if (redisUnavailable(err)) {
-          // Not the recipe's fault: the next sync loads it again (a verdict waits for it).
+        if (err instanceof RedisUnavailableError) {
+          // Not the recipe's fault: the next sync loads it again (an upload asking for a verdict
+          // now gets none from this runtime, and its --timeout says so).
           this.outcomes.delete(meta.name);
           this.log.warn({ recipe: meta.name, version: meta.version, err: error }, 'recipe not loaded yet: Redis does not answer; trying again at the next sync');
           continue;
@@ -1093,8 +1147,11 @@ export class Runtime {
         this.workers.delete(name);
         this.unroute(reg);
       }
-      await shards.stop();
-      await this.removeLeases(shards);
+      try {
+        await shards.stop();
+      } finally {
+        await this.removeLeases(shards);
+      }
       throw err;
     }
     // Only the capturer reconciles; at start-up, it does when it takes the capture lease. A

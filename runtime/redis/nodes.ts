@@ -11,12 +11,13 @@ import { execChecked } from './exec.ts';
 
 /**
  * Whether `err` says Redis does not answer for now rather than that something is wrong: a
- * connection lost or refused, a server still loading, or a cluster in the middle of a failover or
- * a slot move (a master down, slots without a node, keys being migrated). Such a step is tried
- * again; any other error is reported as it is.
+ * connection lost or refused, a server still loading, a master being replaced (Sentinel's
+ * MASTERDOWN, a demoted master's READONLY), or a cluster in the middle of a failover or a slot
+ * move (a master down, slots without a node, keys being migrated). Only for errors of Redis calls:
+ * such a step is tried again; any other error is reported as it is.
  */
 export function redisUnavailable(err: unknown): boolean {
-  return /Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|Failed to refresh slots cache|None of startup nodes|MOVED|ASK /.test(err instanceof Error ? err.message : String(err));
+  return /Too many Cluster redirections|\bCLUSTERDOWN\b|\bTRYAGAIN\b|\bMASTERDOWN\b|\bREADONLY\b|\bLOADING\b|Connection is closed|\bECONNREFUSED\b|\bECONNRESET\b|\bETIMEDOUT\b|\bEPIPE\b|Failed to refresh slots cache|None of startup nodes|\bMOVED \d|\bASK \d/.test(err instanceof Error ? err.message : String(err));
 }
 
 /** Whether `redis` is an ioredis cluster client. */

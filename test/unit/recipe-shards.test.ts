@@ -33,7 +33,11 @@ describe('RecipeShards', () => {
     const shards = new RecipeShards(reg, () => worker, (tag) => started.push(tag), log);
     shards.shard('s1');
     shards.open();
+    // An install waits for the first try only: a sync must not wait for a master to come back.
     await shards.started();
+    expect(worker.starts).toBe(1);
+    expect(started).toStrictEqual([]);
+    for (let i = 0; i < 50 && started.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(worker.starts).toBe(3);
     expect(worker.state).toBe('running');
     expect(started).toStrictEqual(['s1']);
